@@ -1,0 +1,55 @@
+"""Where Courtyard keeps its generated files on the host, below the project folder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Layout:
+    root: Path
+
+    @property
+    def certs(self) -> Path:
+        return self.root / "certs"
+
+    @property
+    def ca_cert(self) -> Path:
+        return self.certs / "ca.crt"
+
+    @property
+    def ca_key(self) -> Path:
+        return self.certs / "ca.key"
+
+    def cert(self, base: str) -> Path:
+        """`certs/<base>.crt`; base is route, server or an ad-hoc name."""
+        return self.certs / f"{base}.crt"
+
+    def key(self, base: str) -> Path:
+        return self.certs / f"{base}.key"
+
+    def client_cert(self, identity: str) -> Path:
+        return self.certs / "clients" / f"{identity}.crt"
+
+    def client_key(self, identity: str) -> Path:
+        return self.certs / "clients" / f"{identity}.key"
+
+    @property
+    def nodes(self) -> Path:
+        return self.root / "config" / "nodes"
+
+    def node_config(self, pod: str) -> Path:
+        return self.nodes / f"{pod}.conf"
+
+    @property
+    def helm_out(self) -> Path:
+        return self.root / "dist" / "helm"
+
+    @property
+    def compose_dir(self) -> Path:
+        return self.root / "compose"
+
+    @property
+    def nats_context(self) -> Path:
+        return self.root / "dist" / "nats-context.json"

@@ -1,0 +1,65 @@
+"""Courtyard's tasks: `invoke --list` shows them, `invoke --help TASK` explains one.
+
+Each task parses its options and calls the courtyard package; a user mistake ends with one
+line on stderr and exit code 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from invoke import task
+from invoke.exceptions import Exit
+
+from courtyard import commands
+from courtyard.errors import CourtyardError
+
+SPEC_HELP = "cluster spec file (default: $COURTYARD_SPEC, else config/courtyard.yaml)"
+JSON_HELP = "print a machine-readable JSON report"
+
+
+def user_errors(func):
+    """Turn a CourtyardError into a one-line message and exit code 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except CourtyardError as exc:
+            raise Exit(f"courtyard: {exc}", code=1) from None
+        except KeyboardInterrupt:
+            raise Exit("courtyard: interrupted", code=130) from None
+
+    return wrapper
+
+
+@task(help={"spec": SPEC_HELP, "force": "reissue every leaf certificate (the CA is kept)",
+            "show": "print each certificate's subject, SANs, EKU, expiry and fingerprint",
+            "json": JSON_HELP})
+@user_errors
+def certs(c, spec=None, force=False, show=False, json=False):
+    """Issue the CA, route, server and client certificates the spec asks for."""
+    commands.certs(spec, force=force, show=show, as_json=json)
+
+
+@task(help={"common_name": "subject CN, e.g. \"NATS Cluster\"",
+            "out": "output base name: writes certs/<out>.crt and certs/<out>.key",
+            "unit": "subject OU, e.g. NATS",
+            "sans": "SAN list, e.g. \"DNS:a, DNS:b, IP:127.0.0.1\"",
+            "route": "usable for routes (serverAuth and clientAuth)",
+            "client": "a client certificate (clientAuth only)",
+            "force": "reissue even when the certificate on disk already matches",
+            "spec": SPEC_HELP})
+@user_errors
+def cert(c, common_name, out, unit=None, sans=None, route=False, client=False, force=False,
+         spec=None):
+    """Issue one ad-hoc certificate from the Courtyard CA (generate-nats-certs.sh options)."""
+    commands.cert(spec, common_name=common_name, out=out, unit=unit, sans=sans, route=route,
+                  client=client, force=force)
+
+
+@task(help={"spec": SPEC_HELP})
+@user_errors
+def configs(c, spec=None):
+    """Write and check one nats-server config per node in config/nodes/."""
+    commands.configs(spec)
