@@ -1,0 +1,33 @@
+"""Helpers shared by unit and integration tests: specs written to a temporary project."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+REPO_SPEC = REPO / "config" / "courtyard.yaml"
+
+
+def base_spec() -> dict[str, Any]:
+    return copy.deepcopy(yaml.safe_load(REPO_SPEC.read_text()))
+
+
+def deep_update(target: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            deep_update(target[key], value)
+        else:
+            target[key] = value
+    return target
+
+
+def write_spec(root: Path, changes: dict[str, Any] | None = None) -> Path:
+    """Write the repo's spec with `changes` merged in to <root>/config/courtyard.yaml."""
+    path = root / "config" / "courtyard.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(deep_update(base_spec(), changes or {})))
+    return path

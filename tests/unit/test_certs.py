@@ -1,0 +1,167 @@
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import ssl
+import stat
+
+import pytest
+from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID as EKU
+
+from courtyard import pki
+from courtyard.certs import ensure_certs, issue_adhoc
+from courtyard.errors import CourtyardError
+from courtyard.pki import Name, Usage
+from courtyard.sans import San, dns, parse_san_list, sans_of
+
+
+@pytest.fixture
+def project(project_factory):
+    p = project_factory()
+    ensure_certs(p.spec, p.names, p.layout)
+    return p
+
+
+def all_files(layout):
+    return {p: p.read_bytes() for p in sorted(layout.certs.rglob("*")) if p.is_file()}
+
+
+def handshake(cert_file, key_file, ca_file, hostname):
+    """A real TLS handshake in memory: the server presents the pair, the client trusts ca_file."""
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(cert_file, key_file)
+    client = ssl.create_default_context(cafile=str(ca_file))
+    client.verify_flags |= ssl.VERIFY_X509_STRICT
+    c_in, c_out, s_in, s_out = (ssl.MemoryBIO() for _ in range(4))
+    c = client.wrap_bio(c_in, c_out, server_hostname=hostname)
+    s = server.wrap_bio(s_in, s_out, server_side=True)
+    for _ in range(10):
+        for side in (c, s):
+            with contextlib.suppress(ssl.SSLWantReadError):
+                side.do_handshake()
+        s_in.write(c_out.read())
+        c_in.write(s_out.read())
+    c.do_handshake()  # raises if the client could not verify
+
+
+def test_layout_and_key_modes(project):
+    layout = project.layout
+    for path in [layout.ca_key, layout.key("route"), layout.key("server"),
+                 layout.client_key("dev")]:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    for path in [layout.ca_cert, layout.cert("route"), layout.cert("server"),
+                 layout.client_cert("dev")]:
+        assert path.exists()
+
+
+def test_exact_sans_and_usages(project):
+    names, layout = project.names, project.layout
+    route = pki.load_cert(layout.cert("route"))
+    server = pki.load_cert(layout.cert("server"))
+    client = pki.load_cert(layout.client_cert("dev"))
+    assert sans_of(route) == set(names.route_sans)
+    assert sans_of(server) == set(names.server_sans)
+    assert pki.usages_of(route) == {EKU.SERVER_AUTH, EKU.CLIENT_AUTH}
+    assert pki.usages_of(server) == {EKU.SERVER_AUTH}
+    assert pki.usages_of(client) == {EKU.CLIENT_AUTH}
+    assert client.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value == "dev"
+    ca = pki.load_cert(layout.ca_cert)
+    assert ca.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    usage = ca.extensions.get_extension_for_class(x509.KeyUsage).value
+    assert usage.key_cert_sign and usage.crl_sign
+    for cert in (route, server, client):
+        assert cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier)
+        assert cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
+        assert pki.issued_by(cert, ca)
+
+
+def test_ssl_verifies_route_cert_for_every_pod_fqdn(project):
+    layout, names = project.layout, project.names
+    for i in range(names.replicas):
+        for host in (names.pod_fqdn(i), names.pod_host(i)):
+            handshake(layout.cert("route"), layout.key("route"), layout.ca_cert, host)
+
+
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "skunkwolf-nats",
+                                  "skunkwolf-nats.default.svc.cluster.local", "nats.example.com"])
+def test_ssl_verifies_server_cert_for_client_names(project, host):
+    layout = project.layout
+    handshake(layout.cert("server"), layout.key("server"), layout.ca_cert, host)
+
+
+def test_ssl_rejects_wrong_host_and_foreign_ca(project, tmp_path):
+    layout = project.layout
+    with pytest.raises(ssl.SSLCertVerificationError):
+        handshake(layout.cert("server"), layout.key("server"), layout.ca_cert, "evil.example")
+    other_ca, other_key = pki.create_ca(Name("Other CA"), 100)
+    cert, key = pki.issue_leaf(other_ca, other_key, Name("x"), [dns("localhost")],
+                               Usage.SERVER, 30)
+    pki.write_pair(cert, key, tmp_path / "foreign.crt", tmp_path / "foreign.key")
+    with pytest.raises(ssl.SSLCertVerificationError):
+        handshake(tmp_path / "foreign.crt", tmp_path / "foreign.key", layout.ca_cert, "localhost")
+
+
+def test_second_run_rewrites_nothing(project):
+    before = {p: (b, p.stat().st_mtime_ns) for p, b in all_files(project.layout).items()}
+    results = ensure_certs(project.spec, project.names, project.layout)
+    assert {r.action for r in results} == {"kept"}
+    after = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in before}
+    assert after == before
+
+
+def test_changed_extra_san_reissues_server_only(project, project_factory):
+    before = all_files(project.layout)
+    changed = project_factory({"tls": {"extra_sans": ["DNS:lb.skunkwolf.io"]}})
+    results = {r.label: r for r in ensure_certs(changed.spec, changed.names, changed.layout)}
+    assert results["server"].action == "reissued" and results["server"].reason == "SANs changed"
+    assert {k for k, r in results.items() if r.action != "kept"} == {"server"}
+    after = all_files(project.layout)
+    assert {p for p in before if before[p] != after[p]} == {
+        project.layout.cert("server"), project.layout.key("server")}
+    assert dns("lb.skunkwolf.io") in sans_of(pki.load_cert(project.layout.cert("server")))
+
+
+def test_expiring_and_foreign_ca_and_force_reissue(project):
+    spec, names, layout = project.spec, project.names, project.layout
+    later = pki.utcnow() + dt.timedelta(days=spec.tls.cert_validity_days - 10)
+    results = {r.label: r for r in ensure_certs(spec, names, layout, now=later)}
+    assert results["route"].reason == "expires within 30 days"
+    assert results["CA"].action == "kept"
+    layout.ca_cert.unlink()
+    results = {r.label: r for r in ensure_certs(spec, names, layout)}
+    assert results["CA"].action == "created"
+    assert {results[k].reason for k in ("route", "server", "client dev")} == {"CA changed"}
+    results = ensure_certs(spec, names, layout, force=True)
+    assert [r.action for r in results] == ["kept", "reissued", "reissued", "reissued"]
+
+
+def test_adhoc_cert_with_armory_options(project):
+    sans = parse_san_list("DNS:a.example, DNS:b.example, IP:10.0.0.1")
+    result = issue_adhoc(project.spec, project.layout, common_name="NATS Cluster",
+                         base="nats-cluster", organizational_unit="NATS", sans=sans,
+                         usage=Usage.ROUTE)
+    assert result.action == "created"
+    cert = pki.load_cert(project.layout.cert("nats-cluster"))
+    assert sans_of(cert) == {dns("a.example"), dns("b.example"), San("IP", "10.0.0.1")}
+    assert pki.usages_of(cert) == {EKU.SERVER_AUTH, EKU.CLIENT_AUTH}
+    assert "OU=NATS" in cert.subject.rfc4514_string()
+    again = issue_adhoc(project.spec, project.layout, common_name="NATS Cluster",
+                        base="nats-cluster", organizational_unit="NATS", sans=sans,
+                        usage=Usage.ROUTE)
+    assert again.action == "kept"
+    with pytest.raises(CourtyardError, match="not allowed"):
+        issue_adhoc(project.spec, project.layout, common_name="x", base="ca",
+                    organizational_unit=None, sans=[], usage=Usage.SERVER)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("DNS:a,, DNS:b", "empty entry"),
+    ("a.example", "must start with DNS: or IP:"),
+    ("DNS:a, IP:1.2.3", "not a valid IP address"),
+    ("DNS:-bad-.example", "not a valid DNS name"),
+    ("", "empty entry"),
+])
+def test_san_list_is_parsed_strictly(text, message):
+    with pytest.raises(ValueError, match=message):
+        parse_san_list(text)

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import pytest
+
+from courtyard.certs import ensure_certs
+from courtyard.errors import CourtyardError
+from courtyard.nodeconf import check_config, check_configs, node_mounts, write_configs
+
+
+@pytest.fixture
+def project(project_factory):
+    p = project_factory({"routes": {"use_fqdn": True}})
+    ensure_certs(p.spec, p.names, p.layout)
+    write_configs(p.spec, p.names, p.layout)
+    return p
+
+
+def test_one_config_per_node_with_chart_shape(project):
+    names, layout = project.names, project.layout
+    for pod in names.pods:
+        text = layout.node_config(pod).read_text()
+        assert f'server_name: "{pod}"' in text
+        for url in names.route_urls:
+            assert f'"{url}"' in text
+        assert "verify: true" in text
+        assert "no_advertise: true" in text
+        assert "lame_duck_duration: 30s" in text and "lame_duck_grace_period: 10s" in text
+        assert "max_memory_store: 256Mi" in text and "max_file_store: 1Gi" in text
+        assert "http_port: 8222" in text
+
+
+def test_real_nats_server_accepts_every_node_config(project):
+    check_configs(project.names, project.layout)
+
+
+def test_real_nats_server_rejects_a_config_pointing_at_a_missing_file(project):
+    pod = project.names.pods[0]
+    mounts = node_mounts(project.layout, pod)
+    project.layout.cert("route").unlink()
+    with pytest.raises(CourtyardError, match="nats-server rejects"):
+        check_config(project.layout.node_config(pod), mounts)
+
+
+def test_second_write_changes_nothing(project):
+    results = write_configs(project.spec, project.names, project.layout)
+    assert not any(r.changed for r in results)

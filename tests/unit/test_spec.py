@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from courtyard.errors import SpecError
+from courtyard.sizes import kubernetes_quantity, parse_size
+from courtyard.spec import load_spec, parse_spec
+from tests.helpers import REPO_SPEC, base_spec, deep_update
+
+
+def parse(changes: dict) -> object:
+    return parse_spec(deep_update(base_spec(), changes), Path("/p/config/courtyard.yaml"))
+
+
+def test_repo_spec_has_the_documented_defaults():
+    spec = load_spec(REPO_SPEC)
+    assert (spec.release, spec.namespace, spec.cluster_domain) == (
+        "skunkwolf-nats", "default", "cluster.local")
+    assert spec.replicas == 3
+    assert (spec.ports.client, spec.ports.cluster, spec.ports.monitor) == (4222, 6222, 8222)
+    assert spec.tls.clients == ("dev",)
+    assert spec.warnings == ()
+    assert spec.root == REPO_SPEC.parent.parent
+
+
+def test_empty_file_means_all_defaults(tmp_path):
+    (tmp_path / "c.yaml").write_text("")
+    spec = load_spec(tmp_path / "c.yaml")
+    assert spec.release == "skunkwolf-nats" and spec.root == tmp_path
+
+
+def test_env_var_chooses_another_spec(tmp_path, monkeypatch):
+    other = tmp_path / "other.yaml"
+    other.write_text("release: other-nats\n")
+    monkeypatch.setenv("COURTYARD_SPEC", str(other))
+    assert load_spec().release == "other-nats"
+
+
+@pytest.mark.parametrize(
+    ("changes", "names"),
+    [
+        ({"relase": "x"}, ["unknown key relase"]),
+        ({"jetstream": {"memstore": "1Gi"}}, ["unknown key jetstream.memstore"]),
+        ({"release": "Skunk_Wolf"}, ["release", "'Skunk_Wolf'", "DNS-1123"]),
+        ({"namespace": "-bad"}, ["namespace", "'-bad'"]),
+        ({"replicas": 0}, ["replicas", "0", "at least 1"]),
+        ({"replicas": "three"}, ["replicas", "'three'", "whole number"]),
+        ({"jetstream": {"file_store": "1 Gigabyte"}}, ["jetstream.file_store", "1 Gigabyte"]),
+        ({"jetstream": {"memory_store": "12XB"}}, ["jetstream.memory_store", "12XB"]),
+        ({"tls": {"extra_sans": ["nats.example.com"]}}, ["tls.extra_sans", "DNS: or IP:"]),
+        ({"tls": {"extra_sans": ["IP:300.1.1.1"]}}, ["tls.extra_sans", "IP:300.1.1.1"]),
+        ({"tls": {"extra_sans": ["DNS:bad..name"]}}, ["tls.extra_sans", "bad..name"]),
+        ({"tls": {"extra_sans": ["URI:spiffe://x"]}}, ["tls.extra_sans", "URI:spiffe://x"]),
+        ({"ports": {"client": 70000}}, ["ports.client", "70000", "between 1 and 65535"]),
+        ({"ports": {"monitor": 4222}}, ["ports.monitor", "4222", "collides with ports.client"]),
+        ({"host_ports": {"monitor": 4223}}, ["host_ports.monitor", "4223", "overlaps"]),
+        ({"host_ports": {"client": 65534}}, ["host_ports.client", "65534"]),
+        ({"tls": {"clients": []}}, ["tls.clients", "at least one"]),
+        ({"tls": {"clients": ["dev", "dev"]}}, ["tls.clients", "twice"]),
+        ({"routes": {"use_fqdn": "yes"}}, ["routes.use_fqdn", "true or false"]),
+        ({"helm": {"layout": "v0"}}, ["helm.layout", "'v0'"]),
+        ({"tls": {"cert_validity_days": 10}}, ["tls.cert_validity_days", "31 days"]),
+    ],
+)
+def test_bad_input_names_field_and_value(changes, names):
+    with pytest.raises(SpecError) as err:
+        parse(changes)
+    message = str(err.value)
+    assert "\n" not in message
+    for part in names:
+        assert part in message
+
+
+def test_fewer_than_three_or_even_replicas_warn_but_load():
+    assert "survive" in parse({"replicas": 1}).warnings[0]
+    assert "even" in parse({"replicas": 4}).warnings[0]
+    assert parse({"replicas": 5}).warnings == ()
+
+
+def test_missing_and_malformed_files_give_one_sentence(tmp_path):
+    with pytest.raises(SpecError, match="does not exist"):
+        load_spec(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("release: [unclosed\n")
+    with pytest.raises(SpecError, match="not valid YAML at line"):
+        load_spec(bad)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("256Mi", 256 * 2**20), ("1Gi", 2**30), ("512MB", 512 * 2**20), ("1G", 10**9),
+     ("10k", 10_000), ("2TiB", 2 * 2**40), (1024, 1024)],
+)
+def test_sizes_follow_nats_server_rules(text, expected):
+    assert parse_size(text) == expected
+
+
+def test_kubernetes_quantity_keeps_exact_bytes():
+    assert kubernetes_quantity(parse_size("512MB")) == "512Mi"
+    assert kubernetes_quantity(parse_size("1G")) == "1000000000"
+    assert kubernetes_quantity(2**30) == "1Gi"

@@ -1,0 +1,47 @@
+"""The invoke layer as a user meets it: task list, one-line errors, exit codes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.helpers import REPO, write_spec
+
+
+def invoke(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "invoke", "-r", str(REPO), *args],
+                          capture_output=True, text=True, timeout=120, env=env, check=False)
+
+
+def test_every_task_is_listed_with_help():
+    listing = invoke("--list").stdout
+    for name in ("certs", "cert", "configs"):
+        line = next(line for line in listing.splitlines() if line.strip().startswith(name + " "))
+        assert len(line.split()) > 1, f"{name} has no help line"
+
+
+def test_bad_spec_is_one_line_without_traceback(tmp_path):
+    spec = write_spec(tmp_path, {"replicas": 0})
+    proc = invoke("certs", "--spec", str(spec))
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().count("\n") == 0
+    assert "replicas = 0 must be at least 1" in proc.stderr
+    assert not (tmp_path / "certs").exists()
+
+
+def test_bad_san_list_names_the_entry(tmp_path):
+    spec = write_spec(tmp_path)
+    proc = invoke("cert", "-c", "NATS Cluster", "-o", "x", "-s", "DNS:a, b", "--spec", str(spec))
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "'b' must start with DNS: or IP:" in proc.stderr
+    assert not (tmp_path / "certs").exists()
+
+
+def test_certs_then_show_never_prints_a_key(tmp_path):
+    spec = write_spec(tmp_path)
+    assert invoke("certs", "--spec", str(spec)).returncode == 0
+    shown = invoke("certs", "--show", "--spec", str(spec))
+    assert shown.returncode == 0
+    assert "sha256" in shown.stdout and "DNS:localhost" in shown.stdout
+    assert "PRIVATE KEY" not in shown.stdout + shown.stderr
