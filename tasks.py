@@ -7,6 +7,7 @@ line on stderr and exit code 1, never a traceback.
 from __future__ import annotations
 
 import functools
+import sys
 
 from invoke import task
 from invoke.exceptions import Exit
@@ -26,6 +27,9 @@ def user_errors(func):
         try:
             return func(*args, **kwargs)
         except CourtyardError as exc:
+            diagnosis = getattr(exc, "diagnosis", "")
+            if diagnosis:
+                print(diagnosis, file=sys.stderr)
             raise Exit(f"courtyard: {exc}", code=1) from None
         except KeyboardInterrupt:
             raise Exit("courtyard: interrupted", code=130) from None
@@ -63,3 +67,41 @@ def cert(c, common_name, out, unit=None, sans=None, route=False, client=False, f
 def configs(c, spec=None):
     """Write and check one nats-server config per node in config/nodes/."""
     commands.configs(spec)
+
+
+@task(help={"spec": SPEC_HELP,
+            "timeout": "seconds to wait for the cluster to be ready (default 60)",
+            "force_certs": "reissue every leaf certificate first (nodes then roll)"})
+@user_errors
+def up(c, spec=None, timeout=60.0, force_certs=False):
+    """Bring the cluster up (certs, configs, image, network, nodes) and wait until ready."""
+    commands.up(spec, timeout=float(timeout), force_certs=force_certs)
+
+
+@task(help={"spec": SPEC_HELP, "volumes": "also remove the JetStream data volumes"})
+@user_errors
+def down(c, spec=None, volumes=False):
+    """Stop and remove the cluster's containers and network; data and certs are kept."""
+    commands.down(spec, volumes=volumes)
+
+
+@task(help={"spec": SPEC_HELP, "json": JSON_HELP})
+@user_errors
+def status(c, spec=None, json=False):
+    """Show every node's state, routes, meta leader and JetStream totals; non-zero if unhealthy."""
+    commands.status(spec, as_json=json)
+
+
+@task(help={"spec": SPEC_HELP, "node": "one node: its index (0, 1, ...) or pod name",
+            "follow": "keep printing new lines", "tail": "lines from the end (default 100)"})
+@user_errors
+def logs(c, spec=None, node=None, follow=False, tail=100):
+    """Print the nodes' logs."""
+    commands.logs(spec, node=node, follow=follow, tail=int(tail))
+
+
+@task(help={"spec": SPEC_HELP, "identity": "client identity to use (default: the first)"})
+@user_errors
+def env(c, spec=None, identity=None):
+    """Print shell exports for eval "$(invoke env)" and write a nats CLI context."""
+    commands.env(spec, identity=identity)

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 
+from courtyard import access, cluster, nodeconf, runtime
 from courtyard import certs as certs_mod
-from courtyard import nodeconf
+from courtyard import status as status_mod
+from courtyard.engine import connect
 from courtyard.errors import CourtyardError
-from courtyard.output import step, table, warn
+from courtyard.output import CROSS, TICK, step, table, warn
 from courtyard.pki import Usage
 from courtyard.project import Project, load_project
+from courtyard.runtime import Owner
 from courtyard.sans import parse_san_list
 
 
@@ -98,3 +102,107 @@ def configs(spec: str | None) -> None:
     project = _load(spec)
     prepare(project)
     print(f"Configs in {_rel(project, project.layout.nodes)}/. Next: `invoke up`.")
+
+
+def up(spec: str | None, *, timeout: float, force_certs: bool) -> None:
+    project = _load(spec)
+    started = time.monotonic()
+    print(f"Courtyard up: {project.names.fullname}, {project.spec.replicas} node(s), "
+          f"from {project.spec.path}")
+    cluster.up(project, timeout=timeout, force_certs=force_certs,
+               prepare=lambda p: prepare(p, force_certs=force_certs))
+    urls = ",".join(access.client_urls(project))
+    print(f"Cluster ready in {time.monotonic() - started:.1f}s. Connect with "
+          f"`eval \"$(invoke env)\"` (NATS_URL={urls}, mutual TLS with "
+          f"{_rel(project, project.layout.client_cert(access.client_identity(project)))}); "
+          "check it with `invoke smoke`.")
+
+
+def down(spec: str | None, *, volumes: bool) -> None:
+    project = _load(spec)
+    started = time.monotonic()
+    report = cluster.down(project, volumes=volumes)
+    print(f" {TICK} Removed {len(report.containers)} container(s)"
+          + (f" ({', '.join(report.containers)})" if report.containers else "")
+          + (", the network" if report.network else "")
+          + (f", {len(report.volumes)} volume(s)" if volumes else "")
+          + f" ({time.monotonic() - started:.2f}s)")
+    for thing in report.left_alone:
+        warn(f"left {thing} alone: Courtyard did not create it")
+    if volumes:
+        print("JetStream data removed; certificates kept. Next: `invoke up` starts empty.")
+    else:
+        print("JetStream data kept in volumes; `invoke up` brings it back, "
+              "`invoke down --volumes` removes it.")
+
+
+def status(spec: str | None, *, as_json: bool) -> None:
+    project = _load(spec)
+    report = status_mod.cluster_status(project)
+    if as_json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        headers = ["node", "container", "server_name", "peers", "meta leader", "streams",
+                   "consumers", "messages", "bytes", "cert expires"]
+        print(table(headers, [list(vars(row).values()) for row in report.nodes]))
+        if report.healthy:
+            print("Healthy. Next: `invoke smoke`, or connect with `eval \"$(invoke env)\"`.")
+        else:
+            for problem in report.problems:
+                print(f" {CROSS} {problem}")
+    if not report.healthy:
+        raise CourtyardError(f"cluster {report.cluster} is not healthy; run `invoke up` to "
+                             "bring it back, `invoke logs` to see why")
+
+
+def logs(spec: str | None, *, node: str | None, follow: bool, tail: int) -> None:
+    project = _load(spec)
+    names = project.names
+    if node is None:
+        pods = names.pods
+    elif node.isdigit() and int(node) < names.replicas:
+        pods = [names.pod(int(node))]
+    elif node in names.pods:
+        pods = [node]
+    else:
+        raise CourtyardError(f"no node {node!r}; use an index 0-{names.replicas - 1} or one of "
+                             f"{', '.join(names.pods)}")
+    client = connect()
+    containers = []
+    for pod in pods:
+        container = runtime.get_container(client, pod)
+        if container is None or runtime.owner_of(container.labels, project) is not Owner.OURS:
+            raise CourtyardError(f"no Courtyard container {pod}; run `invoke up`")
+        containers.append(container)
+    prefix = len(containers) > 1
+    if not follow:
+        for container in containers:
+            for line in container.logs(tail=tail).decode(errors="replace").splitlines():
+                print(f"{container.name} | {line}" if prefix else line)
+        return
+    threads = [threading.Thread(target=_follow, args=(c, tail, prefix), daemon=True)
+               for c in containers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def _follow(container, tail: int, prefix: bool) -> None:
+    pending = b""
+    for chunk in container.logs(stream=True, follow=True, tail=tail):
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            text = line.decode(errors="replace")
+            print(f"{container.name} | {text}" if prefix else text, flush=True)
+
+
+def env(spec: str | None, *, identity: str | None) -> None:
+    project = _load(spec)
+    if identity is not None and identity not in project.spec.tls.clients:
+        raise CourtyardError(f"no client identity {identity!r}; the spec has "
+                             f"{', '.join(project.spec.tls.clients)}")
+    print(access.shell_exports(access.env_vars(project, identity)))
+    path = access.write_nats_context(project, identity)
+    print(f"# nats CLI context written to {path}: nats --context {access.context_name(project)}")

@@ -1,0 +1,117 @@
+"""Ready means ready: poll every node's own health, routes and JetStream meta group.
+
+A cluster is ready when every node
+  1. answers /healthz?js-enabled-only=true with 200,
+  2. has routes to every peer (distinct remote_name in /routez),
+  3. agrees in /jsz on one meta leader, whose view has every peer current,
+  4. answers the full /healthz with 200 (its streams and consumers are current).
+There are no fixed sleeps: the loop polls until the condition holds or the deadline passes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from courtyard import monitor
+
+POLL_INTERVAL = 0.2
+
+
+@dataclass
+class NodeProbe:
+    name: str
+    port: int
+    problems: list[str] = field(default_factory=list)
+    server_name: str = ""
+    peers: set[str] = field(default_factory=set)
+    meta_leader: str = ""
+    meta_current: bool = False
+    health: str = ""
+
+    @property
+    def ready(self) -> bool:
+        return not self.problems
+
+
+def probe_node(name: str, port: int, expected: Sequence[str]) -> NodeProbe:
+    probe = NodeProbe(name, port)
+    health = monitor.healthz(port)
+    probe.health = f"{health.status} {health.body}"
+    if health.status != 200:
+        probe.problems.append(f"health endpoint says {health.status or 'nothing'}: {health.body}")
+        return probe
+    routez = monitor.get(port, "/routez")
+    if isinstance(routez.body, dict):
+        probe.peers = monitor.route_peers(routez.body)
+    missing = sorted(set(expected) - {name} - probe.peers)
+    if missing:
+        probe.problems.append(f"no route yet to {', '.join(missing)}")
+    jsz = monitor.get(port, "/jsz")
+    meta = jsz.body.get("meta_cluster", {}) if isinstance(jsz.body, dict) else {}
+    probe.meta_leader = meta.get("leader", "") or ""
+    if not probe.meta_leader:
+        probe.problems.append("no JetStream meta leader yet")
+    elif probe.meta_leader == name:
+        replicas = meta.get("replicas") or []
+        current = {r.get("name") for r in replicas if r.get("current")}
+        lagging = sorted(set(expected) - {name} - current)
+        probe.meta_current = not lagging
+        if lagging:
+            probe.problems.append(f"meta leader sees {', '.join(lagging)} not current")
+    full = monitor.healthz(port, js_enabled_only=False)
+    if full.status != 200:
+        probe.problems.append(f"full health says {full.status}: {full.body}")
+    return probe
+
+
+@dataclass
+class Readiness:
+    probes: list[NodeProbe]
+
+    @property
+    def leaders(self) -> set[str]:
+        return {p.meta_leader for p in self.probes}
+
+    @property
+    def problems(self) -> list[str]:
+        found = [f"{p.name}: {problem}" for p in self.probes for problem in p.problems]
+        if not found and len(self.leaders) != 1:
+            found.append(f"nodes disagree on the meta leader: {', '.join(sorted(self.leaders))}")
+        return found
+
+    @property
+    def ready(self) -> bool:
+        return not self.problems
+
+    def summary(self) -> str:
+        leader = next(iter(self.leaders), "")
+        return (f"health {len(self.probes)}/{len(self.probes)}, routes full mesh, "
+                f"meta leader {leader}, every peer current")
+
+
+def check(nodes: Sequence[tuple[str, int]]) -> Readiness:
+    """One probe of every (node name, monitor host port)."""
+    expected = [name for name, _ in nodes]
+    return Readiness([probe_node(name, port, expected) for name, port in nodes])
+
+
+def wait_until_ready(
+    nodes: Sequence[tuple[str, int]],
+    timeout: float,
+    *,
+    still_alive: Callable[[], None] = lambda: None,
+) -> Readiness:
+    """Poll until `check` passes; returns the last Readiness (ready or not) at the deadline.
+
+    `still_alive` runs on every round and raises when a node can no longer become ready
+    (its container exited), so a crash fails fast instead of waiting out the timeout.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        state = check(nodes)
+        if state.ready or time.monotonic() >= deadline:
+            return state
+        still_alive()
+        time.sleep(POLL_INTERVAL)
