@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import docker
@@ -108,6 +109,15 @@ def wait_ready(client: docker.DockerClient, nodes: list[NodeSpec], timeout: floa
     )
 
 
+def _in_parallel(jobs: list[Callable[[], object]]) -> None:
+    """Run Docker calls side by side (nodes are independent); the first error is raised."""
+    if not jobs:
+        return
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        for future in [pool.submit(job) for job in jobs]:
+            future.result()
+
+
 def _start(client: docker.DockerClient, node: NodeSpec, old: Container | None) -> None:
     if old is not None and old.labels.get(HASH_LABEL) == node.fingerprint():
         old.start()
@@ -164,8 +174,8 @@ def up(project: Project, *, timeout: float = DEFAULT_TIMEOUT, force_certs: bool 
                           f"{made_volumes} volume(s) created")
     if plan.start:
         with step("Nodes") as info:
-            for node in plan.start:
-                _start(client, node, existing[node.name])
+            _in_parallel([lambda n=node: _start(client, n, existing[n.name])
+                          for node in plan.start])
             info["detail"] = ", ".join(f"{n.name} {plan.reasons[n.name]}" for n in plan.start)
         with step("Waiting for health, routes and JetStream meta leader") as info:
             info["detail"] = wait_ready(client, nodes, timeout)
@@ -185,8 +195,7 @@ def _remove_extra(client: docker.DockerClient, project: Project, nodes: list[Nod
     extra = [c for c in runtime.our_containers(client, project) if c.name not in wanted]
     if extra:
         with step("Scaled down") as info:
-            for container in extra:
-                runtime.remove_container(container)
+            _in_parallel([lambda c=c: runtime.remove_container(c) for c in extra])
             info["detail"] = f"removed {', '.join(c.name for c in extra)} (volumes kept)"
 
 
@@ -203,8 +212,7 @@ def down(project: Project, *, volumes: bool = False) -> DownReport:
     client = connect()
     names = project.names
     containers = runtime.our_containers(client, project)
-    for container in containers:
-        runtime.remove_container(container)
+    _in_parallel([lambda c=c: runtime.remove_container(c) for c in containers])
     network = runtime.get_network(client, names.network)
     removed_network = False
     left_alone = []

@@ -4,7 +4,9 @@ A cluster is ready when every node
   1. answers /healthz?js-enabled-only=true with 200,
   2. has routes to every peer (distinct remote_name in /routez),
   3. agrees in /jsz on one meta leader, whose view has every peer current,
-  4. answers the full /healthz with 200 (its streams and consumers are current).
+  4. sees a leader for every stream it holds, and, where it leads one, every replica current
+     (right after a restart /healthz can say ok before a stream has elected its leader),
+  5. answers the full /healthz with 200 (its streams and consumers are current).
 There are no fixed sleeps: the loop polls until the condition holds or the deadline passes.
 """
 
@@ -48,8 +50,10 @@ def probe_node(name: str, port: int, expected: Sequence[str]) -> NodeProbe:
     missing = sorted(set(expected) - {name} - probe.peers)
     if missing:
         probe.problems.append(f"no route yet to {', '.join(missing)}")
-    jsz = monitor.get(port, "/jsz")
+    jsz = monitor.get(port, "/jsz?streams=true")
     meta = jsz.body.get("meta_cluster", {}) if isinstance(jsz.body, dict) else {}
+    if isinstance(jsz.body, dict):
+        probe.problems += stream_problems(name, jsz.body)
     probe.meta_leader = meta.get("leader", "") or ""
     if not probe.meta_leader:
         probe.problems.append("no JetStream meta leader yet")
@@ -64,6 +68,24 @@ def probe_node(name: str, port: int, expected: Sequence[str]) -> NodeProbe:
     if full.status != 200:
         probe.problems.append(f"full health says {full.status}: {full.body}")
     return probe
+
+
+def stream_problems(name: str, jsz: dict) -> list[str]:
+    """Streams this node holds that have no leader, or that it leads with lagging replicas."""
+    problems = []
+    for account in jsz.get("account_details") or []:
+        for stream in account.get("stream_detail") or []:
+            group = stream.get("cluster") or {}
+            leader = group.get("leader")
+            if not leader:
+                problems.append(f"stream {stream.get('name')} has no leader yet")
+            elif leader == name:
+                lagging = [r.get("name") for r in group.get("replicas") or []
+                           if not r.get("current")]
+                if lagging:
+                    problems.append(f"stream {stream.get('name')}: replica on "
+                                    f"{', '.join(lagging)} not current")
+    return problems
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -15,7 +16,7 @@ def invoke(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
 
 def test_every_task_is_listed_with_help():
     listing = invoke("--list").stdout
-    for name in ("certs", "cert", "configs"):
+    for name in ("certs", "cert", "configs", "up", "down", "status", "logs", "env"):
         line = next(line for line in listing.splitlines() if line.strip().startswith(name + " "))
         assert len(line.split()) > 1, f"{name} has no help line"
 
@@ -45,3 +46,13 @@ def test_certs_then_show_never_prints_a_key(tmp_path):
     assert shown.returncode == 0
     assert "sha256" in shown.stdout and "DNS:localhost" in shown.stdout
     assert "PRIVATE KEY" not in shown.stdout + shown.stderr
+
+
+def test_unreachable_docker_engine_is_one_sentence_and_creates_nothing(tmp_path):
+    spec = write_spec(tmp_path)
+    env = {**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/no-docker.sock"}
+    proc = invoke("up", "--spec", str(spec), env=env)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert (f"cannot reach the Docker engine at unix://{tmp_path}/no-docker.sock; "
+            "is Docker running?") in proc.stderr
+    assert not (tmp_path / "certs").exists()

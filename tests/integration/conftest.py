@@ -1,0 +1,119 @@
+"""Integration fixtures: a real Docker engine, clusters with the tests' own names and ports.
+
+Every cluster a test makes has a unique release name, so its containers, network and
+volumes carry their own cluster label; cleanup removes exactly those, also after a failure.
+In CI (COURTYARD_REQUIRE_DOCKER=1) an unreachable engine fails the tests instead of skipping.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import random
+import secrets
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import pytest
+
+from courtyard import commands, naming
+from courtyard.cluster import up
+from courtyard.engine import connect
+from courtyard.errors import CourtyardError
+from courtyard.project import Project, load_project
+from tests.helpers import write_spec
+
+
+def pytest_collection_modifyitems(items):
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.docker)
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> docker.DockerClient:
+    try:
+        return connect()
+    except CourtyardError as exc:
+        if os.environ.get("COURTYARD_REQUIRE_DOCKER"):
+            pytest.fail(f"Docker is required here: {exc}")
+        pytest.skip(str(exc))
+
+
+def _ports_free(ports: range) -> bool:
+    for port in ports:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+    return True
+
+
+def free_port_base(count: int) -> int:
+    """A base port with `count` free ports above it, away from the defaults."""
+    for _ in range(200):
+        base = random.randrange(20000, 40000, 10)
+        if _ports_free(range(base, base + count)):
+            return base
+    raise RuntimeError("no free port range found")
+
+
+def purge(client: docker.DockerClient, fullname: str) -> None:
+    """Remove every container, network and volume labelled with this test cluster."""
+    labels = {"label": [f"{naming.CLUSTER_LABEL}={fullname}"]}
+    for container in client.containers.list(all=True, filters=labels):
+        container.remove(force=True)
+    for network in client.networks.list(filters=labels):
+        network.remove()
+    for volume in client.volumes.list(filters=labels):
+        volume.remove(force=True)
+
+
+def test_spec_changes(replicas: int = 3) -> dict:
+    base = free_port_base(4 * replicas)
+    return {
+        "release": f"cyt{secrets.token_hex(3)}",
+        "replicas": replicas,
+        "host_ports": {"client": base, "monitor": base + 2 * replicas},
+    }
+
+
+test_spec_changes.__test__ = False  # a helper, not a test
+
+
+def quiet_up(project: Project, timeout: float = 90) -> None:
+    with contextlib.redirect_stdout(io.StringIO()):
+        up(project, timeout=timeout, prepare=commands.prepare)
+
+
+@pytest.fixture
+def make_project(tmp_path_factory, docker_client) -> Iterator:
+    """Projects for one test, purged afterwards."""
+    made: list[Project] = []
+
+    def make(changes: dict | None = None, replicas: int = 3) -> Project:
+        root = tmp_path_factory.mktemp("cluster")
+        project = load_project(write_spec(root, {**test_spec_changes(replicas), **(changes or {})}))
+        made.append(project)
+        return project
+
+    yield make
+    for project in made:
+        purge(docker_client, project.names.fullname)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory, docker_client) -> Iterator[Project]:
+    """One running 3-node cluster shared by a test module."""
+    root = tmp_path_factory.mktemp("cluster")
+    project = load_project(write_spec(root, test_spec_changes()))
+    try:
+        quiet_up(project)
+        yield project
+    finally:
+        purge(docker_client, project.names.fullname)

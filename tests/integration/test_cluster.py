@@ -1,0 +1,180 @@
+"""`invoke up` and friends against a real Docker engine, a real nats-server and nats-py."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import re
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+import pytest
+
+from courtyard import pki, readiness, runtime
+from courtyard.cluster import down
+from courtyard.extra_node import extra_node
+from courtyard.image import local_image
+from courtyard.natsclient import connect as nats_connect
+from courtyard.nodes import node_specs
+from courtyard.status import cluster_status
+from tests.helpers import REPO
+from tests.integration.conftest import quiet_up
+
+RESOLVER_IMAGE = "courtyard-test/resolver:1"
+
+
+def ids(client, project):
+    return {c.name: c.id for c in runtime.our_containers(client, project)}
+
+
+def node_ips(client, project):
+    network = project.names.network
+    return {c.name: c.attrs["NetworkSettings"]["Networks"][network]["IPAddress"]
+            for c in runtime.our_containers(client, project)}
+
+
+def resolver_image(client):
+    """A FROM-scratch image with the static busybox, for a real resolver inside the network."""
+    busybox = Path("/bin/busybox")
+    if not busybox.exists():
+        pytest.fail("the resolver test needs busybox-static (apt-get install busybox-static)")
+    context = io.BytesIO()
+    with tarfile.open(fileobj=context, mode="w") as tar:
+        dockerfile = b'FROM scratch\nCOPY busybox /bin/busybox\nENTRYPOINT ["/bin/busybox"]\n'
+        info = tarfile.TarInfo("Dockerfile")
+        info.size = len(dockerfile)
+        tar.addfile(info, io.BytesIO(dockerfile))
+        tar.add(str(busybox), arcname="busybox")
+    client.images.build(fileobj=io.BytesIO(context.getvalue()), custom_context=True,
+                        tag=RESOLVER_IMAGE, rm=True)
+    return RESOLVER_IMAGE
+
+
+def resolve_inside(client, project, names_to_resolve):
+    """Answers of Docker's DNS inside the cluster network: name -> set of IPs."""
+    script = "; ".join(f"echo '=== {n}'; /bin/busybox nslookup {n} 127.0.0.11"
+                       for n in names_to_resolve)
+    output = client.containers.run(
+        resolver_image(client), ["sh", "-c", script], remove=True,
+        network=project.names.network,
+        labels=project.names.labels(project.spec_file),
+    ).decode()
+    answers: dict[str, set[str]] = {}
+    for block in output.split("=== ")[1:]:
+        name, _, rest = block.partition("\n")
+        after_server = rest.split("Name:", 1)[1] if "Name:" in rest else ""
+        answers[name.strip()] = set(re.findall(r"Address:\s*([0-9.]+)", after_server))
+    return answers
+
+
+def test_up_from_nothing_is_ready(cluster):
+    state = readiness.check([(n.name, n.monitor_host_port) for n in
+                             node_specs(cluster, "unused")])
+    assert state.ready, state.problems
+    status = cluster_status(cluster)
+    assert status.healthy
+    assert [n.server_name for n in status.nodes] == cluster.names.pods
+    assert {n.peers for n in status.nodes} == {"2/2"}
+
+
+def test_ports_are_published_on_loopback_only(docker_client, cluster):
+    for container in runtime.our_containers(docker_client, cluster):
+        for bindings in container.attrs["HostConfig"]["PortBindings"].values():
+            assert {b["HostIp"] for b in bindings} == {"127.0.0.1"}
+
+
+def test_every_alias_resolves_to_the_right_node(docker_client, cluster):
+    names, ips = cluster.names, node_ips(docker_client, cluster)
+    wanted = [alias for i in range(names.replicas) for alias in names.pod_aliases(i)]
+    answers = resolve_inside(docker_client, cluster, wanted + names.shared_aliases)
+    for i, pod in enumerate(names.pods):
+        for alias in names.pod_aliases(i):
+            assert answers[alias] == {ips[pod]}, alias
+    for alias in names.shared_aliases:
+        assert answers[alias] == set(ips.values()), alias
+
+
+def test_extra_node_routes_to_fqdn_aliases_and_joins_all(docker_client, cluster):
+    names, layout = cluster.names, cluster.layout
+    routes = [f"tls://{names.pod_fqdn(i)}:{cluster.spec.ports.cluster}"
+              for i in range(names.replicas)]
+    with extra_node(docker_client, cluster, local_image(), f"{names.fullname}-probe", routes,
+                    layout.cert("route").read_bytes(), layout.key("route").read_bytes(),
+                    layout.ca_cert.read_bytes()) as node:
+        joined = wait_for(lambda: node.peers() >= set(names.pods), 30)
+        assert joined, f"probe routes: {node.peers()}\n{node.logs()}"
+
+
+def wait_for(condition, seconds):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return condition()
+
+
+def test_second_up_changes_nothing(docker_client, cluster):
+    before = ids(docker_client, cluster)
+    quiet_up(cluster)
+    assert ids(docker_client, cluster) == before
+
+
+def test_status_fails_with_a_node_stopped_and_up_restarts_it(docker_client, cluster):
+    victim = runtime.get_container(docker_client, cluster.names.pod(2))
+    victim.stop(timeout=5)
+    status = cluster_status(cluster)
+    assert not status.healthy
+    assert status.nodes[2].container == "exited"
+    proc = subprocess.run(
+        [sys.executable, "-m", "invoke", "-r", str(REPO), "status", "--spec",
+         str(cluster.spec.path)], capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 1 and "not healthy" in proc.stderr and "Traceback" not in proc.stderr
+    before = ids(docker_client, cluster)
+    quiet_up(cluster)
+    assert ids(docker_client, cluster) == before   # restarted, not recreated
+    assert cluster_status(cluster).healthy
+
+
+async def _publish(project, stream, count):
+    nc = await nats_connect(project)
+    js = nc.jetstream()
+    await js.add_stream(name=stream, subjects=[f"{stream}.>"], num_replicas=3)
+    for i in range(count):
+        await js.publish(f"{stream}.m", f"{i}".encode())
+    await nc.close()
+
+
+async def _stream_messages(project, stream):
+    nc = await nats_connect(project)
+    try:
+        info = await nc.jetstream().stream_info(stream)
+        return info.state.messages
+    except Exception as exc:  # the stream is gone
+        return type(exc).__name__
+    finally:
+        await nc.close()
+
+
+def test_stream_survives_down_and_up_and_down_volumes_removes_it(docker_client, cluster):
+    asyncio.run(_publish(cluster, "KEEP", 25))
+    report = down(cluster)
+    assert len(report.containers) == 3 and report.network and report.volumes == []
+    assert all(runtime.get_volume(docker_client, cluster.names.volume(i)) for i in range(3))
+    quiet_up(cluster)
+    assert asyncio.run(_stream_messages(cluster, "KEEP")) == 25
+    report = down(cluster, volumes=True)
+    assert sorted(report.volumes) == sorted(cluster.names.volume(i) for i in range(3))
+    quiet_up(cluster)
+    assert asyncio.run(_stream_messages(cluster, "KEEP")) == "NotFoundError"
+
+
+def test_keys_never_reach_a_container_but_their_own(docker_client, cluster):
+    for container in runtime.our_containers(docker_client, cluster):
+        sources = {m["Source"] for m in container.attrs["Mounts"] if m["Type"] == "bind"}
+        assert str(cluster.layout.ca_key) not in sources
+        assert all(not m["RW"] for m in container.attrs["Mounts"] if m["Type"] == "bind")
+    assert pki.load_key(cluster.layout.ca_key)

@@ -1,0 +1,58 @@
+"""A spec change rolls the nodes one at a time and a 3-replica stream keeps every acked message."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import threading
+
+import yaml
+
+from courtyard import commands, runtime
+from courtyard.cluster import up
+from courtyard.natsclient import connect
+from courtyard.project import load_project
+from courtyard.workload import PublishLog, publish_until, stream_problems
+from tests.helpers import deep_update, write_spec
+from tests.integration.conftest import quiet_up
+
+
+def test_spec_change_rolls_nodes_and_loses_no_acknowledged_message(docker_client, make_project):
+    project = make_project()
+    quiet_up(project)
+    before = {c.name: c.id for c in runtime.our_containers(docker_client, project)}
+    log, stop = PublishLog(), threading.Event()
+    ready = threading.Event()
+
+    async def publisher():
+        nc = await connect(project, allow_reconnect=True, max_reconnect_attempts=-1,
+                           reconnect_time_wait=0.1)
+        js = nc.jetstream()
+        await js.add_stream(name="ROLL", subjects=["roll.>"], num_replicas=3)
+        ready.set()
+        await publish_until(js, "roll.x", stop.is_set, log)
+        problems = await stream_problems(js, "ROLL", log)
+        await nc.close()
+        return problems
+
+    result: dict = {}
+    thread = threading.Thread(target=lambda: result.update(problems=asyncio.run(publisher())))
+    thread.start()
+    assert ready.wait(30)
+    raw = yaml.safe_load(project.spec.path.read_text())
+    write_spec(project.spec.root, deep_update(raw, {"jetstream": {"memory_store": "300Mi"}}))
+    changed = load_project(project.spec.path)
+    output = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(output):
+            up(changed, timeout=90, prepare=commands.prepare)
+    finally:
+        stop.set()
+        thread.join(120)
+    rolled = [line for line in output.getvalue().splitlines() if "Rolling" in line]
+    assert len(rolled) == 3, output.getvalue()
+    after = {c.name: c.id for c in runtime.our_containers(docker_client, project)}
+    assert set(after) == set(before) and all(after[n] != before[n] for n in before)
+    assert result["problems"] == [], result
+    assert len(log.acked) > 0
