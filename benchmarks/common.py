@@ -1,0 +1,53 @@
+"""Shared by the benchmarks: a throw-away project with its own names and ports, medians."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import secrets
+import statistics
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import yaml
+
+from courtyard import commands, naming
+from courtyard.cluster import up
+from courtyard.engine import connect
+from courtyard.project import Project, load_project
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@contextlib.contextmanager
+def bench_project(host_base: int = 35000) -> Iterator[Project]:
+    """A project in a temporary folder; every Docker object it made is removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="courtyard-bench-") as tmp:
+        spec = yaml.safe_load((REPO / "config" / "courtyard.yaml").read_text())
+        spec["release"] = f"bench{secrets.token_hex(2)}"
+        spec["host_ports"] = {"client": host_base, "monitor": host_base + 100}
+        path = Path(tmp) / "config" / "courtyard.yaml"
+        path.parent.mkdir(parents=True)
+        path.write_text(yaml.safe_dump(spec))
+        project = load_project(path)
+        try:
+            yield project
+        finally:
+            client = connect()
+            labels = {"label": [f"{naming.CLUSTER_LABEL}={project.names.fullname}"]}
+            for container in client.containers.list(all=True, filters=labels):
+                container.remove(force=True)
+            for network in client.networks.list(filters=labels):
+                network.remove()
+            for volume in client.volumes.list(filters=labels):
+                volume.remove(force=True)
+
+
+def quiet_up(project: Project) -> None:
+    with contextlib.redirect_stdout(io.StringIO()):
+        up(project, prepare=commands.prepare)
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
