@@ -105,3 +105,13 @@ def logs(c, spec=None, node=None, follow=False, tail=100):
 def env(c, spec=None, identity=None):
     """Print shell exports for eval "$(invoke env)" and write a nats CLI context."""
     commands.env(spec, identity=identity)
+
+
+@task(help={"spec": SPEC_HELP, "out": "output folder (default dist/helm/, gitignored)",
+            "no_secrets": "write no Secret manifests; print kubectl create secret commands",
+            "verify": "render the chart with the Helm SDK and compare it with the local configs",
+            "chart": "chart folder or .tgz for --verify (default: download the matching version)"})
+@user_errors
+def export_helm(c, spec=None, out=None, no_secrets=False, verify=False, chart=None):
+    """Write Helm values, TLS secrets and deploy steps for the official nats/nats chart."""
+    commands.export_helm(spec, out=out, secrets=not no_secrets, verify=verify, chart=chart)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import threading
 import time
+from pathlib import Path
 
-from courtyard import access, cluster, nodeconf, runtime
+from courtyard import access, cluster, helm_export, helm_verify, nodeconf, runtime
 from courtyard import certs as certs_mod
 from courtyard import status as status_mod
 from courtyard.engine import connect
@@ -206,3 +207,48 @@ def env(spec: str | None, *, identity: str | None) -> None:
     print(access.shell_exports(access.env_vars(project, identity)))
     path = access.write_nats_context(project, identity)
     print(f"# nats CLI context written to {path}: nats --context {access.context_name(project)}")
+
+
+def export_helm(spec: str | None, *, out: str | None, secrets: bool, verify: bool,
+                chart: str | None) -> None:
+    project = _load(spec)
+    prepare(project)
+    with step("Helm values and secrets") as info:
+        result = helm_export.export_helm(project, Path(out) if out else None, secrets=secrets)
+        info["detail"] = ", ".join(_rel(project, p) for p in result.written)
+    if result.secrets:
+        warn(f"{_rel(project, result.secrets)} holds private keys (mode 0600); keep it out of "
+             "git and share it only with the cluster")
+    else:
+        print("Create the secrets with:")
+        print("\n".join(f"  {command}" for command in result.kubectl))
+    if verify:
+        with step("Rendered the chart with the Helm SDK and compared nats.conf") as info:
+            report = helm_verify.verify(project, Path(chart) if chart else None)
+            info["detail"] = report.chart
+        _print_verify(report)
+        if not report.ok:
+            raise CourtyardError("the chart renders a cluster different from the local one; "
+                                 "see the table above")
+    print("Deploy with:")
+    print("\n".join(f"  {command}" for command in result.deploy))
+
+
+def _print_verify(report) -> None:
+    if report.differences:
+        print(table(["key", "local", "chart", "verdict"],
+                    [(k, _short(a), _short(b), f"expected: {why}" if why else "DIFFERENT")
+                     for k, a, b, why in report.differences]))
+    served = sum(1 for row in report.coverage if row[2])
+    print(f" {TICK if not report.uncovered else CROSS} certificates serve {served}/"
+          f"{len(report.coverage)} rendered route hosts and client service names")
+    for cert_name, host, _ in report.uncovered:
+        print(f"   {host} is not covered by the {cert_name} certificate")
+    if report.ok:
+        print(f" {TICK} parity: the chart renders the same nats.conf, apart from the expected "
+              "differences listed")
+
+
+def _short(value) -> str:
+    text = "-" if value is None else str(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -1,0 +1,193 @@
+"""export-helm: key paths the chart knows, secrets that decode to certs/, names that agree."""
+
+from __future__ import annotations
+
+import base64
+import stat
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+
+from courtyard import helm_values, natsconf, nodeconf
+from courtyard.certs import ensure_certs
+from courtyard.errors import CourtyardError
+from courtyard.helm_export import export_helm, kubectl_commands, secret_manifests
+from courtyard.tlscheck import serves
+from tests.helpers import REPO
+
+REFERENCE = REPO.parent / "shared" / "reference" / "nats-helm-chart-values.yaml"
+
+
+def reference_values():
+    if not REFERENCE.exists():
+        pytest.fail(f"the chart's reference values are missing at {REFERENCE}")
+    return yaml.safe_load(REFERENCE.read_text())
+
+
+def has_path(tree, path):
+    for part in path.split("."):
+        if not isinstance(tree, dict) or part not in tree:
+            return False
+        tree = tree[part]
+    return True
+
+
+@pytest.fixture
+def exported(project_factory, tmp_path):
+    def make(changes=None):
+        project = project_factory(changes)
+        ensure_certs(project.spec, project.names, project.layout)
+        nodeconf.write_configs(project.spec, project.names, project.layout)
+        return project, export_helm(project, tmp_path / "out")
+    return make
+
+
+@pytest.mark.parametrize("changes", [
+    {}, {"routes": {"use_fqdn": True}}, {"fullname_override": "bus", "cluster_name": "east"},
+])
+def test_every_exported_key_path_exists_in_the_chart_defaults(exported, changes):
+    project, _ = exported(changes)
+    reference = reference_values()
+    paths = helm_values.key_paths(helm_values.current_values(project))
+    missing = [p for p in paths if not has_path(reference, p)]
+    assert missing == []
+    if "cluster_name" in changes:
+        assert "config.cluster.merge" in paths
+
+
+def test_values_carry_the_spec(exported):
+    project, result = exported({"routes": {"use_fqdn": True},
+                                "jetstream": {"memory_store": "512MB", "file_store": "2Gi"}})
+    values = yaml.safe_load((result.out / "values.yaml").read_text())
+    cluster = values["config"]["cluster"]
+    assert cluster["replicas"] == 3 and cluster["tls"]["enabled"]
+    assert cluster["routeURLs"] == {"useFQDN": True, "k8sClusterDomain": "cluster.local"}
+    assert values["config"]["nats"]["tls"]["merge"] == {"verify": True}
+    js = values["config"]["jetstream"]
+    assert js["memoryStore"]["maxSize"] == "512Mi"
+    assert js["fileStore"]["pvc"]["size"] == js["fileStore"]["maxSize"] == "2Gi"
+    assert values["container"]["image"]["tag"] == f"{helm_values.chart_version()}-alpine"
+    assert "fullnameOverride" not in values
+    assert values["tlsCA"] == {"enabled": True, "secretName": project.names.ca_secret,
+                               "key": "ca.crt"}
+
+
+def test_secrets_decode_to_the_files_under_certs_and_names_agree(exported):
+    project, result = exported()
+    docs = list(yaml.safe_load_all(result.secrets.read_text()))
+    by_name = {d["metadata"]["name"]: d for d in docs}
+    layout = project.layout
+    values = yaml.safe_load((result.out / "values.yaml").read_text())
+    route = by_name[values["config"]["cluster"]["tls"]["secretName"]]
+    server = by_name[values["config"]["nats"]["tls"]["secretName"]]
+    ca = by_name[values["tlsCA"]["secretName"]]
+
+    def decoded(doc, key):
+        return base64.b64decode(doc["data"][key])
+
+    assert route["type"] == server["type"] == "kubernetes.io/tls"
+    assert decoded(route, "tls.crt") == layout.cert("route").read_bytes()
+    assert decoded(route, "tls.key") == layout.key("route").read_bytes()
+    assert decoded(server, "tls.crt") == layout.cert("server").read_bytes()
+    assert decoded(server, "tls.key") == layout.key("server").read_bytes()
+    assert decoded(ca, "ca.crt") == layout.ca_cert.read_bytes()
+    assert {d["metadata"]["namespace"] for d in docs} == {"default"}
+
+
+def test_output_modes_and_no_secrets(exported, tmp_path):
+    project, result = exported()
+    assert stat.S_IMODE(result.secrets.stat().st_mode) == 0o600
+    assert stat.S_IMODE((result.out / "values.yaml").stat().st_mode) == 0o644
+    again = export_helm(project, tmp_path / "out", secrets=False)
+    assert again.secrets is None and not (tmp_path / "out" / "secrets.yaml").exists()
+    assert len(again.kubectl) == 3 and "create secret" in again.kubectl[0]
+    readme = (tmp_path / "out" / "README.md").read_text()
+    assert "helm upgrade --install skunkwolf-nats nats/nats" in readme
+    assert kubectl_commands(project)[2].endswith(f"ca.crt={project.layout.ca_cert}")
+
+
+def test_secrets_refuse_a_tracked_folder(exported):
+    project, _ = exported()
+    with pytest.raises(CourtyardError, match="tracked by git"):
+        export_helm(project, REPO / "config")
+
+
+@pytest.mark.parametrize("layout", ["current", "legacy"])
+@pytest.mark.parametrize("use_fqdn", [False, True])
+def test_route_certificate_serves_every_route_host_the_chart_renders(exported, layout, use_fqdn):
+    project, _ = exported({"helm": {"layout": layout}, "routes": {"use_fqdn": use_fqdn}})
+    hosts = {urlsplit(url).hostname for url in project.names.route_urls}
+    # the chart renders both forms depending on useFQDN; the certificate serves both
+    hosts |= {project.names.pod_host(i) for i in range(3)}
+    hosts |= {project.names.pod_fqdn(i) for i in range(3)}
+    layout_files = project.layout
+    for host in hosts:
+        assert serves(layout_files.cert("route"), layout_files.key("route"),
+                      layout_files.ca_cert, host), host
+
+
+def test_legacy_values_layout(exported):
+    project, result = exported({"helm": {"layout": "legacy"}})
+    values = yaml.safe_load((result.out / "values.yaml").read_text())
+    assert values["cluster"]["enabled"] and values["cluster"]["replicas"] == 3
+    assert values["cluster"]["tls"]["secret"]["name"] == project.names.route_secret
+    assert values["nats"]["tls"]["secret"]["name"] == project.names.client_secret
+    assert values["nats"]["jetstream"]["memStorage"]["size"] == "256Mi"
+    assert values["nats"]["jetstream"]["fileStorage"]["size"] == "1Gi"
+    assert values["nats"]["image"] == f"nats:{helm_values.chart_version()}-alpine"
+    assert {d["metadata"]["name"] for d in secret_manifests(project)} >= {
+        project.names.route_secret, project.names.client_secret}
+
+
+LOCAL = """
+server_name: "n-0"
+port: 4222
+tls { cert_file: "/etc/nats-certs/nats/tls.crt", verify: true }
+cluster { name: "n", routes [ "tls://n-0.n-headless:6222" ] }
+jetstream { max_memory_store: 256Mi, store_dir: "/data" }
+"""
+
+
+def chart_conf(**overrides):
+    base = {"server_name": "$SERVER_NAME", "port": 4222, "pid_file": "/var/run/nats/nats.pid",
+            "tls": {"cert_file": "/etc/nats-certs/nats/tls.crt", "verify": True},
+            "cluster": {"name": "n", "routes": ["tls://n-0.n-headless:6222"]},
+            "jetstream": {"max_memory_store": 268435456, "store_dir": "/data"}}
+    base.update(overrides)
+    return base
+
+
+def test_compare_equal_but_for_expected_differences():
+    rows = natsconf.compare(natsconf.parse_conf(LOCAL), chart_conf())
+    assert {row[0] for row in rows} == {"server_name", "pid_file"}
+    assert all(row[3] for row in rows)
+
+
+def test_compare_path_only_differences_are_expected():
+    rows = natsconf.compare(natsconf.parse_conf(LOCAL),
+                            chart_conf(tls={"cert_file": "/other/tls.crt", "verify": True}))
+    path_rows = [row for row in rows if row[0] == "tls.cert_file"]
+    assert path_rows and path_rows[0][3] == "file path"
+
+
+def test_compare_reports_a_real_difference():
+    rows = natsconf.compare(natsconf.parse_conf(LOCAL),
+                            chart_conf(tls={"cert_file": "/etc/nats-certs/nats/tls.crt"}))
+    real = [row for row in rows if row[3] is None]
+    assert real == [("tls.verify", True, None, None)]
+
+
+def test_parser_reads_the_charts_json_form():
+    text = """{
+      "http_port": 8222,
+      "jetstream": {"max_file_store": 10Gi, "max_memory_store": 0, "store_dir": "/data"},
+      "lame_duck_duration": "30s",
+      "server_name": $SERVER_NAME,
+      include ./extra.conf;
+    }"""
+    parsed = natsconf.parse_conf(text)
+    assert parsed["jetstream"]["max_file_store"] == 10 * 2**30
+    assert parsed["server_name"] == "$SERVER_NAME"
+    assert parsed["include"] == ["./extra.conf"]
+    assert parsed["lame_duck_duration"] == "30s"

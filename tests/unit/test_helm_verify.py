@@ -1,0 +1,58 @@
+"""--verify through the Helm SDK: the real nats chart when COURTYARD_NATS_CHART names one,
+and the SDK plumbing on a tiny fixture chart everywhere."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from courtyard import nodeconf
+from courtyard.certs import ensure_certs
+from courtyard.errors import CourtyardError
+from courtyard.helm_verify import verify
+from tests.helpers import REPO
+
+pytest.importorskip("helm_python", reason="the [helm] extra is not installed")
+
+MINI_CHART = REPO / "tests" / "fixtures" / "mini-chart"
+
+
+@pytest.fixture
+def prepared(project_factory):
+    def make(changes=None):
+        project = project_factory(changes)
+        ensure_certs(project.spec, project.names, project.layout)
+        nodeconf.write_configs(project.spec, project.names, project.layout)
+        return project
+    return make
+
+
+def test_sdk_renders_a_chart_folder_and_finds_real_differences(prepared):
+    report = verify(prepared(), MINI_CHART)
+    keys = {row[0] for row in report.unexpected}
+    assert "cluster.routes" in keys and "jetstream.store_dir" in keys
+    assert not report.ok
+    expected = {row[0] for row in report.differences if row[3]}
+    assert "server_name" in expected
+    hosts = {host for _, host, _ in report.coverage}
+    assert "skunkwolf-nats-0.skunkwolf-nats-headless" in hosts
+    assert "skunkwolf-nats.default.svc.cluster.local" in hosts
+    assert all(served for _, _, served in report.coverage)
+
+
+def test_missing_chart_path_is_one_sentence(prepared, tmp_path):
+    with pytest.raises(CourtyardError, match="does not exist"):
+        verify(prepared(), tmp_path / "nope")
+
+
+@pytest.mark.skipif(not os.environ.get("COURTYARD_NATS_CHART"),
+                    reason="COURTYARD_NATS_CHART does not name a nats/nats chart folder or .tgz")
+@pytest.mark.parametrize("changes", [{}, {"routes": {"use_fqdn": True}}])
+def test_real_chart_renders_the_same_cluster(prepared, changes):
+    report = verify(prepared(changes), Path(os.environ["COURTYARD_NATS_CHART"]))
+    assert report.unexpected == []
+    assert report.uncovered == []
+    assert {row[0] for row in report.differences} <= {"server_name", "pid_file"} | {
+        row[0] for row in report.differences if row[3] == "file path"}
