@@ -115,3 +115,12 @@ def env(c, spec=None, identity=None):
 def export_helm(c, spec=None, out=None, no_secrets=False, verify=False, chart=None):
     """Write Helm values, TLS secrets and deploy steps for the official nats/nats chart."""
     commands.export_helm(spec, out=out, secrets=not no_secrets, verify=verify, chart=chart)
+
+
+@task(help={"spec": SPEC_HELP, "messages": "JetStream messages to publish (default 1000)",
+            "failover": "also stop the stream leader's node under load and check nothing is lost",
+            "json": JSON_HELP})
+@user_errors
+def smoke(c, spec=None, messages=1000, failover=False, json=False):
+    """Prove the running cluster works: pub/sub, JetStream, KV, TLS refusals (and failover)."""
+    commands.smoke(spec, messages=int(messages), failover=failover, as_json=json)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from courtyard import access, cluster, helm_export, helm_verify, nodeconf, runtime
 from courtyard import certs as certs_mod
+from courtyard import smoke as smoke_mod
 from courtyard import status as status_mod
 from courtyard.engine import connect
 from courtyard.errors import CourtyardError
@@ -252,3 +253,25 @@ def _print_verify(report) -> None:
 def _short(value) -> str:
     text = "-" if value is None else str(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def smoke(spec: str | None, *, messages: int, failover: bool, as_json: bool) -> None:
+    project = _load(spec)
+    started = time.monotonic()
+
+    def show(result: smoke_mod.CheckResult) -> None:
+        if not as_json:
+            mark = TICK if result.ok else CROSS
+            print(f" {mark} {result.name}: {result.detail} ({result.seconds:.2f}s)", flush=True)
+
+    if not as_json:
+        print(f"Courtyard smoke: {project.names.fullname} from {project.spec.path}")
+    report = smoke_mod.run(project, messages=messages, failover=failover, on_result=show)
+    if as_json:
+        print(json.dumps(report.to_dict(), indent=2))
+    elif report.ok:
+        print(f"All {len(report.checks)} checks passed in {time.monotonic() - started:.1f}s. "
+              "Next: `invoke export-helm` to deploy the same cluster to Kubernetes.")
+    failed = [check.name for check in report.checks if not check.ok]
+    if failed:
+        raise CourtyardError(f"{len(failed)} smoke check(s) failed: {'; '.join(failed)}")

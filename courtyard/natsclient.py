@@ -30,11 +30,21 @@ def node_url(project: Project, index: int) -> str:
     return f"tls://localhost:{project.spec.host_ports.client + index}"
 
 
+async def _quiet(error: Exception) -> None:
+    """Connection errors surface as exceptions where they matter; no log noise meanwhile."""
+
+
+async def _quiet_event() -> None:
+    pass
+
+
 async def connect(project: Project, indexes: list[int] | None = None, *,
                   identity: str | None = None, name: str = "courtyard", **options) -> Client:
     """Connect to the given nodes (default: all) with the spec's client certificate."""
     chosen = indexes if indexes is not None else list(range(project.spec.replicas))
-    defaults = {"connect_timeout": 3, "max_reconnect_attempts": 0, "allow_reconnect": False}
+    defaults = {"connect_timeout": 3, "max_reconnect_attempts": 0, "allow_reconnect": False,
+                "error_cb": _quiet, "disconnected_cb": _quiet_event,
+                "reconnected_cb": _quiet_event, "closed_cb": _quiet_event}
     return await nats.connect(
         servers=[node_url(project, i) for i in chosen], tls=client_context(project, identity),
         name=name, **{**defaults, **options},

@@ -1,0 +1,335 @@
+"""`invoke smoke`: prove the running cluster does what production will, through nats-py.
+
+Every connection goes to tls://localhost:<host port> of one node, trusts only certs/ca.crt,
+presents a client certificate of the spec and verifies the host name. Whatever the smoke
+creates carries a unique tag and is deleted at the end, also when a check failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import docker
+from nats.aio.client import Client
+from nats.js.api import AckPolicy, ConsumerConfig, StorageType
+
+from courtyard import monitor, pki, runtime, security
+from courtyard.engine import connect as docker_connect
+from courtyard.errors import CourtyardError
+from courtyard.extra_node import extra_node
+from courtyard.natsclient import connect
+from courtyard.pki import Name, Usage
+from courtyard.project import Project
+from courtyard.sans import dns
+
+ROUTE_REFUSAL_WAIT = 10.0
+
+
+@dataclass
+class CheckResult:
+    name: str
+    ok: bool
+    seconds: float
+    detail: str = ""
+
+
+@dataclass
+class SmokeReport:
+    cluster: str
+    spec: str
+    checks: list[CheckResult] = field(default_factory=list)
+    failover: dict[str, Any] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return all(check.ok for check in self.checks)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"cluster": self.cluster, "spec": self.spec, "ok": self.ok,
+                "checks": [asdict(c) for c in self.checks], "failover": self.failover}
+
+
+class CheckFailed(Exception):
+    """A check saw the cluster misbehave; the message says how."""
+
+
+def running_nodes(project: Project) -> tuple[docker.DockerClient, list]:
+    """The cluster's containers, all running; a one-sentence error otherwise."""
+    client = docker_connect()
+    containers = []
+    for pod in project.names.pods:
+        container = runtime.get_container(client, pod)
+        if container is not None and runtime.owner_of(container.labels,
+                                                      project) is not runtime.Owner.OURS:
+            container = None
+        containers.append(container)
+    if not any(c is not None and c.status == "running" for c in containers):
+        raise CourtyardError(f"no running Courtyard cluster for spec {project.spec.path}; "
+                             "run `invoke up`")
+    down = [f"{pod} ({c.status if c else 'absent'})"
+            for pod, c in zip(project.names.pods, containers, strict=True)
+            if c is None or c.status != "running"]
+    if down:
+        raise CourtyardError(f"node {', '.join(down)} is not running; run `invoke up` to bring "
+                             "it back before the smoke")
+    return client, containers
+
+
+class Smoke:
+    def __init__(self, project: Project, *, messages: int = 1000,
+                 on_result: Callable[[CheckResult], None] = lambda result: None) -> None:
+        self.project = project
+        self.messages = messages
+        self.on_result = on_result
+        self.tag = secrets.token_hex(4).upper()
+        self.replicas = min(3, project.spec.replicas)
+        self.report = SmokeReport(project.names.fullname, str(project.spec.path))
+        self.conns: list[Client] = []
+        self.streams: list[str] = []
+        self.buckets: list[str] = []
+
+    @property
+    def nodes(self) -> range:
+        return range(self.project.spec.replicas)
+
+    def node_index(self, i: int) -> int:
+        """Node i of the smoke's three roles (0, 1, 2), folded onto smaller clusters."""
+        return i % self.project.spec.replicas
+
+    async def check(self, name: str, body: Callable[[], Awaitable[str]]) -> bool:
+        started = time.monotonic()
+        try:
+            detail, ok = await body(), True
+        except CheckFailed as exc:
+            detail, ok = str(exc), False
+        except Exception as exc:  # any client error fails this check, not the whole smoke
+            detail, ok = f"{type(exc).__name__}: {exc}".strip(": "), False
+        result = CheckResult(name, ok, time.monotonic() - started, detail)
+        self.report.checks.append(result)
+        self.on_result(result)
+        return ok
+
+    async def run(self, client: docker.DockerClient, containers: list,
+                  failover: Callable[[Smoke], Awaitable[dict[str, Any]]] | None = None
+                  ) -> SmokeReport:
+        try:
+            if await self.check("connect to every node over mutual TLS", self.connect_all):
+                await self.check("every node answers with its server_name and cluster name",
+                                 self.identities)
+                await self.check("core pub/sub crosses every ordered pair of nodes",
+                                 self.pubsub_pairs)
+                await self.check(f"JetStream: {self.messages} acked publishes, replicated, "
+                                 "read back in order", self.jetstream)
+                await self.check("KV: put through one node, get through another", self.kv)
+            await self.check("security: strangers are refused", self.client_security)
+            await self.check("security: a route from another CA does not join",
+                             lambda: self.rogue_route(client, containers[0].image.id))
+            if failover is not None and self.conns:
+                async def run_failover() -> str:
+                    self.report.failover = await failover(self)
+                    return self.report.failover["summary"]
+                await self.check("failover: stream leader stopped, nothing lost", run_failover)
+        finally:
+            await self.check("cleanup: the smoke's streams and buckets are deleted", self.cleanup)
+        return self.report
+
+    # a. ------------------------------------------------------------------------------------
+    async def connect_all(self) -> str:
+        for i in self.nodes:
+            self.conns.append(await connect(self.project, [i], name=f"courtyard-smoke-{i}"))
+        return f"{len(self.conns)} connections, hostname verified against certs/ca.crt"
+
+    async def identities(self) -> str:
+        names = self.project.names
+        for i, nc in zip(self.nodes, self.conns, strict=True):
+            info = nc._server_info  # nats-py keeps the server's INFO here
+            if info.get("server_name") != names.pod(i):
+                raise CheckFailed(f"node {i} says server_name {info.get('server_name')!r}, "
+                                  f"expected {names.pod(i)!r}")
+            if info.get("cluster") != names.cluster_name:
+                raise CheckFailed(f"{names.pod(i)} is in cluster {info.get('cluster')!r}, "
+                                  f"expected {names.cluster_name!r}")
+        return f"{', '.join(names.pods)} in cluster {names.cluster_name}"
+
+    # b. ------------------------------------------------------------------------------------
+    async def pubsub_pairs(self) -> str:
+        pairs = [(s, p) for s in self.nodes for p in self.nodes if s != p]
+        for sub_node, pub_node in pairs:
+            subject = f"smoke.{self.tag}.core.{sub_node}.{pub_node}"
+            received = asyncio.get_running_loop().create_future()
+
+            async def on_message(msg, done=received):
+                if not done.done():
+                    done.set_result(msg.data)
+
+            sub = await self.conns[sub_node].subscribe(subject, cb=on_message)
+            await self.conns[sub_node].flush()
+            deadline = time.monotonic() + 5
+            # Interest crosses the route asynchronously: publish until it arrives.
+            while not received.done() and time.monotonic() < deadline:
+                await self.conns[pub_node].publish(subject, f"from {pub_node}".encode())
+                await self.conns[pub_node].flush()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(received), 0.1)
+            await sub.unsubscribe()
+            if not received.done():
+                raise CheckFailed(f"nothing published on node {pub_node} reached a subscriber "
+                                  f"on node {sub_node} within 5 s")
+        return f"{len(pairs)} ordered pairs" if pairs else "one node: nothing to cross"
+
+    # c. ------------------------------------------------------------------------------------
+    async def jetstream(self) -> str:
+        stream, subject = f"SMOKE_{self.tag}", f"smoke.{self.tag}.js"
+        js0 = self.conns[self.node_index(0)].jetstream(publish_async_max_pending=256)
+        await js0.add_stream(name=stream, subjects=[f"{subject}.>"], storage=StorageType.FILE,
+                             num_replicas=self.replicas)
+        self.streams.append(stream)
+        futures = [await js0.publish_async(f"{subject}.m", str(i).encode())
+                   for i in range(self.messages)]
+        acks = await asyncio.gather(*futures)
+        if [ack.seq for ack in acks] != list(range(1, self.messages + 1)):
+            raise CheckFailed("acknowledged sequences are not 1..N in publish order")
+        js1 = self.conns[self.node_index(1)].jetstream()
+        deadline = time.monotonic() + 10
+        while True:
+            info = await js1.stream_info(stream)
+            replicas = (info.cluster.replicas or []) if info.cluster else []
+            lagging = [r.name for r in replicas if not r.current]
+            if info.state.messages == self.messages and not lagging:
+                break
+            if time.monotonic() > deadline:
+                raise CheckFailed(f"stream info from node 1: {info.state.messages} messages, "
+                                  f"replicas not current: {', '.join(lagging) or '-'}")
+            await asyncio.sleep(0.05)
+        js2 = self.conns[self.node_index(2)].jetstream()
+        psub = await js2.pull_subscribe(f"{subject}.>", durable="smoke", stream=stream,
+                                        config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT))
+        expected = 0
+        while expected < self.messages:
+            batch = await psub.fetch(min(500, self.messages - expected), timeout=5)
+            for msg in batch:
+                if msg.metadata.sequence.stream != expected + 1 or \
+                        msg.data != str(expected).encode():
+                    raise CheckFailed(f"consumer on node 2 got seq {msg.metadata.sequence.stream}"
+                                      f" ({msg.data!r}) where {expected + 1} was due")
+                await msg.ack()
+                expected += 1
+        return (f"{stream} R{self.replicas} file: {self.messages} acked via node 0, "
+                f"{len(replicas) + 1} replicas current via node 1, read in order via node 2")
+
+    # d. ------------------------------------------------------------------------------------
+    async def kv(self) -> str:
+        bucket = f"SMOKE_{self.tag}"
+        kv0 = await self.conns[self.node_index(0)].jetstream().create_key_value(
+            bucket=bucket, history=1, replicas=self.replicas)
+        self.buckets.append(bucket)
+        value = f"smoke {self.tag}".encode()
+        await kv0.put("greeting", value)
+        kv1 = await self.conns[self.node_index(1)].jetstream().key_value(bucket)
+        entry = await kv1.get("greeting")
+        if entry.value != value:
+            raise CheckFailed(f"node 1 read {entry.value!r}, node 0 wrote {value!r}")
+        return f"bucket {bucket} R{self.replicas}: node 1 reads what node 0 wrote"
+
+    # e. ------------------------------------------------------------------------------------
+    async def client_security(self, port: int | None = None) -> str:
+        layout = self.project.layout
+        port = port or self.project.spec.host_ports.client
+        results = await security.run_client_probes(layout.ca_cert, layout.ca_cert,
+                                                   layout.ca_key, port)
+        accepted = [name for name, refused, _ in results if not refused]
+        if accepted:
+            raise CheckFailed(f"the server ACCEPTED: {', '.join(accepted)}")
+        return "; ".join(f"{name}: {detail}" for name, _, detail in results)
+
+    async def rogue_route(self, client: docker.DockerClient, image: str) -> str:
+        names = self.project.names
+        other_ca, other_key = pki.create_ca(Name("Courtyard smoke: rogue CA"), 1)
+        cert, key = pki.issue_leaf(other_ca, other_key, Name("rogue"),
+                                   [*names.route_sans, dns(f"{names.fullname}-rogue")],
+                                   Usage.ROUTE, 1)
+        rogue_name = f"{names.fullname}-rogue-{self.tag.lower()}"
+        with extra_node(client, self.project, image, rogue_name, list(names.route_urls),
+                        pki.cert_pem(cert), pki.key_pem(key), pki.cert_pem(other_ca)) as rogue:
+            deadline = time.monotonic() + ROUTE_REFUSAL_WAIT
+            attempts = 0
+            while time.monotonic() < deadline:
+                if rogue.peers():
+                    raise CheckFailed(f"the rogue node joined: routes to "
+                                      f"{', '.join(sorted(rogue.peers()))}")
+                attempts = rogue.logs().lower().count("tls")
+                if attempts >= len(names.pods):
+                    break
+                await asyncio.sleep(0.1)
+            if attempts == 0:
+                raise CheckFailed("the rogue node never tried a route; cannot tell if it "
+                                  "would have been refused")
+            joined = await asyncio.to_thread(self._peers_outside_cluster, rogue_name)
+            if joined:
+                raise CheckFailed(f"{', '.join(joined)} routed to the rogue node")
+        return f"{rogue_name} dialed {len(names.route_urls)} routes, every TLS handshake failed"
+
+    def _peers_outside_cluster(self, rogue: str) -> list[str]:
+        spec, names = self.project.spec, self.project.names
+        found = []
+        for i, pod in enumerate(names.pods):
+            reply = monitor.get(spec.host_ports.monitor + i, "/routez")
+            peers = monitor.route_peers(reply.body) if isinstance(reply.body, dict) else set()
+            if rogue in peers or not peers <= set(names.pods):
+                found.append(pod)
+        return found
+
+    # f. ------------------------------------------------------------------------------------
+    async def cleanup(self) -> str:
+        for nc in self.conns:
+            with contextlib.suppress(Exception):  # a node may have been stopped under it
+                await nc.close()
+        if not self.streams and not self.buckets:
+            return "nothing was created"
+        # A fresh connection to every node: the one to node 0 may be gone after a failover.
+        nc = await connect(self.project, name="courtyard-smoke-cleanup")
+        try:
+            js = nc.jetstream()
+            for bucket in self.buckets:
+                await js.delete_key_value(bucket)
+            for stream in self.streams:
+                await js.delete_stream(stream)
+            left = [info.config.name for info in await js.streams_info()
+                    if self.tag in info.config.name]
+        finally:
+            await nc.close()
+        if left:
+            raise CheckFailed(f"still there: {', '.join(left)}")
+        return f"deleted {len(self.streams)} stream(s) and {len(self.buckets)} bucket(s)"
+
+
+def run(project: Project, *, messages: int = 1000, failover: bool = False,
+        on_result: Callable[[CheckResult], None] = lambda result: None) -> SmokeReport:
+    """Run the smoke (and the failover when asked) against the running cluster."""
+    if messages < 1:
+        raise CourtyardError(f"--messages {messages} must be at least 1")
+    client, containers = running_nodes(project)
+    smoke = Smoke(project, messages=messages, on_result=on_result)
+    failover_run = None
+    if failover:
+        from courtyard.failover import run_failover  # failover imports this module
+
+        async def failover_run(s: Smoke) -> dict[str, Any]:
+            return await run_failover(s, client)
+
+    # asyncio warns about every TLS connection nats-py closes ("returning true from
+    # eof_received() has no effect when using ssl"); the smoke's own lines say what matters.
+    asyncio_log = logging.getLogger("asyncio")
+    level = asyncio_log.level
+    asyncio_log.setLevel(logging.ERROR)
+    try:
+        return asyncio.run(smoke.run(client, containers, failover_run))
+    finally:
+        asyncio_log.setLevel(level)
