@@ -28,6 +28,7 @@ from courtyard.natsclient import connect
 from courtyard.pki import Name, Usage
 from courtyard.project import Project
 from courtyard.sans import dns
+from courtyard.workload import publish_once_reachable, until_reachable
 
 ROUTE_REFUSAL_WAIT = 10.0
 
@@ -191,10 +192,11 @@ class Smoke:
         await js0.add_stream(name=stream, subjects=[f"{subject}.>"], storage=StorageType.FILE,
                              num_replicas=self.replicas)
         self.streams.append(stream)
+        first = await publish_once_reachable(js0, f"{subject}.m", b"0")
         futures = [await js0.publish_async(f"{subject}.m", str(i).encode())
-                   for i in range(self.messages)]
+                   for i in range(1, self.messages)]
         acks = await asyncio.gather(*futures)
-        if [ack.seq for ack in acks] != list(range(1, self.messages + 1)):
+        if [first] + [ack.seq for ack in acks] != list(range(1, self.messages + 1)):
             raise CheckFailed("acknowledged sequences are not 1..N in publish order")
         js1 = self.conns[self.node_index(1)].jetstream()
         deadline = time.monotonic() + 10
@@ -231,7 +233,7 @@ class Smoke:
             bucket=bucket, history=1, replicas=self.replicas)
         self.buckets.append(bucket)
         value = f"smoke {self.tag}".encode()
-        await kv0.put("greeting", value)
+        await until_reachable(lambda: kv0.put("greeting", value))
         kv1 = await self.conns[self.node_index(1)].jetstream().key_value(bucket)
         entry = await kv1.get("greeting")
         if entry.value != value:

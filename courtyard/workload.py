@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from nats.errors import Error as NatsError
+from nats.errors import NoRespondersError
 from nats.js.client import JetStreamContext
 from nats.js.errors import Error as JetStreamError
+from nats.js.errors import ServiceUnavailableError
 
+T = TypeVar("T")
 RETRYABLE = (NatsError, JetStreamError, TimeoutError, asyncio.TimeoutError, OSError)
 
 
@@ -75,3 +79,26 @@ async def stream_problems(js: JetStreamContext, stream: str, log: PublishLog) ->
     if sequences != sorted(set(sequences)):
         problems.append("acknowledged sequences are not strictly increasing")
     return problems
+
+
+async def until_reachable(call: Callable[[], Awaitable[T]], *, timeout: float = 10.0) -> T:
+    """Run `call`, retrying while a new stream's interest has not crossed the routes.
+
+    Right after a stream (or KV bucket) is created with its leader on another node, this
+    node may not know its subjects yet and answers "no responders" (503); nothing is stored
+    then, so retrying cannot duplicate.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return await call()
+        except (NoRespondersError, ServiceUnavailableError):
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.02)
+
+
+async def publish_once_reachable(js: JetStreamContext, subject: str, payload: bytes) -> int:
+    """Publish one message once the stream is reachable; returns its stream sequence."""
+    ack = await until_reachable(lambda: js.publish(subject, payload, timeout=2))
+    return ack.seq

@@ -1,0 +1,117 @@
+"""`invoke smoke` against a real cluster: passes, refuses strangers, loses nothing on failover."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from courtyard import runtime, security, smoke
+from courtyard.errors import CourtyardError
+from courtyard.files import write_file
+from courtyard.natsclient import connect
+from courtyard.nodeconf import render
+from courtyard.server_bin import server_binary
+from tests.helpers import REPO
+from tests.integration.conftest import free_port_base
+
+
+def stream_and_bucket_names(project) -> list[str]:
+    async def names():
+        nc = await connect(project)
+        try:
+            return [info.config.name for info in await nc.jetstream().streams_info()]
+        finally:
+            await nc.close()
+    return asyncio.run(names())
+
+
+def test_smoke_passes_on_a_fresh_cluster_and_leaves_nothing(cluster):
+    before = stream_and_bucket_names(cluster)
+    report = smoke.run(cluster, messages=300)
+    assert report.ok, [(c.name, c.detail) for c in report.checks if not c.ok]
+    names = [c.name for c in report.checks]
+    assert any("pub/sub" in n for n in names) and any("KV" in n for n in names)
+    assert stream_and_bucket_names(cluster) == before
+
+
+def test_security_probes_are_all_refused(cluster):
+    layout = cluster.layout
+    results = asyncio.run(security.run_client_probes(
+        layout.ca_cert, layout.ca_cert, layout.ca_key, cluster.spec.host_ports.client))
+    assert [name for name, refused, _ in results if not refused] == []
+    assert len(results) == 4
+
+
+def test_a_probe_the_server_wrongly_accepts_fails_the_smoke(cluster):
+    """A real nats-server on 127.0.0.1 with client TLS but without `verify`."""
+    layout = cluster.layout
+    port = free_port_base(1)
+    config = {"port": port, "host": "127.0.0.1",
+              "tls": {"cert_file": str(layout.cert("server")),
+                      "key_file": str(layout.key("server")),
+                      "ca_file": str(layout.ca_cert)}}
+    with tempfile.TemporaryDirectory() as tmp:
+        conf = Path(tmp) / "lax.conf"
+        write_file(conf, render(config, "a node configured without verify"))
+        server = subprocess.Popen([str(server_binary()), "-c", str(conf)],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            _wait_port(port)
+            results = asyncio.run(security.run_client_probes(
+                layout.ca_cert, layout.ca_cert, layout.ca_key, port))
+            accepted = {name for name, refused, _ in results if not refused}
+            assert accepted == {"TLS without a client certificate",
+                                "client certificate from another CA",
+                                "expired client certificate"}
+            probe = smoke.Smoke(cluster)
+            ok = asyncio.run(probe.check("security", lambda: probe.client_security(port)))
+            assert not ok and "ACCEPTED" in probe.report.checks[0].detail
+        finally:
+            server.terminate()
+            server.wait(10)
+
+
+def _wait_port(port: int) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"nats-server did not listen on {port}")
+
+
+def test_failover_keeps_every_acknowledged_message(cluster):
+    report = smoke.run(cluster, messages=100, failover=True)
+    assert report.ok, [(c.name, c.detail) for c in report.checks if not c.ok]
+    failover = report.failover
+    assert failover["acked"] == failover["last_seq"] > 0
+    assert failover["leaderless_seconds"] >= 0 and failover["catch_up_seconds"] >= 0
+    assert failover["stopped_node"] in cluster.names.pods
+
+
+def test_node_down_before_the_smoke_is_named(docker_client, cluster):
+    pod = cluster.names.pod(1)
+    runtime.get_container(docker_client, pod).stop(timeout=5)
+    try:
+        with pytest.raises(CourtyardError, match=f"node {pod} \\(exited\\) is not running"):
+            smoke.run(cluster)
+    finally:
+        runtime.get_container(docker_client, pod).start()
+
+
+def test_smoke_without_a_cluster_is_one_sentence(make_project):
+    project = make_project()
+    proc = subprocess.run(
+        [sys.executable, "-m", "invoke", "-r", str(REPO), "smoke", "--spec",
+         str(project.spec.path)], capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert (f"no running Courtyard cluster for spec {project.spec.path}; run `invoke up`"
+            in proc.stderr)
