@@ -7,7 +7,9 @@ line on stderr and exit code 1, never a traceback.
 from __future__ import annotations
 
 import functools
+import os
 import sys
+from pathlib import Path
 
 from invoke import task
 from invoke.exceptions import Exit
@@ -17,6 +19,11 @@ from courtyard.errors import CourtyardError
 
 SPEC_HELP = "cluster spec file (default: $COURTYARD_SPEC, else config/courtyard.yaml)"
 JSON_HELP = "print a machine-readable JSON report"
+
+
+# invoke finds this file from any folder below it; the default spec is this project's.
+os.environ.setdefault("COURTYARD_SPEC", str(Path(__file__).resolve().parent / "config"
+                                            / "courtyard.yaml"))
 
 
 def user_errors(func):
@@ -124,3 +131,10 @@ def export_helm(c, spec=None, out=None, no_secrets=False, verify=False, chart=No
 def smoke(c, spec=None, messages=1000, failover=False, json=False):
     """Prove the running cluster works: pub/sub, JetStream, KV, TLS refusals (and failover)."""
     commands.smoke(spec, messages=int(messages), failover=failover, as_json=json)
+
+
+@task(help={"spec": SPEC_HELP})
+@user_errors
+def export_compose(c, spec=None):
+    """Write compose/docker-compose.yml: the same cluster as `invoke up`, for Docker Compose."""
+    commands.export_compose(spec)

@@ -152,7 +152,8 @@ def up(project: Project, *, timeout: float = DEFAULT_TIMEOUT, force_certs: bool 
                                    runtime.owner_of(network.attrs.get("Labels"), project), project)
         for node in nodes:
             volume = runtime.get_volume(client, node.volume)
-            if volume is not None:
+            if volume is not None and not runtime.carries_cluster_labels(
+                    volume.attrs.get("Labels"), project):
                 runtime.refuse_foreign("volume", node.volume,
                                        runtime.owner_of(volume.attrs.get("Labels"), project),
                                        project)
@@ -229,7 +230,7 @@ def down(project: Project, *, volumes: bool = False) -> DownReport:
     removed_volumes = []
     if volumes:
         for volume in client.volumes.list(filters=runtime.cluster_filter(project)):
-            if runtime.owner_of(volume.attrs.get("Labels"), project) is runtime.Owner.OURS:
+            if runtime.carries_cluster_labels(volume.attrs.get("Labels"), project):
                 volume.remove(force=True)
                 removed_volumes.append(volume.name)
     return DownReport([c.name for c in containers], removed_network, removed_volumes, left_alone)

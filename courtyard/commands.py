@@ -7,16 +7,25 @@ import threading
 import time
 from pathlib import Path
 
-from courtyard import access, cluster, helm_export, helm_verify, nodeconf, runtime
+from courtyard import (
+    access,
+    cluster,
+    compose_export,
+    helm_export,
+    helm_verify,
+    nodeconf,
+    runtime,
+)
 from courtyard import certs as certs_mod
 from courtyard import smoke as smoke_mod
 from courtyard import status as status_mod
 from courtyard.engine import connect
 from courtyard.errors import CourtyardError
+from courtyard.image import ensure_image
+from courtyard.nodes import node_specs
 from courtyard.output import CROSS, TICK, step, table, warn
 from courtyard.pki import Usage
 from courtyard.project import Project, load_project
-from courtyard.runtime import Owner
 from courtyard.sans import parse_san_list
 
 
@@ -173,7 +182,7 @@ def logs(spec: str | None, *, node: str | None, follow: bool, tail: int) -> None
     containers = []
     for pod in pods:
         container = runtime.get_container(client, pod)
-        if container is None or runtime.owner_of(container.labels, project) is not Owner.OURS:
+        if container is None or not runtime.carries_cluster_labels(container.labels, project):
             raise CourtyardError(f"no Courtyard container {pod}; run `invoke up`")
         containers.append(container)
     prefix = len(containers) > 1
@@ -275,3 +284,20 @@ def smoke(spec: str | None, *, messages: int, failover: bool, as_json: bool) -> 
     failed = [check.name for check in report.checks if not check.ok]
     if failed:
         raise CourtyardError(f"{len(failed)} smoke check(s) failed: {'; '.join(failed)}")
+
+
+def export_compose(spec: str | None) -> None:
+    project = _load(spec)
+    with step("Docker engine") as info:
+        client = connect()
+        info["detail"] = client.version().get("Version", "?")
+    prepare(project)
+    with step("Node image") as info:
+        image = ensure_image(client, project.spec.image)
+        info["detail"] = f"{image.tag}, {image.reason}"
+    with step("Compose file") as info:
+        path = compose_export.write_compose(project, node_specs(project, image.tag))
+        info["detail"] = _rel(project, path)
+    print(f"Run it with `docker compose -f {_rel(project, path)} up -d` (or docker-compose), "
+          f"after `invoke down` if `invoke up` runs this cluster; `invoke status` and "
+          "`invoke smoke` work on either.")

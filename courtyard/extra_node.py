@@ -39,8 +39,9 @@ class ExtraNode:
 @contextmanager
 def extra_node(client: docker.DockerClient, project: Project, image: str, name: str,
                routes: list[str], cert_pem: bytes, key_pem: bytes,
-               ca_pem: bytes) -> Iterator[ExtraNode]:
-    """Run `name` with the given route TLS material and routes; removed on exit."""
+               ca_pem: bytes, network: str | None = None) -> Iterator[ExtraNode]:
+    """Run `name` on `network` (default: the cluster's) with the given route TLS material
+    and routes; removed on exit."""
     spec = project.spec
     config = {
         "server_name": name,
@@ -66,7 +67,7 @@ def extra_node(client: docker.DockerClient, project: Project, image: str, name: 
         container = client.containers.run(
             image, entrypoint=["nats-server"], command=["--config", "/probe/nats.conf"],
             name=name, hostname=name, labels=labels, detach=True,
-            network=project.names.network,
+            network=network or project.names.network,
             volumes={tmp: {"bind": "/probe", "mode": "ro"}},
             ports={f"{spec.ports.monitor}/tcp": ("127.0.0.1", None)},
         )

@@ -38,6 +38,17 @@ def owner_of(labels: dict[str, str] | None, project: Project) -> Owner:
     return Owner.FOREIGN
 
 
+def carries_cluster_labels(labels: dict[str, str] | None, project: Project) -> bool:
+    """Made from this cluster's spec, by `invoke up` or by the exported Compose file.
+
+    Read-only tasks (status, logs, smoke) accept both; data volumes are shared by both, so
+    switching between them keeps the JetStream data. Containers are adopted only by `up`.
+    """
+    labels = labels or {}
+    return (labels.get(naming.MANAGED_LABEL) == "true"
+            and labels.get(naming.CLUSTER_LABEL) == project.names.fullname)
+
+
 def cluster_filter(project: Project) -> dict[str, list[str]]:
     return {"label": [f"{naming.MANAGED_LABEL}=true",
                       f"{naming.CLUSTER_LABEL}={project.names.fullname}"]}
@@ -124,7 +135,9 @@ def ensure_network(client: docker.DockerClient, project: Project) -> bool:
 def ensure_volume(client: docker.DockerClient, project: Project, name: str) -> bool:
     volume = get_volume(client, name)
     if volume is not None:
-        refuse_foreign("volume", name, owner_of(volume.attrs.get("Labels"), project), project)
+        if not carries_cluster_labels(volume.attrs.get("Labels"), project):
+            refuse_foreign("volume", name, owner_of(volume.attrs.get("Labels"), project),
+                           project)
         return False
     client.volumes.create(name, labels=project.names.labels(project.spec_file))
     return True

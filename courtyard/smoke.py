@@ -67,8 +67,8 @@ def running_nodes(project: Project) -> tuple[docker.DockerClient, list]:
     containers = []
     for pod in project.names.pods:
         container = runtime.get_container(client, pod)
-        if container is not None and runtime.owner_of(container.labels,
-                                                      project) is not runtime.Owner.OURS:
+        if container is not None and not runtime.carries_cluster_labels(container.labels,
+                                                                        project):
             container = None
         containers.append(container)
     if not any(c is not None and c.status == "running" for c in containers):
@@ -131,7 +131,7 @@ class Smoke:
                 await self.check("KV: put through one node, get through another", self.kv)
             await self.check("security: strangers are refused", self.client_security)
             await self.check("security: a route from another CA does not join",
-                             lambda: self.rogue_route(client, containers[0].image.id))
+                             lambda: self.rogue_route(client, containers[0]))
             if failover is not None and self.conns:
                 async def run_failover() -> str:
                     self.report.failover = await failover(self)
@@ -251,15 +251,19 @@ class Smoke:
             raise CheckFailed(f"the server ACCEPTED: {', '.join(accepted)}")
         return "; ".join(f"{name}: {detail}" for name, _, detail in results)
 
-    async def rogue_route(self, client: docker.DockerClient, image: str) -> str:
+    async def rogue_route(self, client: docker.DockerClient, node) -> str:
+        """A fourth server on the nodes' own network (made by `up` or by Compose)."""
         names = self.project.names
+        image = node.image.id
+        network = next(iter(node.attrs["NetworkSettings"]["Networks"]))
         other_ca, other_key = pki.create_ca(Name("Courtyard smoke: rogue CA"), 1)
         cert, key = pki.issue_leaf(other_ca, other_key, Name("rogue"),
                                    [*names.route_sans, dns(f"{names.fullname}-rogue")],
                                    Usage.ROUTE, 1)
         rogue_name = f"{names.fullname}-rogue-{self.tag.lower()}"
         with extra_node(client, self.project, image, rogue_name, list(names.route_urls),
-                        pki.cert_pem(cert), pki.key_pem(key), pki.cert_pem(other_ca)) as rogue:
+                        pki.cert_pem(cert), pki.key_pem(key), pki.cert_pem(other_ca),
+                        network) as rogue:
             deadline = time.monotonic() + ROUTE_REFUSAL_WAIT
             attempts = 0
             while time.monotonic() < deadline:

@@ -50,9 +50,12 @@ def cluster_status(project: Project) -> ClusterStatus:
     rows, problems, targets = [], [], []
     for index, pod in enumerate(names.pods):
         container = runtime.get_container(client, pod)
-        owned = container is not None and runtime.owner_of(
-            container.labels, project) is runtime.Owner.OURS
-        row = NodeStatus(pod, container.status if owned else "absent", cert_expires=expiry)
+        owned = container is not None and runtime.carries_cluster_labels(container.labels,
+                                                                         project)
+        state = container.status if owned else "absent"
+        if owned and runtime.owner_of(container.labels, project) is runtime.Owner.COMPOSE:
+            state += " (compose)"
+        row = NodeStatus(pod, state, cert_expires=expiry)
         rows.append(row)
         if not owned or container.status != "running":
             problems.append(f"{pod}: container {row.container}")

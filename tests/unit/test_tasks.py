@@ -16,7 +16,8 @@ def invoke(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
 
 def test_every_task_is_listed_with_help():
     listing = invoke("--list").stdout
-    for name in ("certs", "cert", "configs", "up", "down", "status", "logs", "env"):
+    for name in ("certs", "cert", "configs", "up", "down", "status", "logs", "env", "smoke",
+                 "export-helm", "export-compose"):
         line = next(line for line in listing.splitlines() if line.strip().startswith(name + " "))
         assert len(line.split()) > 1, f"{name} has no help line"
 
