@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from courtyard import commands, naming
+from courtyard import commands, runtime
 from courtyard.cluster import up
 from courtyard.engine import connect
 from courtyard.project import Project, load_project
@@ -34,14 +34,7 @@ def bench_project(host_base: int = 35000) -> Iterator[Project]:
         try:
             yield project
         finally:
-            client = connect()
-            labels = {"label": [f"{naming.CLUSTER_LABEL}={project.names.fullname}"]}
-            for container in client.containers.list(all=True, filters=labels):
-                container.remove(force=True)
-            for network in client.networks.list(filters=labels):
-                network.remove()
-            for volume in client.volumes.list(filters=labels):
-                volume.remove(force=True)
+            runtime.purge(connect(), project.names.fullname)
 
 
 def quiet_up(project: Project) -> None:

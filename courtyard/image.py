@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import tarfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import docker
 from docker.errors import APIError, DockerException, ImageNotFound
@@ -87,20 +88,25 @@ def ensure_image(client: docker.DockerClient, forced: str | None = None) -> Imag
     return ImageChoice(local, f"built FROM scratch; {official} could not be pulled ({failure})")
 
 
-def build_context() -> bytes:
-    """A tar with the Dockerfile and the pinned static nats-server binary."""
+def scratch_context(dockerfile: str, files: dict[str, Path]) -> bytes:
+    """A build context tar: the Dockerfile and each host file (executable) under its name."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
-        dockerfile = DOCKERFILE.encode()
+        data = dockerfile.encode()
         info = tarfile.TarInfo("Dockerfile")
-        info.size = len(dockerfile)
-        tar.addfile(info, io.BytesIO(dockerfile))
-        binary = server_binary()
-        info = tar.gettarinfo(str(binary), arcname="nats-server")
-        info.mode, info.uid, info.gid, info.uname, info.gname = 0o755, 0, 0, "", ""
-        with binary.open("rb") as data:
-            tar.addfile(info, data)
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+        for arcname, path in files.items():
+            info = tar.gettarinfo(str(path), arcname=arcname)
+            info.mode, info.uid, info.gid, info.uname, info.gname = 0o755, 0, 0, "", ""
+            with path.open("rb") as content:
+                tar.addfile(info, content)
     return buffer.getvalue()
+
+
+def build_context() -> bytes:
+    """The node image's context: the pinned static nats-server binary."""
+    return scratch_context(DOCKERFILE, {"nats-server": server_binary()})
 
 
 def build_image(client: docker.DockerClient, tag: str) -> None:

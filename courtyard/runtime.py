@@ -175,3 +175,18 @@ def log_tail(container: Container, lines: int = 20) -> str:
         return container.logs(tail=lines).decode(errors="replace").rstrip()
     except (NotFound, docker.errors.APIError):
         return "(no logs: the container is gone)"
+
+
+def purge(client: docker.DockerClient, fullname: str) -> None:
+    """Remove every container, network and volume labelled with cluster `fullname`.
+
+    For throw-away clusters (tests, benchmarks) whose names are unique to their run; users
+    have `invoke down`, which is stricter about whose objects it touches.
+    """
+    labels = {"label": [f"{naming.CLUSTER_LABEL}={fullname}"]}
+    for container in client.containers.list(all=True, filters=labels):
+        container.remove(force=True)
+    for network in client.networks.list(filters=labels):
+        network.remove()
+    for volume in client.volumes.list(filters=labels):
+        volume.remove(force=True)

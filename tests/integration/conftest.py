@@ -19,10 +19,11 @@ from pathlib import Path
 import docker
 import pytest
 
-from courtyard import commands, naming
+from courtyard import commands, runtime
 from courtyard.cluster import up
 from courtyard.engine import connect
 from courtyard.errors import CourtyardError
+from courtyard.image import scratch_context
 from courtyard.project import Project, load_project
 from tests.helpers import write_spec
 
@@ -63,17 +64,6 @@ def free_port_base(count: int) -> int:
     raise RuntimeError("no free port range found")
 
 
-def purge(client: docker.DockerClient, fullname: str) -> None:
-    """Remove every container, network and volume labelled with this test cluster."""
-    labels = {"label": [f"{naming.CLUSTER_LABEL}={fullname}"]}
-    for container in client.containers.list(all=True, filters=labels):
-        container.remove(force=True)
-    for network in client.networks.list(filters=labels):
-        network.remove()
-    for volume in client.volumes.list(filters=labels):
-        volume.remove(force=True)
-
-
 def test_spec_changes(replicas: int = 3) -> dict:
     base = free_port_base(4 * replicas)
     return {
@@ -104,7 +94,7 @@ def make_project(tmp_path_factory, docker_client) -> Iterator:
 
     yield make
     for project in made:
-        purge(docker_client, project.names.fullname)
+        runtime.purge(docker_client, project.names.fullname)
 
 
 @pytest.fixture(scope="module")
@@ -116,4 +106,14 @@ def cluster(tmp_path_factory, docker_client) -> Iterator[Project]:
         quiet_up(project)
         yield project
     finally:
-        purge(docker_client, project.names.fullname)
+        runtime.purge(docker_client, project.names.fullname)
+
+
+def busybox_image(client: docker.DockerClient, tag: str, dockerfile: str) -> str:
+    """A FROM-scratch test image holding the static busybox as `busybox`."""
+    busybox = Path("/bin/busybox")
+    if not busybox.exists():
+        pytest.fail("this test needs busybox-static (apt-get install busybox-static)")
+    context = scratch_context(dockerfile, {"busybox": busybox})
+    client.images.build(fileobj=io.BytesIO(context), custom_context=True, tag=tag, rm=True)
+    return tag

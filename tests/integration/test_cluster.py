@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import re
 import subprocess
 import sys
-import tarfile
 import time
-from pathlib import Path
-
-import pytest
 
 from courtyard import pki, readiness, runtime
 from courtyard.cluster import down
@@ -21,7 +16,7 @@ from courtyard.natsclient import connect as nats_connect
 from courtyard.nodes import node_specs
 from courtyard.status import cluster_status
 from tests.helpers import REPO
-from tests.integration.conftest import quiet_up
+from tests.integration.conftest import busybox_image, quiet_up
 
 RESOLVER_IMAGE = "courtyard-test/resolver:1"
 
@@ -37,20 +32,9 @@ def node_ips(client, project):
 
 
 def resolver_image(client):
-    """A FROM-scratch image with the static busybox, for a real resolver inside the network."""
-    busybox = Path("/bin/busybox")
-    if not busybox.exists():
-        pytest.fail("the resolver test needs busybox-static (apt-get install busybox-static)")
-    context = io.BytesIO()
-    with tarfile.open(fileobj=context, mode="w") as tar:
-        dockerfile = b'FROM scratch\nCOPY busybox /bin/busybox\nENTRYPOINT ["/bin/busybox"]\n'
-        info = tarfile.TarInfo("Dockerfile")
-        info.size = len(dockerfile)
-        tar.addfile(info, io.BytesIO(dockerfile))
-        tar.add(str(busybox), arcname="busybox")
-    client.images.build(fileobj=io.BytesIO(context.getvalue()), custom_context=True,
-                        tag=RESOLVER_IMAGE, rm=True)
-    return RESOLVER_IMAGE
+    """A real resolver inside the network: busybox nslookup."""
+    return busybox_image(client, RESOLVER_IMAGE,
+                         'FROM scratch\nCOPY busybox /bin/busybox\nENTRYPOINT ["/bin/busybox"]\n')
 
 
 def resolve_inside(client, project, names_to_resolve):

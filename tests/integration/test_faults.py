@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import io
 import socket
-import tarfile
-from pathlib import Path
 
 import pytest
 
@@ -15,7 +12,7 @@ from courtyard.errors import CourtyardError
 from courtyard.image import local_image
 from courtyard.project import load_project
 from tests.helpers import write_spec
-from tests.integration.conftest import quiet_up
+from tests.integration.conftest import busybox_image, quiet_up
 
 CRASH_IMAGE = "courtyard-test/crash:1"
 
@@ -60,22 +57,11 @@ def test_foreign_container_with_clashing_name_is_left_alone(docker_client, make_
 
 def crash_image(client) -> str:
     """An image whose "nats-server" exits at once: busybox without such an applet."""
-    context = io.BytesIO()
-    with tarfile.open(fileobj=context, mode="w") as tar:
-        dockerfile = (b"FROM scratch\nCOPY busybox /usr/local/bin/nats-server\n"
-                      b"ENV PATH=/usr/local/bin\n")
-        info = tarfile.TarInfo("Dockerfile")
-        info.size = len(dockerfile)
-        tar.addfile(info, io.BytesIO(dockerfile))
-        tar.add("/bin/busybox", arcname="busybox")
-    client.images.build(fileobj=io.BytesIO(context.getvalue()), custom_context=True,
-                        tag=CRASH_IMAGE, rm=True)
-    return CRASH_IMAGE
+    return busybox_image(client, CRASH_IMAGE, "FROM scratch\nCOPY busybox "
+                         "/usr/local/bin/nats-server\nENV PATH=/usr/local/bin\n")
 
 
 def test_node_crashing_at_start_is_diagnosed_and_up_recovers(docker_client, make_project):
-    if not Path("/bin/busybox").exists():
-        pytest.fail("this test needs busybox-static (apt-get install busybox-static)")
     project = make_project({"image": crash_image(docker_client)})
     with pytest.raises(NotReadyError) as err:
         quiet_up(project, timeout=60)
