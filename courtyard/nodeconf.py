@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -157,5 +158,9 @@ def check_config(path: Path, mounts: dict[str, Path]) -> None:
 
 
 def check_configs(names: ClusterNames, layout: Layout) -> None:
-    for pod in names.pods:
-        check_config(layout.node_config(pod), node_mounts(layout, pod))
+    """Check every node's config, side by side (each check is its own nats-server process)."""
+    with ThreadPoolExecutor(max_workers=len(names.pods)) as pool:
+        checks = [pool.submit(check_config, layout.node_config(pod), node_mounts(layout, pod))
+                  for pod in names.pods]
+        for check in checks:
+            check.result()
