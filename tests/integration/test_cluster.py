@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import subprocess
 import sys
@@ -62,6 +63,15 @@ def test_up_from_nothing_is_ready(cluster):
     assert status.healthy
     assert [n.server_name for n in status.nodes] == cluster.names.pods
     assert {n.peers for n in status.nodes} == {"2/2"}
+
+
+def test_status_json_for_machines(cluster):
+    proc = subprocess.run(
+        [sys.executable, "-m", "invoke", "-r", str(REPO), "status", "--json", "--spec",
+         str(cluster.spec.path)], capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["healthy"] and [n["node"] for n in report["nodes"]] == cluster.names.pods
 
 
 def test_ports_are_published_on_loopback_only(docker_client, cluster):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import subprocess
 import sys
@@ -95,6 +96,17 @@ def test_failover_keeps_every_acknowledged_message(cluster):
     assert failover["acked"] == failover["last_seq"] > 0
     assert failover["leaderless_seconds"] >= 0 and failover["catch_up_seconds"] >= 0
     assert failover["stopped_node"] in cluster.names.pods
+
+
+def test_smoke_json_report_for_machines(cluster):
+    proc = subprocess.run(
+        [sys.executable, "-m", "invoke", "-r", str(REPO), "smoke", "--json", "--messages", "50",
+         "--spec", str(cluster.spec.path)], capture_output=True, text=True, timeout=120,
+        check=False)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["ok"] and report["cluster"] == cluster.names.fullname
+    assert all(check["ok"] for check in report["checks"])
 
 
 def test_node_down_before_the_smoke_is_named(docker_client, cluster):

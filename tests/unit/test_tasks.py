@@ -57,3 +57,16 @@ def test_unreachable_docker_engine_is_one_sentence_and_creates_nothing(tmp_path)
     assert (f"cannot reach the Docker engine at unix://{tmp_path}/no-docker.sock; "
             "is Docker running?") in proc.stderr
     assert not (tmp_path / "certs").exists()
+
+
+def test_env_prints_exports_and_writes_a_nats_context(tmp_path):
+    spec = write_spec(tmp_path)
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "xdg")}
+    proc = invoke("env", "--spec", str(spec), env=env)
+    assert proc.returncode == 0, proc.stderr
+    lines = dict(line.removeprefix("export ").split("=", 1)
+                 for line in proc.stdout.splitlines() if line.startswith("export "))
+    assert lines["NATS_URL"] == "tls://localhost:4222,tls://localhost:4223,tls://localhost:4224"
+    assert lines["NATS_CERT"] == str(tmp_path / "certs" / "clients" / "dev.crt")
+    context = tmp_path / "xdg" / "nats" / "context" / "courtyard-skunkwolf-nats.json"
+    assert context.exists() and '"ca":' in context.read_text()
