@@ -87,8 +87,9 @@ def _fail_if_exited(client: docker.DockerClient, nodes: list[NodeSpec]) -> Calla
     return check
 
 
-def wait_ready(client: docker.DockerClient, nodes: list[NodeSpec], timeout: float) -> str:
-    state = readiness.wait_until_ready(monitor_targets(nodes), timeout,
+def wait_ready(client: docker.DockerClient, project: Project, nodes: list[NodeSpec],
+               timeout: float) -> str:
+    state = readiness.wait_for_cluster(project, monitor_targets(nodes), timeout,
                                        still_alive=_fail_if_exited(client, nodes))
     if state.ready:
         return state.summary()
@@ -100,7 +101,7 @@ def wait_ready(client: docker.DockerClient, nodes: list[NodeSpec], timeout: floa
         lines.append(f"--- {probe.name} is not ready: {'; '.join(probe.problems)}")
         lines.append(f"    health endpoint: {probe.health}")
         lines.append(f"    last 20 log lines:\n{runtime.log_tail(container) if container else '-'}")
-    lines += [f"--- {problem}" for problem in state.problems if ":" not in problem]
+    lines += [f"--- {problem}" for problem in state.cluster_problems]
     not_ready = ", ".join(p.name for p in state.probes if not p.ready) or "the cluster"
     raise NotReadyError(
         f"{not_ready} not ready after {timeout:.0f}s; the diagnosis is above "
@@ -127,9 +128,13 @@ def _start(client: docker.DockerClient, node: NodeSpec, old: Container | None) -
     runtime.create_node(client, node).start()
 
 
-def up(project: Project, *, timeout: float = DEFAULT_TIMEOUT, force_certs: bool = False,
+def up(project: Project, *, timeout: float = DEFAULT_TIMEOUT,
        prepare: Callable[[Project], None]) -> list[NodeSpec]:
-    """Bring the cluster to the spec and wait until it is ready; returns the nodes."""
+    """Bring the cluster to the spec and wait until it is ready; returns the nodes.
+
+    `prepare` writes certificates and node configs (printing its own steps); it runs after
+    the engine answered, so an unreachable engine changes nothing on disk.
+    """
     with step("Docker engine") as info:
         client = connect()
         info["detail"] = f"{client.version().get('Version', '?')}"
@@ -139,24 +144,7 @@ def up(project: Project, *, timeout: float = DEFAULT_TIMEOUT, force_certs: bool 
         info["detail"] = f"{image.tag}, {image.reason}"
     nodes = node_specs(project, image.tag)
     with step("Preflight: names and ports") as info:
-        existing: dict[str, Container | None] = {}
-        for node in nodes:
-            container = runtime.get_container(client, node.name)
-            if container is not None:
-                runtime.refuse_foreign("container", node.name,
-                                       runtime.owner_of(container.labels, project), project)
-            existing[node.name] = container
-        network = runtime.get_network(client, project.names.network)
-        if network is not None:
-            runtime.refuse_foreign("network", network.name,
-                                   runtime.owner_of(network.attrs.get("Labels"), project), project)
-        for node in nodes:
-            volume = runtime.get_volume(client, node.volume)
-            if volume is not None and not runtime.carries_cluster_labels(
-                    volume.attrs.get("Labels"), project):
-                runtime.refuse_foreign("volume", node.volume,
-                                       runtime.owner_of(volume.attrs.get("Labels"), project),
-                                       project)
+        existing, network = runtime.check_names(client, project, nodes)
         ours = runtime.our_containers(client, project)
         held = {port for c in ours if c.status == "running" for port in runtime.published_ports(c)}
         plan = plan_nodes(nodes, existing)
@@ -165,7 +153,7 @@ def up(project: Project, *, timeout: float = DEFAULT_TIMEOUT, force_certs: bool 
             f"{len(plan.start)} to start, {len(plan.roll)} to roll")
     if plan.changes_nothing and network is not None:
         with step("Ready (already running)") as info:
-            info["detail"] = wait_ready(client, nodes, timeout)
+            info["detail"] = wait_ready(client, project, nodes, timeout)
         _remove_extra(client, project, nodes)
         return nodes
     with step("Network and volumes") as info:
@@ -179,13 +167,13 @@ def up(project: Project, *, timeout: float = DEFAULT_TIMEOUT, force_certs: bool 
                           for node in plan.start])
             info["detail"] = ", ".join(f"{n.name} {plan.reasons[n.name]}" for n in plan.start)
         with step("Waiting for health, routes and JetStream meta leader") as info:
-            info["detail"] = wait_ready(client, nodes, timeout)
+            info["detail"] = wait_ready(client, project, nodes, timeout)
     for node, reason in plan.roll:
         with step(f"Rolling {node.name} ({reason})") as info:
             started = time.monotonic()
             _start(client, node, existing[node.name])
             info["detail"] = (f"ready again after {time.monotonic() - started:.1f}s: "
-                              f"{wait_ready(client, nodes, timeout)}")
+                              f"{wait_ready(client, project, nodes, timeout)}")
     _remove_extra(client, project, nodes)
     return nodes
 

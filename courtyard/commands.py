@@ -120,8 +120,7 @@ def up(spec: str | None, *, timeout: float, force_certs: bool) -> None:
     started = time.monotonic()
     print(f"Courtyard up: {project.names.fullname}, {project.spec.replicas} node(s), "
           f"from {project.spec.path}")
-    cluster.up(project, timeout=timeout, force_certs=force_certs,
-               prepare=lambda p: prepare(p, force_certs=force_certs))
+    cluster.up(project, timeout=timeout, prepare=lambda p: prepare(p, force_certs=force_certs))
     urls = ",".join(access.client_urls(project))
     print(f"Cluster ready in {time.monotonic() - started:.1f}s. Connect with "
           f"`eval \"$(invoke env)\"` (NATS_URL={urls}, mutual TLS with "

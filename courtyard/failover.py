@@ -126,7 +126,8 @@ async def run_failover(smoke: Smoke, client: docker.DockerClient) -> dict[str, A
         if problems:
             raise CheckFailed("; ".join(problems))
         targets = [(pod, project.spec.host_ports.monitor + i) for i, pod in enumerate(names.pods)]
-        state = await asyncio.to_thread(readiness.wait_until_ready, targets, PHASE_TIMEOUT)
+        state = await asyncio.to_thread(readiness.wait_for_cluster, project, targets,
+                                        PHASE_TIMEOUT)
         if not state.ready:
             raise CheckFailed(f"cluster not ready after the failover: {state.problems[0]}")
     except FailoverFailed as exc:

@@ -93,6 +93,31 @@ def refuse_foreign(kind: str, name: str, owner: Owner, project: Project) -> None
         )
 
 
+def check_names(client: docker.DockerClient, project: Project,
+                nodes: list[NodeSpec]) -> tuple[dict[str, Container | None], object | None]:
+    """Every name the cluster needs is free or ours; returns our containers and network.
+
+    Data volumes made from this spec by Compose are accepted (they hold the same data);
+    containers and networks must be this cluster's own.
+    """
+    existing: dict[str, Container | None] = {}
+    for node in nodes:
+        container = get_container(client, node.name)
+        if container is not None:
+            refuse_foreign("container", node.name, owner_of(container.labels, project), project)
+        existing[node.name] = container
+    network = get_network(client, project.names.network)
+    if network is not None:
+        labels = network.attrs.get("Labels")
+        refuse_foreign("network", network.name, owner_of(labels, project), project)
+    for node in nodes:
+        volume = get_volume(client, node.volume)
+        labels = volume.attrs.get("Labels") if volume is not None else None
+        if volume is not None and not carries_cluster_labels(labels, project):
+            refuse_foreign("volume", node.volume, owner_of(labels, project), project)
+    return existing, network
+
+
 def port_is_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -121,11 +146,10 @@ def check_ports(nodes: list[NodeSpec], held_by_us: set[int]) -> None:
 
 
 def ensure_network(client: docker.DockerClient, project: Project) -> bool:
-    """Create the cluster's bridge network unless ours exists; True when created."""
+    """Create the cluster's bridge network unless it exists (check_names vetted it first);
+    True when created."""
     name = project.names.network
-    network = get_network(client, name)
-    if network is not None:
-        refuse_foreign("network", name, owner_of(network.attrs.get("Labels"), project), project)
+    if get_network(client, name) is not None:
         return False
     client.networks.create(name, driver="bridge", labels=project.names.labels(project.spec_file),
                            check_duplicate=True)
@@ -133,11 +157,8 @@ def ensure_network(client: docker.DockerClient, project: Project) -> bool:
 
 
 def ensure_volume(client: docker.DockerClient, project: Project, name: str) -> bool:
-    volume = get_volume(client, name)
-    if volume is not None:
-        if not carries_cluster_labels(volume.attrs.get("Labels"), project):
-            refuse_foreign("volume", name, owner_of(volume.attrs.get("Labels"), project),
-                           project)
+    """Create a node's data volume unless it exists (check_names vetted it first)."""
+    if get_volume(client, name) is not None:
         return False
     client.volumes.create(name, labels=project.names.labels(project.spec_file))
     return True

@@ -35,8 +35,8 @@ def test_compose_cluster_is_ready_passes_smoke_and_up_refuses_it(docker_client, 
     try:
         subprocess.run([*compose, "up", "-d"], check=True, capture_output=True, timeout=300,
                        cwd="/")
-        state = readiness.wait_until_ready(
-            [(node.name, node.monitor_host_port) for node in nodes], 90)
+        state = readiness.wait_for_cluster(
+            project, [(node.name, node.monitor_host_port) for node in nodes], 90)
         assert state.ready, state.problems
         report = smoke.run(project, messages=200)
         assert report.ok, [(c.name, c.detail) for c in report.checks if not c.ok]
