@@ -49,7 +49,3 @@ class Layout:
     @property
     def compose_dir(self) -> Path:
         return self.root / "compose"
-
-    @property
-    def nats_context(self) -> Path:
-        return self.root / "dist" / "nats-context.json"

@@ -10,10 +10,6 @@ from contextlib import contextmanager
 TICK, CROSS, DOT = "✓", "✗", "•"
 
 
-def _stream():
-    return sys.stdout
-
-
 @contextmanager
 def step(title: str) -> Iterator[dict[str, str]]:
     """Print ` ✓ title (0.42s)` when the block ends, ` ✗ title` when it raises.
@@ -25,11 +21,10 @@ def step(title: str) -> Iterator[dict[str, str]]:
     try:
         yield info
     except BaseException:
-        print(f" {CROSS} {title} ({time.monotonic() - started:.2f}s)", file=_stream(), flush=True)
+        print(f" {CROSS} {title} ({time.monotonic() - started:.2f}s)", flush=True)
         raise
     detail = f": {info['detail']}" if info.get("detail") else ""
-    print(f" {TICK} {title}{detail} ({time.monotonic() - started:.2f}s)", file=_stream(),
-          flush=True)
+    print(f" {TICK} {title}{detail} ({time.monotonic() - started:.2f}s)", flush=True)
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

@@ -27,14 +27,6 @@ class PublishLog:
     acked: list[tuple[int, int]] = field(default_factory=list)  # (message index, stream seq)
     retried: int = 0  # publishes that needed at least one retry
     failed_attempts: int = 0
-    first_failure: float | None = None
-    last_failure: float | None = None
-
-    def note_failure(self) -> None:
-        now = time.monotonic()
-        self.failed_attempts += 1
-        self.first_failure = self.first_failure or now
-        self.last_failure = now
 
 
 async def publish_until(js: JetStreamContext, subject: str, done: Callable[[], bool],
@@ -52,7 +44,7 @@ async def publish_until(js: JetStreamContext, subject: str, done: Callable[[], b
                                        headers={"Nats-Msg-Id": f"msg-{index}"})
                 break
             except RETRYABLE:
-                log.note_failure()
+                log.failed_attempts += 1
                 if time.monotonic() - started > give_up_after:
                     raise
                 await asyncio.sleep(0.05)
