@@ -20,7 +20,7 @@ from nats.js.api import StorageType
 from benchmarks.common import bench_project, median, quiet_up
 from courtyard import smoke
 from courtyard.natsclient import connect
-from courtyard.workload import publish_once_reachable
+from courtyard.workload import create_stream, publish_once_reachable
 
 WINDOW = 256
 PAYLOAD = b"x" * 128
@@ -32,7 +32,7 @@ async def throughput(project, replicas: int, storage: StorageType, messages: int
     try:
         js = nc.jetstream(publish_async_max_pending=WINDOW)
         stream = f"BENCH_R{replicas}_{storage.value.upper()}_{run}"
-        await js.add_stream(name=stream, subjects=[f"bench.{stream}"], storage=storage,
+        await create_stream(js, name=stream, subjects=[f"bench.{stream}"], storage=storage,
                             num_replicas=replicas)
         await publish_once_reachable(js, f"bench.{stream}", PAYLOAD)
         started = time.monotonic()

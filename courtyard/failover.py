@@ -18,7 +18,13 @@ from nats.js.api import StorageType
 
 from courtyard import monitor, readiness, runtime
 from courtyard.natsclient import connect
-from courtyard.workload import RETRYABLE, PublishLog, publish_until, stream_problems
+from courtyard.workload import (
+    RETRYABLE,
+    PublishLog,
+    create_stream,
+    publish_until,
+    stream_problems,
+)
 
 if TYPE_CHECKING:
     from courtyard.smoke import Smoke
@@ -67,8 +73,8 @@ async def run_failover(smoke: Smoke, client: docker.DockerClient) -> dict[str, A
     log, stop = PublishLog(), asyncio.Event()
     try:
         admin_js = admin.jetstream(timeout=1)
-        await admin_js.add_stream(name=stream, subjects=[f"{subject}.>"],
-                                  storage=StorageType.FILE, num_replicas=3, duplicate_window=300)
+        await create_stream(admin_js, name=stream, subjects=[f"{subject}.>"],
+                            storage=StorageType.FILE, num_replicas=3, duplicate_window=300)
         smoke.streams.append(stream)
         task = asyncio.create_task(publish_until(publisher.jetstream(), f"{subject}.x",
                                                  stop.is_set, log))

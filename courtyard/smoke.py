@@ -28,7 +28,12 @@ from courtyard.natsclient import connect
 from courtyard.pki import Name, Usage
 from courtyard.project import Project
 from courtyard.sans import dns
-from courtyard.workload import publish_once_reachable, until_reachable
+from courtyard.workload import (
+    create_bucket,
+    create_stream,
+    publish_once_reachable,
+    until_reachable,
+)
 
 ROUTE_REFUSAL_WAIT = 10.0
 
@@ -189,8 +194,8 @@ class Smoke:
     async def jetstream(self) -> str:
         stream, subject = f"SMOKE_{self.tag}", f"smoke.{self.tag}.js"
         js0 = self.conns[self.node_index(0)].jetstream(publish_async_max_pending=256)
-        await js0.add_stream(name=stream, subjects=[f"{subject}.>"], storage=StorageType.FILE,
-                             num_replicas=self.replicas)
+        await create_stream(js0, name=stream, subjects=[f"{subject}.>"],
+                            storage=StorageType.FILE, num_replicas=self.replicas)
         self.streams.append(stream)
         first = await publish_once_reachable(js0, f"{subject}.m", b"0")
         futures = [await js0.publish_async(f"{subject}.m", str(i).encode())
@@ -229,8 +234,8 @@ class Smoke:
     # d. ------------------------------------------------------------------------------------
     async def kv(self) -> str:
         bucket = f"SMOKE_{self.tag}"
-        kv0 = await self.conns[self.node_index(0)].jetstream().create_key_value(
-            bucket=bucket, history=1, replicas=self.replicas)
+        kv0 = await create_bucket(self.conns[self.node_index(0)].jetstream(),
+                                  bucket=bucket, history=1, replicas=self.replicas)
         self.buckets.append(bucket)
         value = f"smoke {self.tag}".encode()
         await until_reachable(lambda: kv0.put("greeting", value))

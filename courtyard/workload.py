@@ -14,6 +14,7 @@ from typing import TypeVar
 
 from nats.errors import Error as NatsError
 from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.client import JetStreamContext
 from nats.js.errors import Error as JetStreamError
 from nats.js.errors import ServiceUnavailableError
@@ -73,7 +74,8 @@ async def stream_problems(js: JetStreamContext, stream: str, log: PublishLog) ->
     return problems
 
 
-async def until_reachable(call: Callable[[], Awaitable[T]], *, timeout: float = 10.0) -> T:
+async def until_reachable(call: Callable[[], Awaitable[T]], *, timeout: float = 10.0,
+                          also: tuple[type[BaseException], ...] = ()) -> T:
     """Run `call`, retrying while a new stream's interest has not crossed the routes.
 
     Right after a stream (or KV bucket) is created with its leader on another node, this
@@ -84,7 +86,7 @@ async def until_reachable(call: Callable[[], Awaitable[T]], *, timeout: float = 
     while True:
         try:
             return await call()
-        except (NoRespondersError, ServiceUnavailableError):
+        except (NoRespondersError, ServiceUnavailableError, *also):
             if time.monotonic() > deadline:
                 raise
             await asyncio.sleep(0.02)
@@ -94,3 +96,19 @@ async def publish_once_reachable(js: JetStreamContext, subject: str, payload: by
     """Publish one message once the stream is reachable; returns its stream sequence."""
     ack = await until_reachable(lambda: js.publish(subject, payload, timeout=2))
     return ack.seq
+
+
+async def create_stream(js: JetStreamContext, **config) -> None:
+    """Create a stream, retrying an unanswered or unavailable request for up to 60 s.
+
+    Creating a stream with the same configuration twice is accepted by JetStream, so a
+    request whose answer was lost (slow election on a busy machine) is safely sent again.
+    """
+    await until_reachable(lambda: js.add_stream(**config),
+                          timeout=60.0, also=(NatsTimeoutError, asyncio.TimeoutError))
+
+
+async def create_bucket(js: JetStreamContext, **config):
+    """Create a KV bucket with the same retries as create_stream."""
+    return await until_reachable(lambda: js.create_key_value(**config), timeout=60.0,
+                                 also=(NatsTimeoutError, asyncio.TimeoutError))

@@ -16,6 +16,7 @@ from courtyard.image import local_image
 from courtyard.natsclient import connect as nats_connect
 from courtyard.nodes import node_specs
 from courtyard.status import cluster_status
+from courtyard.workload import create_stream
 from tests.helpers import REPO
 from tests.integration.conftest import busybox_image, quiet_up
 
@@ -136,7 +137,7 @@ def test_status_fails_with_a_node_stopped_and_up_restarts_it(docker_client, clus
 async def _publish(project, stream, count):
     nc = await nats_connect(project)
     js = nc.jetstream()
-    await js.add_stream(name=stream, subjects=[f"{stream}.>"], num_replicas=3)
+    await create_stream(js, name=stream, subjects=[f"{stream}.>"], num_replicas=3)
     for i in range(count):
         await js.publish(f"{stream}.m", f"{i}".encode())
     await nc.close()
