@@ -71,6 +71,7 @@ async def run_failover(smoke: Smoke, client: docker.DockerClient) -> dict[str, A
     publisher = await connect(project, name="courtyard-failover-publisher", allow_reconnect=True,
                               max_reconnect_attempts=-1, reconnect_time_wait=0.1)
     log, stop = PublishLog(), asyncio.Event()
+    container = None  # the stopped node, started again in `finally` if a step failed
     try:
         admin_js = admin.jetstream(timeout=1)
         await create_stream(admin_js, name=stream, subjects=[f"{subject}.>"],
@@ -140,6 +141,10 @@ async def run_failover(smoke: Smoke, client: docker.DockerClient) -> dict[str, A
         raise CheckFailed(str(exc)) from None
     finally:
         stop.set()
+        if container is not None:
+            container.reload()
+            if container.status != "running":
+                await asyncio.to_thread(container.start)
         for nc in (publisher, admin):
             await nc.close()
     return {
