@@ -95,17 +95,19 @@ def deploy_commands(project: Project, out: Path, *, with_secrets_file: bool) -> 
 
 
 def is_tracked_location(path: Path) -> bool:
-    """True when git would track files written to `path` (inside a work tree, not ignored)."""
+    """True when git would track files written to `path` (inside a work tree, not ignored).
+
+    `path` may not exist yet; git is asked from its nearest existing ancestor.
+    """
     probe = path / SECRETS_FILE
+    anchor = next(p for p in (path, *path.parents) if p.exists())
     try:
-        inside = subprocess.run(["git", "-C", str(path if path.exists() else path.parent),
-                                 "rev-parse", "--is-inside-work-tree"], capture_output=True,
-                                text=True, check=False, timeout=10)
+        inside = subprocess.run(["git", "-C", str(anchor), "rev-parse", "--is-inside-work-tree"],
+                                capture_output=True, text=True, check=False, timeout=10)
         if inside.returncode != 0 or inside.stdout.strip() != "true":
             return False
-        ignored = subprocess.run(["git", "-C", str(path if path.exists() else path.parent),
-                                  "check-ignore", "-q", str(probe)], capture_output=True,
-                                 check=False, timeout=10)
+        ignored = subprocess.run(["git", "-C", str(anchor), "check-ignore", "-q", str(probe)],
+                                 capture_output=True, check=False, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return False
     return ignored.returncode != 0

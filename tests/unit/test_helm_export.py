@@ -117,6 +117,9 @@ def test_secrets_refuse_a_tracked_folder(exported):
     project, _ = exported()
     with pytest.raises(CourtyardError, match="tracked by git"):
         export_helm(project, REPO / "config")
+    with pytest.raises(CourtyardError, match="tracked by git"):
+        export_helm(project, REPO / "config" / "not-yet" / "deeper")
+    assert not (REPO / "config" / "not-yet").exists()
 
 
 @pytest.mark.parametrize("layout", ["current", "legacy"])
