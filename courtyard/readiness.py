@@ -59,7 +59,7 @@ def probe_node(name: str, port: int, expected: Sequence[str]) -> NodeProbe:
     jsz = monitor.get(port, "/jsz?streams=true")
     meta = jsz.body.get("meta_cluster", {}) if isinstance(jsz.body, dict) else {}
     if isinstance(jsz.body, dict):
-        probe.problems += stream_problems(name, jsz.body)
+        probe.problems += stream_leader_problems(name, jsz.body)
     probe.meta_leader = meta.get("leader", "") or ""
     if not probe.meta_leader:
         probe.problems.append("no JetStream meta leader yet")
@@ -82,7 +82,7 @@ def probe_node(name: str, port: int, expected: Sequence[str]) -> NodeProbe:
     return probe
 
 
-def stream_problems(name: str, jsz: dict) -> list[str]:
+def stream_leader_problems(name: str, jsz: dict) -> list[str]:
     """Streams this node holds that have no leader, or that it leads with lagging replicas."""
     problems = []
     for account in jsz.get("account_details") or []:

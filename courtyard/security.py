@@ -77,10 +77,13 @@ def _context(ca_file: Path, cert: Path | None = None, key: Path | None = None) -
     return context
 
 
-def client_probes(ca_file: Path, ca_cert_path: Path, ca_key_path: Path,
+def client_probes(ca_file: Path, ca_key_file: Path,
                   folder: Path) -> dict[str, Callable[[int], Awaitable[tuple[bool, str]]]]:
-    """The four client-side probes, with their certificates made on the fly in `folder`."""
-    ca_cert, ca_key = pki.load_cert(ca_cert_path), pki.load_key(ca_key_path)
+    """The four client-side probes, with their certificates made on the fly in `folder`.
+
+    Clients trust `ca_file`; the expired certificate is signed by that CA (`ca_key_file`).
+    """
+    ca_cert, ca_key = pki.load_cert(ca_file), pki.load_key(ca_key_file)
     other_ca, other_key = pki.create_ca(Name("Courtyard smoke: another CA"), 1)
     foreign, foreign_key = pki.issue_leaf(other_ca, other_key, Name("intruder"),
                                           [dns("intruder")], Usage.CLIENT, 1)
@@ -102,11 +105,11 @@ def client_probes(ca_file: Path, ca_cert_path: Path, ca_key_path: Path,
     }
 
 
-async def run_client_probes(ca_file: Path, ca_cert: Path, ca_key: Path,
+async def run_client_probes(ca_file: Path, ca_key_file: Path,
                             port: int) -> list[tuple[str, bool, str]]:
     """Every client probe against 127.0.0.1:`port`: (probe, refused, detail)."""
     with tempfile.TemporaryDirectory(prefix="courtyard-probe-") as tmp:
-        probes = client_probes(ca_file, ca_cert, ca_key, Path(tmp))
+        probes = client_probes(ca_file, ca_key_file, Path(tmp))
         results = []
         for name, probe in probes.items():
             refused, detail = await probe(port)

@@ -249,8 +249,7 @@ class Smoke:
     async def client_security(self, port: int | None = None) -> str:
         layout = self.project.layout
         port = port or self.project.spec.host_ports.client
-        results = await security.run_client_probes(layout.ca_cert, layout.ca_cert,
-                                                   layout.ca_key, port)
+        results = await security.run_client_probes(layout.ca_cert, layout.ca_key, port)
         accepted = [name for name, refused, _ in results if not refused]
         if accepted:
             raise CheckFailed(f"the server ACCEPTED: {', '.join(accepted)}")

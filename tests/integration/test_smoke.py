@@ -45,7 +45,7 @@ def test_smoke_passes_on_a_fresh_cluster_and_leaves_nothing(cluster):
 def test_security_probes_are_all_refused(cluster):
     layout = cluster.layout
     results = asyncio.run(security.run_client_probes(
-        layout.ca_cert, layout.ca_cert, layout.ca_key, cluster.spec.host_ports.client))
+        layout.ca_cert, layout.ca_key, cluster.spec.host_ports.client))
     assert [name for name, refused, _ in results if not refused] == []
     assert len(results) == 4
 
@@ -66,7 +66,7 @@ def test_a_probe_the_server_wrongly_accepts_fails_the_smoke(cluster):
         try:
             _wait_port(port)
             results = asyncio.run(security.run_client_probes(
-                layout.ca_cert, layout.ca_cert, layout.ca_key, port))
+                layout.ca_cert, layout.ca_key, port))
             accepted = {name for name, refused, _ in results if not refused}
             assert accepted == {"TLS without a client certificate",
                                 "client certificate from another CA",
