@@ -14,8 +14,11 @@ from pathlib import Path
 from invoke import task
 from invoke.exceptions import Exit
 
-from courtyard import commands
-from courtyard.errors import CourtyardError
+from courtyard.commands import certs as certs_cmd
+from courtyard.commands import cluster, exports
+from courtyard.commands import configs as configs_cmd
+from courtyard.commands import smoke as smoke_cmd
+from courtyard.core.errors import CourtyardError
 
 SPEC_HELP = "cluster spec file (default: $COURTYARD_SPEC, else config/courtyard.yaml)"
 JSON_HELP = "print a machine-readable JSON report"
@@ -50,7 +53,7 @@ def user_errors(func):
 @user_errors
 def certs(c, spec=None, force=False, show=False, json=False):
     """Issue the CA, route, server and client certificates the spec asks for."""
-    commands.certs(spec, force=force, show=show, as_json=json)
+    certs_cmd.certs(spec, force=force, show=show, as_json=json)
 
 
 @task(help={"common_name": "subject CN, e.g. \"NATS Cluster\"",
@@ -65,7 +68,7 @@ def certs(c, spec=None, force=False, show=False, json=False):
 def cert(c, common_name, out, unit=None, sans=None, route=False, client=False, force=False,
          spec=None):
     """Issue one ad-hoc certificate from the Courtyard CA (generate-nats-certs.sh options)."""
-    commands.cert(spec, common_name=common_name, out=out, unit=unit, sans=sans, route=route,
+    certs_cmd.cert(spec, common_name=common_name, out=out, unit=unit, sans=sans, route=route,
                   client=client, force=force)
 
 
@@ -73,7 +76,7 @@ def cert(c, common_name, out, unit=None, sans=None, route=False, client=False, f
 @user_errors
 def configs(c, spec=None):
     """Write and check one nats-server config per node in config/nodes/."""
-    commands.configs(spec)
+    configs_cmd.configs(spec)
 
 
 @task(help={"spec": SPEC_HELP,
@@ -82,21 +85,21 @@ def configs(c, spec=None):
 @user_errors
 def up(c, spec=None, timeout=60.0, force_certs=False):
     """Bring the cluster up (certs, configs, image, network, nodes) and wait until ready."""
-    commands.up(spec, timeout=float(timeout), force_certs=force_certs)
+    cluster.up(spec, timeout=float(timeout), force_certs=force_certs)
 
 
 @task(help={"spec": SPEC_HELP, "volumes": "also remove the JetStream data volumes"})
 @user_errors
 def down(c, spec=None, volumes=False):
     """Stop and remove the cluster's containers and network; data and certs are kept."""
-    commands.down(spec, volumes=volumes)
+    cluster.down(spec, volumes=volumes)
 
 
 @task(help={"spec": SPEC_HELP, "json": JSON_HELP})
 @user_errors
 def status(c, spec=None, json=False):
     """Show every node's state, routes, meta leader and JetStream totals; non-zero if unhealthy."""
-    commands.status(spec, as_json=json)
+    cluster.status(spec, as_json=json)
 
 
 @task(help={"spec": SPEC_HELP, "node": "one node: its index (0, 1, ...) or pod name",
@@ -104,14 +107,14 @@ def status(c, spec=None, json=False):
 @user_errors
 def logs(c, spec=None, node=None, follow=False, tail=100):
     """Print the nodes' logs."""
-    commands.logs(spec, node=node, follow=follow, tail=int(tail))
+    cluster.logs(spec, node=node, follow=follow, tail=int(tail))
 
 
 @task(help={"spec": SPEC_HELP, "identity": "client identity to use (default: the first)"})
 @user_errors
 def env(c, spec=None, identity=None):
     """Print shell exports for eval "$(invoke env)" and write a nats CLI context."""
-    commands.env(spec, identity=identity)
+    cluster.env(spec, identity=identity)
 
 
 @task(help={"spec": SPEC_HELP, "out": "output folder (default dist/helm/, gitignored)",
@@ -121,7 +124,7 @@ def env(c, spec=None, identity=None):
 @user_errors
 def export_helm(c, spec=None, out=None, no_secrets=False, verify=False, chart=None):
     """Write Helm values, TLS secrets and deploy steps for the official nats/nats chart."""
-    commands.export_helm(spec, out=out, secrets=not no_secrets, verify=verify, chart=chart)
+    exports.export_helm(spec, out=out, secrets=not no_secrets, verify=verify, chart=chart)
 
 
 @task(help={"spec": SPEC_HELP, "messages": "JetStream messages to publish (default 1000)",
@@ -130,11 +133,11 @@ def export_helm(c, spec=None, out=None, no_secrets=False, verify=False, chart=No
 @user_errors
 def smoke(c, spec=None, messages=1000, failover=False, json=False):
     """Prove the running cluster works: pub/sub, JetStream, KV, TLS refusals (and failover)."""
-    commands.smoke(spec, messages=int(messages), failover=failover, as_json=json)
+    smoke_cmd.smoke(spec, messages=int(messages), failover=failover, as_json=json)
 
 
 @task(help={"spec": SPEC_HELP})
 @user_errors
 def export_compose(c, spec=None):
     """Write compose/docker-compose.yml: the same cluster as `invoke up`, for Docker Compose."""
-    commands.export_compose(spec)
+    exports.export_compose(spec)

@@ -18,9 +18,9 @@ import time
 from nats.js.api import StorageType
 
 from benchmarks.common import bench_project, median, quiet_up
-from courtyard import smoke
-from courtyard.natsclient import connect
-from courtyard.workload import create_stream, publish_once_reachable
+from courtyard.checks import smoke
+from courtyard.checks.natsclient import connect
+from courtyard.checks.workload import create_stream, publish_once_reachable
 
 WINDOW = 256
 PAYLOAD = b"x" * 128

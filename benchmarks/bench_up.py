@@ -15,9 +15,9 @@ import re
 import time
 
 from benchmarks.common import bench_project, median, quiet_up
-from courtyard import runtime
-from courtyard.cluster import down
-from courtyard.engine import connect
+from courtyard.runtime import docker_objects
+from courtyard.runtime.engine import connect
+from courtyard.runtime.teardown import down
 
 LEADER_LINE = re.compile(
     r"(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d\.\d+) \[INF\] JetStream cluster new metadata leader")
@@ -27,7 +27,7 @@ def election_seconds(project) -> float:
     """Seconds from the first node's start to the first meta-leader line in any node's log."""
     client = connect()
     starts, elected = [], []
-    for container in runtime.our_containers(client, project):
+    for container in docker_objects.our_containers(client, project):
         started = container.attrs["State"]["StartedAt"]
         starts.append(dt.datetime.fromisoformat(started[:26].rstrip("Z") + "+00:00"))
         for match in LEADER_LINE.finditer(container.logs().decode(errors="replace")):
@@ -43,7 +43,7 @@ def main() -> None:
     cold, warm, downs, election = [], [], [], []
     with bench_project() as project:
         quiet_up(project)  # certs, configs and the image exist before the first timed run
-        down(project, volumes=True)
+        down(connect(), project, volumes=True)
         for _ in range(runs):
             started = time.monotonic()
             quiet_up(project)
@@ -53,7 +53,7 @@ def main() -> None:
             quiet_up(project)
             warm.append(time.monotonic() - started)
             started = time.monotonic()
-            down(project, volumes=True)
+            down(connect(), project, volumes=True)
             downs.append(time.monotonic() - started)
     overhead = [c - e for c, e in zip(cold, election, strict=True)]
     rows = [("cold up", cold), ("meta leader elected after start", election),

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import yaml
 
-from courtyard import commands, runtime
-from courtyard.cluster import up
-from courtyard.engine import connect
-from courtyard.project import Project, load_project
+from courtyard.commands.up import up
+from courtyard.runtime import docker_objects
+from courtyard.runtime.engine import connect
+from courtyard.spec.project import Project, load_project
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -34,12 +34,12 @@ def bench_project(host_base: int = 35000) -> Iterator[Project]:
         try:
             yield project
         finally:
-            runtime.purge(connect(), project.names.fullname)
+            docker_objects.purge(connect(), project)
 
 
 def quiet_up(project: Project) -> None:
     with contextlib.redirect_stdout(io.StringIO()):
-        up(project, prepare=commands.prepare)
+        up(project)
 
 
 def median(values: list[float]) -> float:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from courtyard.project import Project, load_project
+from courtyard.spec.project import Project, load_project
 from tests.helpers import write_spec
 
 

@@ -2,7 +2,9 @@
 
 Every cluster a test makes has a unique release name, so its containers, network and
 volumes carry their own cluster label; cleanup removes exactly those, also after a failure.
-In CI (COURTYARD_REQUIRE_DOCKER=1) an unreachable engine fails the tests instead of skipping.
+`cluster` is shared by a module and only read; a test that stops, removes or changes nodes
+takes `own_cluster`. In CI (COURTYARD_REQUIRE_DOCKER=1) an unreachable engine fails the
+tests instead of skipping.
 """
 
 from __future__ import annotations
@@ -19,12 +21,12 @@ from pathlib import Path
 import docker
 import pytest
 
-from courtyard import commands, runtime
-from courtyard.cluster import up
-from courtyard.engine import connect
-from courtyard.errors import CourtyardError
-from courtyard.image import scratch_context
-from courtyard.project import Project, load_project
+from courtyard.commands.up import up
+from courtyard.core.errors import CourtyardError
+from courtyard.runtime import docker_objects
+from courtyard.runtime.engine import connect
+from courtyard.runtime.image import scratch_context
+from courtyard.spec.project import Project, load_project
 from tests.helpers import write_spec
 
 
@@ -76,9 +78,12 @@ def test_spec_changes(replicas: int = 3) -> dict:
 test_spec_changes.__test__ = False  # a helper, not a test
 
 
-def quiet_up(project: Project, timeout: float = 90) -> None:
-    with contextlib.redirect_stdout(io.StringIO()):
-        up(project, timeout=timeout, prepare=commands.prepare)
+def quiet_up(project: Project, timeout: float = 90) -> str:
+    """`invoke up` for a test: what it printed, returned instead of shown."""
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output):
+        up(project, timeout=timeout)
+    return output.getvalue()
 
 
 @pytest.fixture
@@ -94,19 +99,27 @@ def make_project(tmp_path_factory, docker_client) -> Iterator:
 
     yield make
     for project in made:
-        runtime.purge(docker_client, project.names.fullname)
+        docker_objects.purge(docker_client, project)
+
+
+@pytest.fixture
+def own_cluster(make_project) -> Project:
+    """A running 3-node cluster of this test's own, to stop, change or take down."""
+    project = make_project()
+    quiet_up(project)
+    return project
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory, docker_client) -> Iterator[Project]:
-    """One running 3-node cluster shared by a test module."""
+    """One running 3-node cluster shared by a test module; tests only read it."""
     root = tmp_path_factory.mktemp("cluster")
     project = load_project(write_spec(root, test_spec_changes()))
     try:
         quiet_up(project)
         yield project
     finally:
-        runtime.purge(docker_client, project.names.fullname)
+        docker_objects.purge(docker_client, project)
 
 
 def busybox_image(client: docker.DockerClient, tag: str, dockerfile: str) -> str:

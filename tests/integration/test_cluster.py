@@ -7,16 +7,23 @@ import json
 import re
 import subprocess
 import sys
-import time
+from pathlib import Path
 
-from courtyard import pki, readiness, runtime
-from courtyard.cluster import down
-from courtyard.extra_node import extra_node
-from courtyard.image import local_image
-from courtyard.natsclient import connect as nats_connect
-from courtyard.nodes import node_specs
-from courtyard.status import cluster_status
-from courtyard.workload import create_stream
+import yaml
+
+from courtyard.artefacts import pki
+from courtyard.artefacts.compose import NETWORK_KEY, write_compose
+from courtyard.artefacts.node_containers import node_specs
+from courtyard.checks import monitor, readiness
+from courtyard.checks.natsclient import connect as nats_connect
+from courtyard.checks.status import cluster_status
+from courtyard.checks.workload import create_stream
+from courtyard.core.polling import WaitTimeout, poll
+from courtyard.runtime import docker_objects
+from courtyard.runtime.extra_node import extra_node
+from courtyard.runtime.teardown import down
+from courtyard.spec import naming
+from courtyard.spec.naming import local_image
 from tests.helpers import REPO
 from tests.integration.conftest import busybox_image, quiet_up
 
@@ -24,13 +31,13 @@ RESOLVER_IMAGE = "courtyard-test/resolver:1"
 
 
 def ids(client, project):
-    return {c.name: c.id for c in runtime.our_containers(client, project)}
+    return {c.name: c.id for c in docker_objects.our_containers(client, project)}
 
 
 def node_ips(client, project):
     network = project.names.network
     return {c.name: c.attrs["NetworkSettings"]["Networks"][network]["IPAddress"]
-            for c in runtime.our_containers(client, project)}
+            for c in docker_objects.our_containers(client, project)}
 
 
 def resolver_image(client):
@@ -56,11 +63,10 @@ def resolve_inside(client, project, names_to_resolve):
     return answers
 
 
-def test_up_from_nothing_is_ready(cluster):
-    state = readiness.check([(n.name, n.monitor_host_port) for n in
-                             node_specs(cluster, "unused")])
+def test_up_from_nothing_is_ready(docker_client, cluster):
+    state = readiness.check(cluster.names.monitor_targets)
     assert state.ready, state.problems
-    status = cluster_status(cluster)
+    status = cluster_status(docker_client, cluster)
     assert status.healthy
     assert [n.server_name for n in status.nodes] == cluster.names.pods
     assert {n.peers for n in status.nodes} == {"2/2"}
@@ -76,7 +82,7 @@ def test_status_json_for_machines(cluster):
 
 
 def test_ports_are_published_on_loopback_only(docker_client, cluster):
-    for container in runtime.our_containers(docker_client, cluster):
+    for container in docker_objects.our_containers(docker_client, cluster):
         for bindings in container.attrs["HostConfig"]["PortBindings"].values():
             assert {b["HostIp"] for b in bindings} == {"127.0.0.1"}
 
@@ -99,17 +105,12 @@ def test_extra_node_routes_to_fqdn_aliases_and_joins_all(docker_client, cluster)
     with extra_node(docker_client, cluster, local_image(), f"{names.fullname}-probe", routes,
                     layout.cert("route").read_bytes(), layout.key("route").read_bytes(),
                     layout.ca_cert.read_bytes()) as node:
-        joined = wait_for(lambda: node.peers() >= set(names.pods), 30)
-        assert joined, f"probe routes: {node.peers()}\n{node.logs()}"
-
-
-def wait_for(condition, seconds):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return condition()
+        try:
+            poll(lambda: monitor.peers_of(node.monitor_port) >= set(names.pods),
+                 what="the probe node to route to every pod", timeout=30, interval=0.2)
+        except WaitTimeout as exc:
+            raise AssertionError(f"{exc}; probe routes: {monitor.peers_of(node.monitor_port)}"
+                                 f"\n{node.logs()}") from None
 
 
 def test_second_up_changes_nothing(docker_client, cluster):
@@ -118,10 +119,11 @@ def test_second_up_changes_nothing(docker_client, cluster):
     assert ids(docker_client, cluster) == before
 
 
-def test_status_fails_with_a_node_stopped_and_up_restarts_it(docker_client, cluster):
-    victim = runtime.get_container(docker_client, cluster.names.pod(2))
+def test_status_fails_with_a_node_stopped_and_up_restarts_it(docker_client, own_cluster):
+    cluster = own_cluster
+    victim = docker_objects.get_container(docker_client, cluster.names.pod(2))
     victim.stop(timeout=5)
-    status = cluster_status(cluster)
+    status = cluster_status(docker_client, cluster)
     assert not status.healthy
     assert status.nodes[2].container == "exited"
     proc = subprocess.run(
@@ -131,7 +133,7 @@ def test_status_fails_with_a_node_stopped_and_up_restarts_it(docker_client, clus
     before = ids(docker_client, cluster)
     quiet_up(cluster)
     assert ids(docker_client, cluster) == before   # restarted, not recreated
-    assert cluster_status(cluster).healthy
+    assert cluster_status(docker_client, cluster).healthy
 
 
 async def _publish(project, stream, count):
@@ -154,22 +156,64 @@ async def _stream_messages(project, stream):
         await nc.close()
 
 
-def test_stream_survives_down_and_up_and_down_volumes_removes_it(docker_client, cluster):
+def test_stream_survives_down_and_up_and_down_volumes_removes_it(docker_client, own_cluster):
+    cluster = own_cluster
     asyncio.run(_publish(cluster, "KEEP", 25))
-    report = down(cluster)
+    report = down(docker_client, cluster)
     assert len(report.containers) == 3 and report.network and report.volumes == []
-    assert all(runtime.get_volume(docker_client, cluster.names.volume(i)) for i in range(3))
+    assert all(docker_objects.get_volume(docker_client, cluster.names.volume(i)) for i in range(3))
     quiet_up(cluster)
     assert asyncio.run(_stream_messages(cluster, "KEEP")) == 25
-    report = down(cluster, volumes=True)
+    report = down(docker_client, cluster, volumes=True)
     assert sorted(report.volumes) == sorted(cluster.names.volume(i) for i in range(3))
     quiet_up(cluster)
     assert asyncio.run(_stream_messages(cluster, "KEEP")) == "NotFoundError"
 
 
 def test_keys_never_reach_a_container_but_their_own(docker_client, cluster):
-    for container in runtime.our_containers(docker_client, cluster):
+    for container in docker_objects.our_containers(docker_client, cluster):
         sources = {m["Source"] for m in container.attrs["Mounts"] if m["Type"] == "bind"}
         assert str(cluster.layout.ca_key) not in sources
         assert all(not m["RW"] for m in container.attrs["Mounts"] if m["Type"] == "bind")
     assert pki.load_key(cluster.layout.ca_key)
+
+
+def test_exported_compose_file_describes_the_containers_up_made(docker_client, cluster):
+    """The Compose export against what `up` really created (container inspect), not
+    against the objects that wrote the file."""
+    running = {c.name: c for c in docker_objects.our_containers(docker_client, cluster)}
+    image = running[cluster.names.pod(0)].attrs["Config"]["Image"]
+    path = write_compose(cluster, node_specs(cluster, image))
+    doc = yaml.safe_load(path.read_text())
+    assert doc["networks"][NETWORK_KEY]["name"] == cluster.names.network
+    assert sorted(doc["services"]) == sorted(running)
+    for name, service in doc["services"].items():
+        attrs = running[name].attrs
+        config, host = attrs["Config"], attrs["HostConfig"]
+        assert (service["image"], service["hostname"]) == (config["Image"], config["Hostname"])
+        assert (service["entrypoint"], service["command"]) == (config["Entrypoint"],
+                                                               config["Cmd"])
+        endpoint = attrs["NetworkSettings"]["Networks"][doc["networks"][NETWORK_KEY]["name"]]
+        assert set(service["networks"][NETWORK_KEY]["aliases"]) <= set(endpoint["Aliases"])
+        published = {f"{b['HostIp']}:{b['HostPort']}:{port.split('/')[0]}"
+                     for port, bindings in host["PortBindings"].items() for b in bindings}
+        assert set(service["ports"]) == published
+        mounts = {m["Destination"]: m for m in attrs["Mounts"]}
+        for entry in service["volumes"]:
+            source, target, *mode = entry.split(":")
+            mount = mounts.pop(target)
+            if mount["Type"] == "bind":
+                assert (path.parent / source).resolve() == Path(mount["Source"]).resolve()
+                assert mode == ["ro"] and not mount["RW"]
+            else:
+                assert (mount["Name"], mount["RW"]) == (source, True)
+        assert mounts == {}, f"{name} mounts more than the Compose service: {sorted(mounts)}"
+        # Compose sets the same labels, apart from the fingerprint `up` adds and those the
+        # image itself carries.
+        compose_labels = {k: v for k, v in service["labels"].items()
+                          if k != naming.CREATED_BY_LABEL}
+        inherited = docker_client.images.get(config["Image"]).labels or {}
+        set_by_up = {k: v for k, v in config["Labels"].items()
+                     if k != naming.HASH_LABEL and inherited.get(k) != v}
+        assert compose_labels.items() <= config["Labels"].items()
+        assert set_by_up.items() <= compose_labels.items()

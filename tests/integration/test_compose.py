@@ -7,11 +7,12 @@ import subprocess
 
 import pytest
 
-from courtyard import commands, readiness, smoke
-from courtyard.compose_export import write_compose
-from courtyard.errors import CourtyardError
-from courtyard.image import ensure_image
-from courtyard.nodes import node_specs
+from courtyard.artefacts.compose import write_compose
+from courtyard.artefacts.node_containers import node_specs
+from courtyard.checks import readiness, smoke
+from courtyard.commands.steps import prepare
+from courtyard.core.errors import CourtyardError
+from courtyard.runtime.image import ensure_image
 from tests.integration.conftest import quiet_up
 
 
@@ -27,7 +28,7 @@ def compose_command() -> list[str]:
 
 def test_compose_cluster_is_ready_passes_smoke_and_up_refuses_it(docker_client, make_project):
     project = make_project()
-    commands.prepare(project)
+    prepare(project)
     image = ensure_image(docker_client, project.spec.image).tag
     nodes = node_specs(project, image)
     path = write_compose(project, nodes)
@@ -35,8 +36,7 @@ def test_compose_cluster_is_ready_passes_smoke_and_up_refuses_it(docker_client, 
     try:
         subprocess.run([*compose, "up", "-d"], check=True, capture_output=True, timeout=300,
                        cwd="/")
-        state = readiness.wait_for_cluster(
-            project, [(node.name, node.monitor_host_port) for node in nodes], 90)
+        state = readiness.wait_for_cluster(project, project.names.monitor_targets, 90)
         assert state.ready, state.problems
         report = smoke.run(project, messages=200)
         assert report.ok, [(c.name, c.detail) for c in report.checks if not c.ok]

@@ -6,11 +6,12 @@ import socket
 
 import pytest
 
-from courtyard import naming, runtime
-from courtyard.cluster import NotReadyError, down
-from courtyard.errors import CourtyardError
-from courtyard.image import local_image
-from courtyard.project import load_project
+from courtyard.checks.readiness import NotReadyError
+from courtyard.core.errors import CourtyardError
+from courtyard.runtime import docker_objects
+from courtyard.runtime.teardown import down
+from courtyard.spec.naming import local_image
+from courtyard.spec.project import load_project
 from tests.helpers import write_spec
 from tests.integration.conftest import busybox_image, quiet_up
 
@@ -18,7 +19,7 @@ CRASH_IMAGE = "courtyard-test/crash:1"
 
 
 def labelled(client, project):
-    labels = {"label": [f"{naming.CLUSTER_LABEL}={project.names.fullname}"]}
+    labels = project.names.any_selector
     return (client.containers.list(all=True, filters=labels), client.networks.list(filters=labels),
             client.volumes.list(filters=labels))
 
@@ -38,8 +39,8 @@ def test_foreign_container_with_clashing_name_is_left_alone(docker_client, make_
     project = make_project()
     quiet_up(project)
     pods = project.names.pods
-    removed = runtime.get_container(docker_client, pods[0])
-    runtime.remove_container(removed)
+    removed = docker_objects.get_container(docker_client, pods[0])
+    docker_objects.remove_container(removed)
     foreign = docker_client.containers.create(local_image(), name=pods[0],
                                               command=["--version"])
     try:
@@ -47,9 +48,9 @@ def test_foreign_container_with_clashing_name_is_left_alone(docker_client, make_
             quiet_up(project)
         foreign.reload()
         assert foreign.status == "created" and foreign.name == pods[0]
-        report = down(project)
+        report = down(docker_client, project)
         assert f"container {pods[0]}" in report.left_alone
-        assert runtime.get_container(docker_client, pods[0]).id == foreign.id
+        assert docker_objects.get_container(docker_client, pods[0]).id == foreign.id
     finally:
         foreign.remove(force=True)
     quiet_up(project)   # once the cause is gone, up works

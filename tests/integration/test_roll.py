@@ -9,11 +9,11 @@ import threading
 
 import yaml
 
-from courtyard import commands, runtime
-from courtyard.cluster import up
-from courtyard.natsclient import connect
-from courtyard.project import load_project
-from courtyard.workload import PublishLog, create_stream, publish_until, stream_problems
+from courtyard.checks.natsclient import connect
+from courtyard.checks.workload import PublishLog, create_stream, publish_until, stream_problems
+from courtyard.commands.up import up
+from courtyard.runtime import docker_objects
+from courtyard.spec.project import load_project
 from tests.helpers import deep_update, write_spec
 from tests.integration.conftest import quiet_up
 
@@ -21,7 +21,7 @@ from tests.integration.conftest import quiet_up
 def test_spec_change_rolls_nodes_and_loses_no_acknowledged_message(docker_client, make_project):
     project = make_project()
     quiet_up(project)
-    before = {c.name: c.id for c in runtime.our_containers(docker_client, project)}
+    before = {c.name: c.id for c in docker_objects.our_containers(docker_client, project)}
     log, stop = PublishLog(), threading.Event()
     ready = threading.Event()
 
@@ -56,13 +56,13 @@ def test_spec_change_rolls_nodes_and_loses_no_acknowledged_message(docker_client
     output = io.StringIO()
     try:
         with contextlib.redirect_stdout(output):
-            up(changed, timeout=90, prepare=commands.prepare)
+            up(changed, timeout=90)
     finally:
         stop.set()
         thread.join(120)
     rolled = [line for line in output.getvalue().splitlines() if "Rolling" in line]
     assert len(rolled) == 3, output.getvalue()
-    after = {c.name: c.id for c in runtime.our_containers(docker_client, project)}
+    after = {c.name: c.id for c in docker_objects.our_containers(docker_client, project)}
     assert set(after) == set(before) and all(after[n] != before[n] for n in before)
     assert result.get("problems") == [], result
     assert len(log.acked) > 0

@@ -8,12 +8,12 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID as EKU
 
-from courtyard import pki
-from courtyard.certs import ensure_certs, issue_adhoc
-from courtyard.errors import CourtyardError
-from courtyard.pki import Name, Usage
-from courtyard.sans import San, dns, parse_san_list, sans_of
-from courtyard.tlscheck import serves
+from courtyard.artefacts import pki
+from courtyard.artefacts.certs import ensure_certs, issue_adhoc
+from courtyard.artefacts.pki import Name, Usage
+from courtyard.artefacts.tlscheck import serves
+from courtyard.core.errors import CourtyardError
+from courtyard.spec.sans import San, dns, parse_san_list, sans_of
 
 
 @pytest.fixture

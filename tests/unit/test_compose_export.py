@@ -6,12 +6,12 @@ from pathlib import Path
 
 import yaml
 
-from courtyard import naming
-from courtyard.certs import ensure_certs
-from courtyard.compose_export import CREATED_BY_LABEL, NETWORK_KEY, write_compose
-from courtyard.image import local_image, official_image
-from courtyard.nodeconf import write_configs
-from courtyard.nodes import node_specs
+from courtyard.artefacts.certs import ensure_certs
+from courtyard.artefacts.compose import NETWORK_KEY, write_compose
+from courtyard.artefacts.node_containers import node_specs
+from courtyard.artefacts.nodeconf import write_configs
+from courtyard.spec import naming
+from courtyard.spec.naming import local_image, official_image
 
 
 def exported(project_factory, image):
@@ -44,7 +44,7 @@ def test_round_trip_every_alias_mount_port_and_volume(project_factory):
                 volumes[target] = source
         assert binds == {path_: host.resolve() for path_, host in node.mounts}
         assert volumes == {naming.STORE_DIR: node.volume}
-        assert svc["labels"] == {**dict(node.labels), CREATED_BY_LABEL: "compose"}
+        assert svc["labels"] == {**dict(node.labels), naming.CREATED_BY_LABEL: "compose"}
     assert {name: v["name"] for name, v in doc["volumes"].items()} == {
         n.volume: n.volume for n in nodes}
     assert all(Path(folder / s.split(":")[0]).exists()

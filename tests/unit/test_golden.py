@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from courtyard.compose_export import write_compose
-from courtyard.image import local_image
-from courtyard.nodes import node_specs
-from courtyard.project import load_project
+from courtyard.artefacts.compose import write_compose
+from courtyard.artefacts.node_containers import node_specs
+from courtyard.spec.naming import local_image
+from courtyard.spec.project import load_project
 from tests.helpers import REPO, write_spec
 
 GOLDEN = REPO / "tests" / "golden" / "default"

@@ -9,11 +9,11 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from courtyard import helm_values, natsconf, nodeconf
-from courtyard.certs import ensure_certs
-from courtyard.errors import CourtyardError
-from courtyard.helm_export import export_helm, kubectl_commands, secret_manifests
-from courtyard.tlscheck import serves
+from courtyard.artefacts import helm_values, natsconf, nodeconf
+from courtyard.artefacts.certs import ensure_certs
+from courtyard.artefacts.helm_export import export_helm, kubectl_commands, secret_manifests
+from courtyard.artefacts.tlscheck import serves
+from courtyard.core.errors import CourtyardError
 from tests.helpers import REPO
 
 # The chart's default values (nats/nats 2.14.2), kept with the tests; the shared copy beside

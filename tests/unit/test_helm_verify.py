@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from courtyard import nodeconf
-from courtyard.certs import ensure_certs
-from courtyard.errors import CourtyardError
-from courtyard.helm_verify import verify
+from courtyard.artefacts import nodeconf
+from courtyard.artefacts.certs import ensure_certs
+from courtyard.artefacts.helm_verify import verify
+from courtyard.core.errors import CourtyardError
 from tests.helpers import REPO
 
 pytest.importorskip("helm_python", reason="the [helm] extra is not installed")

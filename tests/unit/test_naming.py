@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from courtyard.errors import SpecError
-from courtyard.naming import chart_fullname
-from courtyard.sans import San, dns
+from courtyard.core.errors import SpecError
+from courtyard.spec.naming import chart_fullname
+from courtyard.spec.sans import San, dns
 
 
 @pytest.mark.parametrize(

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 import pytest
 
-from courtyard.certs import ensure_certs
-from courtyard.errors import CourtyardError
-from courtyard.nodeconf import check_config, check_configs, node_mounts, write_configs
+from courtyard.artefacts.certs import ensure_certs
+from courtyard.artefacts.config_check import check_config, check_configs
+from courtyard.artefacts.nodeconf import node_mounts, write_configs
+from courtyard.core.errors import CourtyardError
 
 
 @pytest.fixture

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from courtyard.errors import SpecError
-from courtyard.sizes import kubernetes_quantity, parse_size
-from courtyard.spec import load_spec, parse_spec
+from courtyard.core.errors import SpecError
+from courtyard.spec.loader import load_spec, parse_spec
+from courtyard.spec.sizes import kubernetes_quantity, parse_size
 from tests.helpers import REPO_SPEC, base_spec, deep_update
 
 

@@ -1,0 +1,175 @@
+"""`invoke certs`: the CA, route, server and client certificates the spec asks for.
+
+Idempotent: a certificate is (re)issued only when it is missing, its names or usages no
+longer match the spec, it expires within RENEW_BEFORE, its CA changed, or on force.
+Otherwise no file is touched.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+
+from courtyard.artefacts import pki
+from courtyard.artefacts.pki import Name, Usage
+from courtyard.core.errors import CourtyardError
+from courtyard.spec.layout import Layout
+from courtyard.spec.model import Spec
+from courtyard.spec.naming import ClusterNames
+from courtyard.spec.sans import San, sans_of
+
+RENEW_BEFORE = dt.timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class LeafPlan:
+    """One leaf certificate the spec wants."""
+
+    label: str
+    cert_path: Path
+    key_path: Path
+    name: Name
+    sans: tuple[San, ...]
+    usage: Usage
+
+
+@dataclass(frozen=True)
+class CertResult:
+    label: str
+    path: Path
+    action: str  # "created", "reissued" or "kept"
+    reason: str = ""
+
+
+def leaf_plans(spec: Spec, names: ClusterNames, layout: Layout) -> list[LeafPlan]:
+    subject = spec.tls.subject
+    org, ou = subject.organization, subject.organizational_unit
+    plans = [
+        LeafPlan("route", layout.cert("route"), layout.key("route"),
+                 Name(f"{subject.common_name} routes", org, ou), tuple(names.route_sans),
+                 Usage.ROUTE),
+        LeafPlan("server", layout.cert("server"), layout.key("server"),
+                 Name(subject.common_name, org, ou), tuple(names.server_sans), Usage.SERVER),
+    ]
+    plans += [
+        LeafPlan(f"client {identity}", layout.client_cert(identity), layout.client_key(identity),
+                 Name(identity, org, ou), (), Usage.CLIENT)
+        for identity in spec.tls.clients
+    ]
+    return plans
+
+
+def stale_reason(plan: LeafPlan, ca_cert: x509.Certificate, now: dt.datetime) -> str | None:
+    """Why the leaf on disk must be reissued, or None when it still fits the plan."""
+    if not plan.cert_path.exists() or not plan.key_path.exists():
+        return "missing"
+    try:
+        cert = pki.load_cert(plan.cert_path)
+        key = pki.load_key(plan.key_path)
+    except ValueError:
+        return "unreadable"
+    if not pki.issued_by(cert, ca_cert):
+        return "CA changed"
+    if not pki.matches_key(cert, key):
+        return "key does not match"
+    if cert.not_valid_after_utc - now < RENEW_BEFORE:
+        return "expires within 30 days"
+    if sans_of(cert) != set(plan.sans):
+        return "SANs changed"
+    if pki.usages_of(cert) != set(plan.usage.value):
+        return "key usages changed"
+    if cert.subject != plan.name.to_x509():
+        return "subject changed"
+    return None
+
+
+def ensure_ca(spec: Spec, layout: Layout, now: dt.datetime) -> tuple[x509.Certificate,
+                                                                      pki.PrivateKey,
+                                                                      CertResult]:
+    """Load the CA, or create it when missing or about to expire."""
+    reason = None
+    if not layout.ca_cert.exists() or not layout.ca_key.exists():
+        reason = "missing"
+    else:
+        try:
+            cert, key = pki.load_cert(layout.ca_cert), pki.load_key(layout.ca_key)
+        except ValueError:
+            raise CourtyardError(
+                f"{layout.ca_cert} or {layout.ca_key} is unreadable; remove both to make a new CA"
+            ) from None
+        if not pki.matches_key(cert, key):
+            raise CourtyardError(
+                f"{layout.ca_key} does not belong to {layout.ca_cert}; remove both to make a "
+                "new CA"
+            )
+        if cert.not_valid_after_utc - now < RENEW_BEFORE:
+            reason = "expires within 30 days"
+        else:
+            return cert, key, CertResult("CA", layout.ca_cert, "kept")
+    subject = spec.tls.subject
+    name = Name(f"{subject.common_name} CA", subject.organization, subject.organizational_unit)
+    cert, key = pki.create_ca(name, spec.tls.ca_validity_days, now=now)
+    pki.write_pair(cert, key, layout.ca_cert, layout.ca_key)
+    action = "created" if reason == "missing" else "reissued"
+    return cert, key, CertResult("CA", layout.ca_cert, action, reason or "")
+
+
+def ensure_certs(
+    spec: Spec, names: ClusterNames, layout: Layout, *, force: bool = False,
+    now: dt.datetime | None = None,
+) -> list[CertResult]:
+    """Bring certs/ in line with the spec; returns what happened to each certificate."""
+    now = now or pki.utcnow()
+    ca_cert, ca_key, ca_result = ensure_ca(spec, layout, now)
+    results = [ca_result]
+    for plan in leaf_plans(spec, names, layout):
+        results.append(_ensure_leaf(plan, ca_cert, ca_key, spec.tls.cert_validity_days, now,
+                                    force))
+    return results
+
+
+def _ensure_leaf(plan: LeafPlan, ca_cert: x509.Certificate, ca_key: pki.PrivateKey, days: int,
+                 now: dt.datetime, force: bool) -> CertResult:
+    reason = stale_reason(plan, ca_cert, now)
+    if reason is None and not force:
+        return CertResult(plan.label, plan.cert_path, "kept")
+    cert, key = pki.issue_leaf(ca_cert, ca_key, plan.name, list(plan.sans), plan.usage, days,
+                               now=now)
+    pki.write_pair(cert, key, plan.cert_path, plan.key_path)
+    action = "created" if reason == "missing" else "reissued"
+    return CertResult(plan.label, plan.cert_path, action, reason or "forced")
+
+
+def issue_adhoc(
+    spec: Spec, layout: Layout, *, common_name: str, base: str, organizational_unit: str | None,
+    sans: list[San], usage: Usage, force: bool = False,
+) -> CertResult:
+    """`invoke cert`: one leaf from the same CA, written to certs/<base>.crt|key."""
+    if not base or "/" in base or base.startswith(".") or base in ("ca", "route", "server"):
+        raise CourtyardError(
+            f"output name {base!r} is not allowed; choose a plain file name other than "
+            "ca, route and server"
+        )
+    if not common_name.strip():
+        raise CourtyardError("the common name (-c) is empty; pass -c \"NATS Cluster\"")
+    now = pki.utcnow()
+    ca_cert, ca_key, _ = ensure_ca(spec, layout, now)
+    plan = LeafPlan(base, layout.cert(base), layout.key(base),
+                    Name(common_name, spec.tls.subject.organization, organizational_unit),
+                    tuple(sans), usage)
+    return _ensure_leaf(plan, ca_cert, ca_key, spec.tls.cert_validity_days, now, force)
+
+
+def show_certs(spec: Spec, names: ClusterNames, layout: Layout) -> list[tuple[str, Path,
+                                                                              dict[str, object]]]:
+    """Each certificate on disk with its subject, SANs, EKU, expiry and fingerprint."""
+    found = []
+    entries = [("CA", layout.ca_cert)]
+    entries += [(plan.label, plan.cert_path) for plan in leaf_plans(spec, names, layout)]
+    for label, path in entries:
+        if path.exists():
+            found.append((label, path, pki.describe(pki.load_cert(path))))
+    return found

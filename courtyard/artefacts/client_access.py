@@ -1,0 +1,59 @@
+"""How a client reaches the cluster from the host: environment variables and a nats CLI context."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+from pathlib import Path
+
+from courtyard.artefacts.files import write_file
+from courtyard.core.errors import CourtyardError
+from courtyard.spec.project import Project
+
+
+def client_identity(project: Project, identity: str | None = None) -> str:
+    """The identity to use: the one named (it must be in the spec), else the default."""
+    names = project.names
+    if identity is None:
+        return names.default_identity
+    if identity not in names.identities:
+        raise CourtyardError(
+            f"no client identity {identity!r}; the spec has {', '.join(names.identities)}"
+        )
+    return identity
+
+
+def env_vars(project: Project, identity: str | None = None) -> dict[str, str]:
+    who = client_identity(project, identity)
+    layout = project.layout
+    return {
+        "NATS_URL": ",".join(project.names.client_urls),
+        "NATS_CA": str(layout.ca_cert),
+        "NATS_CERT": str(layout.client_cert(who)),
+        "NATS_KEY": str(layout.client_key(who)),
+    }
+
+
+def context_dir() -> Path:
+    config_home = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
+    return Path(config_home) / "nats" / "context"
+
+
+def write_nats_context(project: Project, identity: str | None = None) -> Path:
+    """A context for the nats CLI (`nats --context NAME ...`), in its own context folder."""
+    env = env_vars(project, identity)
+    context = {
+        "description": f"Courtyard cluster {project.names.fullname} ({project.spec.path})",
+        "url": env["NATS_URL"],
+        "ca": env["NATS_CA"],
+        "cert": env["NATS_CERT"],
+        "key": env["NATS_KEY"],
+    }
+    path = context_dir() / f"{project.names.nats_context}.json"
+    write_file(path, json.dumps(context, indent=2) + "\n")
+    return path
+
+
+def shell_exports(env: dict[str, str]) -> str:
+    return "\n".join(f"export {key}={shlex.quote(value)}" for key, value in env.items())

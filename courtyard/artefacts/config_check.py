@@ -1,0 +1,48 @@
+"""Node configs checked by the pinned `nats-server -t`, with host paths for the mount paths."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from courtyard.artefacts.nodeconf import node_mounts
+from courtyard.core.errors import CourtyardError
+from courtyard.spec import naming
+from courtyard.spec.layout import Layout
+from courtyard.spec.naming import ClusterNames
+from courtyard.spec.server import server_binary
+
+
+def check_config(path: Path, mounts: dict[str, Path]) -> None:
+    """Run the pinned `nats-server -t` on the config at `path`, with host paths for mounts.
+
+    Raises CourtyardError with nats-server's own words when the config is rejected.
+    """
+    text = path.read_text()
+    with tempfile.TemporaryDirectory(prefix="courtyard-check-") as tmp:
+        # Longest container paths first, so /etc/nats-config/nats.conf is not cut by a prefix.
+        for container_path in sorted(mounts, key=len, reverse=True):
+            text = text.replace(f'"{container_path}"', json.dumps(str(mounts[container_path])))
+        text = text.replace(f'"{naming.STORE_DIR}"', json.dumps(str(Path(tmp) / "data")))
+        checked = Path(tmp) / path.name
+        checked.write_text(text)
+        proc = subprocess.run(
+            [str(server_binary()), "-t", "-c", str(checked)],
+            capture_output=True, text=True, timeout=30, check=False,
+        )
+    if proc.returncode != 0:
+        said = (proc.stderr or proc.stdout).strip().replace(str(checked), str(path))
+        last = said.splitlines()[-1] if said else f"exit code {proc.returncode}"
+        raise CourtyardError(f"nats-server rejects {path}: {last}")
+
+
+def check_configs(names: ClusterNames, layout: Layout) -> None:
+    """Check every node's config, side by side (each check is its own nats-server process)."""
+    with ThreadPoolExecutor(max_workers=len(names.pods)) as pool:
+        checks = [pool.submit(check_config, layout.node_config(pod), node_mounts(layout, pod))
+                  for pod in names.pods]
+        for check in checks:
+            check.result()

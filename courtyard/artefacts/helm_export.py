@@ -1,0 +1,150 @@
+"""`invoke export-helm`: values, TLS secrets and deploy instructions for the nats/nats chart."""
+
+from __future__ import annotations
+
+import base64
+import shlex
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from courtyard.artefacts import helm_values
+from courtyard.artefacts.files import write_file
+from courtyard.core.errors import CourtyardError
+from courtyard.spec import naming
+from courtyard.spec.project import Project
+
+SECRETS_FILE = "secrets.yaml"
+VALUES_FILE = "values.yaml"
+
+
+@dataclass
+class ExportResult:
+    out: Path
+    written: list[Path] = field(default_factory=list)
+    secrets: Path | None = None
+    kubectl: list[str] = field(default_factory=list)
+    deploy: list[str] = field(default_factory=list)
+
+
+def _b64(path: Path) -> str:
+    return base64.b64encode(path.read_bytes()).decode()
+
+
+def secret_manifests(project: Project) -> list[dict]:
+    """The Secrets the values name: route and server pairs (kubernetes.io/tls) and the CA."""
+    names, layout, ns = project.names, project.layout, project.spec.namespace
+    labels = dict(naming.K8S_MANAGED_BY)
+
+    def tls_secret(name: str, base: str) -> dict:
+        return {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+                "metadata": {"name": name, "namespace": ns, "labels": labels},
+                "data": {naming.TLS_CERT: _b64(layout.cert(base)),
+                         naming.TLS_KEY: _b64(layout.key(base)),
+                         helm_values.CA_KEY: _b64(layout.ca_cert)}}
+
+    return [
+        tls_secret(names.route_secret, "route"),
+        tls_secret(names.client_secret, "server"),
+        {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+         "metadata": {"name": names.ca_secret, "namespace": ns, "labels": labels},
+         "data": {helm_values.CA_KEY: _b64(layout.ca_cert)}},
+    ]
+
+
+def kubectl_commands(project: Project) -> list[str]:
+    names, layout, ns = project.names, project.layout, project.spec.namespace
+    q = shlex.quote
+
+    def tls(secret: str, base: str) -> str:
+        return (f"kubectl -n {q(ns)} create secret generic {secret} --type=kubernetes.io/tls "
+                f"--from-file=tls.crt={q(str(layout.cert(base)))} "
+                f"--from-file=tls.key={q(str(layout.key(base)))} "
+                f"--from-file=ca.crt={q(str(layout.ca_cert))}")
+
+    return [
+        tls(names.route_secret, "route"),
+        tls(names.client_secret, "server"),
+        f"kubectl -n {q(ns)} create secret generic {names.ca_secret} "
+        f"--from-file=ca.crt={q(str(layout.ca_cert))}",
+    ]
+
+
+def deploy_commands(project: Project, out: Path, *, with_secrets_file: bool) -> list[str]:
+    spec, names = project.spec, project.names
+    q = shlex.quote
+    ns = q(spec.namespace)
+    version = (helm_values.chart_version() if spec.chart_layout == "current"
+               else helm_values.LEGACY_CHART_VERSION)
+    commands = [f"helm repo add {helm_values.CHART_REPO_NAME} {helm_values.CHART_REPO_URL}",
+                "helm repo update"]
+    if with_secrets_file:
+        commands.append(f"kubectl apply -n {ns} -f {q(str(out / SECRETS_FILE))}")
+    else:
+        commands += kubectl_commands(project)
+    commands += [
+        f"helm upgrade --install {spec.release} nats/nats --version {version} -n {ns} "
+        f"-f {q(str(out / VALUES_FILE))}",
+        f"kubectl -n {ns} rollout status statefulset/{names.statefulset}",
+        f"kubectl -n {ns} get pods -l app.kubernetes.io/instance={spec.release}",
+        f"kubectl -n {ns} port-forward pod/{names.pod(0)} {spec.ports.monitor} & "
+        f"curl -s 'http://localhost:{spec.ports.monitor}/healthz?js-enabled-only=true'",
+    ]
+    return commands
+
+
+def is_tracked_location(path: Path) -> bool:
+    """True when git would track files written to `path` (inside a work tree, not ignored).
+
+    `path` may not exist yet; git is asked from its nearest existing ancestor.
+    """
+    probe = path / SECRETS_FILE
+    anchor = next(p for p in (path, *path.parents) if p.exists())
+    try:
+        inside = subprocess.run(["git", "-C", str(anchor), "rev-parse", "--is-inside-work-tree"],
+                                capture_output=True, text=True, check=False, timeout=10)
+        if inside.returncode != 0 or inside.stdout.strip() != "true":
+            return False
+        ignored = subprocess.run(["git", "-C", str(anchor), "check-ignore", "-q", str(probe)],
+                                 capture_output=True, check=False, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return ignored.returncode != 0
+
+
+def export_helm(project: Project, out: Path | None = None, *, secrets: bool = True) -> ExportResult:
+    out = (out or project.layout.helm_out).resolve()
+    if secrets and is_tracked_location(out):
+        raise CourtyardError(
+            f"{out} is tracked by git and the secrets hold private keys; choose an ignored "
+            "folder such as dist/helm, or pass --no-secrets"
+        )
+    result = ExportResult(out)
+    header = (f"# Values for the nats/nats chart, exported by Courtyard from {project.spec.path}.\n"
+              f"# Layout: {project.spec.chart_layout}. Regenerate with `invoke export-helm`.\n")
+    values_text = header + yaml.safe_dump(helm_values.values(project), sort_keys=False)
+    write_file(out / VALUES_FILE, values_text)
+    result.written.append(out / VALUES_FILE)
+    if secrets:
+        text = ("# Kubernetes Secrets for the nats/nats chart. THEY HOLD PRIVATE KEYS: keep this "
+                "file out of git.\n"
+                + yaml.safe_dump_all(secret_manifests(project), sort_keys=False))
+        write_file(out / SECRETS_FILE, text, private=True)
+        result.secrets = out / SECRETS_FILE
+        result.written.append(result.secrets)
+    else:
+        (out / SECRETS_FILE).unlink(missing_ok=True)
+        result.kubectl = kubectl_commands(project)
+    result.deploy = deploy_commands(project, out, with_secrets_file=secrets)
+    readme = ["# Deploying this cluster to Kubernetes", "",
+              f"Exported by Courtyard from `{project.spec.path}` for the nats/nats chart "
+              f"({project.spec.chart_layout} layout), release `{project.spec.release}` in "
+              f"namespace `{project.spec.namespace}`.", ""]
+    if secrets:
+        readme += [f"`{SECRETS_FILE}` holds private keys (mode 0600); keep it out of git.", ""]
+    readme += ["```sh", *result.deploy, "```", ""]
+    write_file(out / "README.md", "\n".join(readme))
+    result.written.append(out / "README.md")
+    return result

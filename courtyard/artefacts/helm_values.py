@@ -1,0 +1,118 @@
+"""Values for the official nats/nats chart, from the same spec and names as the local cluster.
+
+`current` is the chart's present layout (keys under `config.*`, `tlsCA`, `container.image`);
+`legacy` is the 0.x layout the original nats-config.yaml used. Every key path written here
+exists in the chart's default values (a test walks them).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from courtyard.spec import naming
+from courtyard.spec.project import Project
+from courtyard.spec.server import server_version
+from courtyard.spec.sizes import kubernetes_quantity
+
+CHART_REPO_NAME = "nats"
+CHART_REPO_URL = "https://nats-io.github.io/k8s/helm/charts/"
+CA_KEY = "ca.crt"
+# The last release of the 0.x chart, whose values layout `legacy` writes.
+LEGACY_CHART_VERSION = "0.19.17"
+
+
+def chart_version() -> str:
+    """The chart release that ships the pinned nats-server (the chart follows its appVersion)."""
+    return server_version()
+
+
+def image_tag() -> str:
+    return naming.official_image().split(":", 1)[1]
+
+
+def values(project: Project) -> dict[str, Any]:
+    if project.spec.chart_layout == "legacy":
+        return legacy_values(project)
+    return current_values(project)
+
+
+def current_values(project: Project) -> dict[str, Any]:
+    spec, names = project.spec, project.names
+    js = spec.jetstream
+    file_store = kubernetes_quantity(js.file_store_bytes)
+    cluster: dict[str, Any] = {
+        "enabled": True,
+        "port": spec.ports.cluster,
+        "replicas": spec.replicas,
+        "noAdvertise": True,
+        "routeURLs": {"useFQDN": spec.use_fqdn, "k8sClusterDomain": spec.cluster_domain},
+        "tls": {"enabled": True, "secretName": names.route_secret},
+    }
+    if names.cluster_name != names.chart_default_cluster_name:
+        cluster["merge"] = {"name": names.cluster_name}
+    result: dict[str, Any] = {
+        "tlsCA": {"enabled": True, "secretName": names.ca_secret, "key": CA_KEY},
+        "config": {
+            "cluster": cluster,
+            "nats": {
+                "port": spec.ports.client,
+                "tls": {"enabled": True, "secretName": names.client_secret,
+                        "merge": {"verify": True}},
+            },
+            "monitor": {"enabled": True, "port": spec.ports.monitor},
+            "jetstream": {
+                "enabled": True,
+                "memoryStore": {"enabled": True,
+                                "maxSize": kubernetes_quantity(js.memory_store_bytes)},
+                "fileStore": {"enabled": True, "dir": naming.STORE_DIR,
+                              "pvc": {"enabled": True, "size": file_store},
+                              "maxSize": file_store},
+            },
+        },
+        "container": {"image": {"repository": "nats", "tag": image_tag()}},
+    }
+    if spec.fullname_override:
+        result["fullnameOverride"] = spec.fullname_override
+    return result
+
+
+def legacy_values(project: Project) -> dict[str, Any]:
+    """The 0.x chart: its tls blocks name the CA inside the same secret as the pair."""
+    spec, names = project.spec, project.names
+    js = spec.jetstream
+
+    def tls(secret: str) -> dict[str, Any]:
+        return {"secret": {"name": secret}, "ca": CA_KEY, "cert": naming.TLS_CERT,
+                "key": naming.TLS_KEY}
+
+    result: dict[str, Any] = {
+        "nats": {
+            "image": naming.official_image(),
+            "tls": {**tls(names.client_secret), "verify": True},
+            "jetstream": {
+                "enabled": True,
+                "memStorage": {"enabled": True, "size": kubernetes_quantity(js.memory_store_bytes)},
+                "fileStorage": {"enabled": True, "storageDirectory": naming.STORE_DIR,
+                                "size": kubernetes_quantity(js.file_store_bytes)},
+            },
+        },
+        "cluster": {"enabled": True, "replicas": spec.replicas, "noAdvertise": True,
+                    "tls": tls(names.route_secret)},
+    }
+    if names.cluster_name != names.chart_default_cluster_name:
+        result["cluster"]["name"] = names.cluster_name
+    if spec.fullname_override:
+        result["fullnameOverride"] = spec.fullname_override
+    return result
+
+
+def key_paths(tree: dict[str, Any], prefix: str = "") -> list[str]:
+    """Dotted key paths down to the leaves; a `merge` block is free-form and ends the walk."""
+    paths = []
+    for key, value in tree.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict) and value and key != "merge":
+            paths += key_paths(value, f"{path}.")
+        else:
+            paths.append(path)
+    return paths

@@ -1,0 +1,177 @@
+"""Reading nats-server configs: Courtyard's own and the chart's JSON-like `nats.conf`.
+
+A small parser for the parts of the format both use: blocks, arrays, quoted and bare values,
+`key: value`, `key = value` and `key value`, `#` and `//` comments, `include x;` directives.
+Strings with a colon (URLs) must be quoted, as both Courtyard and the chart write them.
+Bare sizes (`1Gi`, `256MB`) become byte counts and booleans become bools, as nats-server
+reads them, so the two sources compare by meaning rather than spelling.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from courtyard.spec.sizes import parse_size
+
+_TOKEN = re.compile(
+    r"""
+    (?P<space>\s+|\#[^\n]*|//[^\n]*)
+  | (?P<string>"(?:[^"\\]|\\.)*"|'[^']*')
+  | (?P<punct>[{}\[\],;:=])
+  | (?P<bare>[^\s{}\[\],;:=#"']+)
+    """,
+    re.VERBOSE,
+)
+_BOOLEANS = {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}
+
+
+class ConfError(ValueError):
+    pass
+
+
+def _tokens(text: str) -> list[tuple[str, str]]:
+    tokens, pos = [], 0
+    while pos < len(text):
+        match = _TOKEN.match(text, pos)
+        if not match:
+            raise ConfError(f"cannot read the config near {text[pos:pos + 20]!r}")
+        pos = match.end()
+        kind = match.lastgroup
+        if kind != "space":
+            tokens.append((kind, match.group()))
+    return tokens
+
+
+def _bare_value(word: str) -> Any:
+    lowered = word.lower()
+    if lowered in _BOOLEANS:
+        return _BOOLEANS[lowered]
+    try:
+        return parse_size(word)
+    except ValueError:
+        pass
+    try:
+        return float(word)
+    except ValueError:
+        return word
+
+
+def _string_value(token: str) -> str:
+    return json.loads(token) if token.startswith('"') else token[1:-1]
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.tokens = _tokens(text)
+        self.pos = 0
+
+    def peek(self) -> tuple[str, str] | None:
+        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
+
+    def take(self) -> tuple[str, str]:
+        token = self.peek()
+        if token is None:
+            raise ConfError("the config ends too early")
+        self.pos += 1
+        return token
+
+    def block(self, closing: str | None) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        while True:
+            token = self.peek()
+            if token is None:
+                if closing:
+                    raise ConfError(f"missing {closing!r}")
+                return result
+            kind, text = self.take()
+            if kind == "punct" and text == closing:
+                return result
+            if kind == "punct" and text in ",;":
+                continue
+            if kind == "punct":
+                raise ConfError(f"unexpected {text!r}")
+            key = _string_value(text) if kind == "string" else text
+            if key == "include":
+                result.setdefault("include", []).append(self.scalar(self.take()))
+                continue
+            nxt = self.peek()
+            if nxt and nxt[0] == "punct" and nxt[1] in ":=":
+                self.take()
+            result[key] = self.value()
+
+    def scalar(self, token: tuple[str, str]) -> Any:
+        kind, text = token
+        return _string_value(text) if kind == "string" else _bare_value(text)
+
+    def value(self) -> Any:
+        kind, text = self.take()
+        if kind == "punct" and text == "{":
+            return self.block("}")
+        if kind == "punct" and text == "[":
+            items = []
+            while True:
+                token = self.peek()
+                if token is None:
+                    raise ConfError("missing ']'")
+                if token == ("punct", "]"):
+                    self.take()
+                    return items
+                if token[0] == "punct" and token[1] in ",;":
+                    self.take()
+                    continue
+                items.append(self.value())
+        if kind == "punct":
+            raise ConfError(f"unexpected {text!r}")
+        return self.scalar((kind, text))
+
+
+def parse_conf(text: str) -> dict[str, Any]:
+    """Parse a nats-server config into nested dicts; a top-level `{ ... }` is unwrapped."""
+    stripped = _tokens(text)
+    if stripped and stripped[0] == ("punct", "{"):
+        parser = _Parser(text)
+        parser.take()
+        return parser.block("}")
+    return _Parser(text).block(None)
+
+
+def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """`{"cluster": {"tls": {"ca_file": x}}}` -> `{"cluster.tls.ca_file": x}`; lists stay whole."""
+    flat: dict[str, Any] = {}
+    for key, value in config.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{path}."))
+        else:
+            flat[path] = value
+    return flat
+
+
+# Comparing a local node config with the chart's ---------------------------------------------
+EXPECTED_ONLY_IN_CHART = {"pid_file": "the chart's reloader signals the server through it"}
+
+
+def difference_reason(key: str, local: Any, chart: Any) -> str | None:
+    """Why a difference is expected, or None when it is a real one."""
+    if key == "server_name" and isinstance(chart, str) and chart.startswith("$"):
+        return f"the chart sets it from {chart} (the pod name)"
+    if key in EXPECTED_ONLY_IN_CHART and local is None:
+        return EXPECTED_ONLY_IN_CHART[key]
+    leaf = key.rsplit(".", 1)[-1]
+    if (leaf.endswith("_file") or leaf == "store_dir") and isinstance(local, str) \
+            and isinstance(chart, str):
+        return "file path"
+    return None
+
+
+def compare(local: dict[str, Any], chart: dict[str, Any]) -> list[tuple[str, Any, Any, str | None]]:
+    """Every key whose values differ: (key, local value, chart value, expected reason or None)."""
+    flat_local, flat_chart = flatten(local), flatten(chart)
+    rows = []
+    for key in sorted(set(flat_local) | set(flat_chart)):
+        mine, theirs = flat_local.get(key), flat_chart.get(key)
+        if mine != theirs:
+            rows.append((key, mine, theirs, difference_reason(key, mine, theirs)))
+    return rows

@@ -1,0 +1,49 @@
+"""The nats-server monitoring endpoints, read over HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+TIMEOUT = 2.0
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int  # 0 when nothing answered
+    body: Any  # parsed JSON, or the text, or the connection error
+
+
+def get(port: int, path: str, timeout: float = TIMEOUT) -> Reply:
+    url = f"http://127.0.0.1:{port}{path}"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        status, raw = exc.code, exc.read()
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return Reply(0, f"no answer on 127.0.0.1:{port} ({reason})")
+    text = raw.decode(errors="replace")
+    try:
+        return Reply(status, json.loads(text))
+    except ValueError:
+        return Reply(status, text.strip())
+
+
+def healthz(port: int, *, js_enabled_only: bool = True) -> Reply:
+    return get(port, "/healthz?js-enabled-only=true" if js_enabled_only else "/healthz")
+
+
+def route_peers(routez: dict[str, Any]) -> set[str]:
+    """Distinct peers a node has routes to (v2.10+ opens several routes per peer)."""
+    return {route.get("remote_name", "") for route in routez.get("routes") or []} - {""}
+
+
+def peers_of(port: int) -> set[str]:
+    """The distinct route peers of the node whose monitor port is 127.0.0.1:`port`."""
+    reply = get(port, "/routez")
+    return route_peers(reply.body) if isinstance(reply.body, dict) else set()

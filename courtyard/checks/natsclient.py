@@ -1,0 +1,67 @@
+"""nats-py connections to the cluster from the host: mutual TLS, hostname verification on."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+import nats
+from nats.aio.client import Client
+
+from courtyard.spec import naming
+from courtyard.spec.project import Project
+
+T = TypeVar("T")
+
+
+def tls_context(ca_file: Path, cert_file: Path | None = None,
+                key_file: Path | None = None) -> ssl.SSLContext:
+    """Trusts only `ca_file`, verifies the host name, presents the client pair when given."""
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(ca_file))
+    if cert_file is not None:
+        context.load_cert_chain(str(cert_file), str(key_file))
+    return context
+
+
+def client_context(project: Project, identity: str | None = None) -> ssl.SSLContext:
+    who = identity or project.names.default_identity
+    layout = project.layout
+    return tls_context(layout.ca_cert, layout.client_cert(who), layout.client_key(who))
+
+
+async def _quiet(error: Exception) -> None:
+    """Connection errors surface as exceptions where they matter; no log noise meanwhile."""
+
+
+async def _quiet_event() -> None:
+    pass
+
+
+async def connect(project: Project, indexes: list[int] | None = None, *,
+                  identity: str | None = None, role: str = "", **options) -> Client:
+    """Connect to the given nodes (default: all) with the spec's client certificate."""
+    chosen = indexes if indexes is not None else list(range(project.spec.replicas))
+    defaults = {"connect_timeout": 3, "max_reconnect_attempts": 0, "allow_reconnect": False,
+                "error_cb": _quiet, "disconnected_cb": _quiet_event,
+                "reconnected_cb": _quiet_event, "closed_cb": _quiet_event}
+    return await nats.connect(
+        servers=[project.names.client_url(i) for i in chosen],
+        tls=client_context(project, identity), name=naming.connection_name(role),
+        **{**defaults, **options},
+    )
+
+
+def run_quietly(coroutine: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run`, without asyncio's warning for every TLS connection nats-py closes
+    ("returning true from eof_received() has no effect when using ssl")."""
+    asyncio_log = logging.getLogger("asyncio")
+    level = asyncio_log.level
+    asyncio_log.setLevel(logging.ERROR)
+    try:
+        return asyncio.run(coroutine)
+    finally:
+        asyncio_log.setLevel(level)

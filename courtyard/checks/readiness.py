@@ -1,0 +1,241 @@
+"""Ready means ready: poll every node's own health, routes and JetStream meta group.
+
+A cluster is ready when every node
+  1. answers /healthz?js-enabled-only=true with 200,
+  2. has routes to every peer (distinct remote_name in /routez),
+  3. agrees in /jsz on one meta leader, whose view has every peer current,
+  4. sees a leader for every stream it holds, and, where it leads one, every replica current
+     (right after a restart /healthz can say ok before a stream has elected its leader),
+  5. answers the full /healthz with 200 (its streams and consumers are current);
+and, last, JetStream places a replicated stream (courtyard/checks/placement.py), since the
+endpoints can all look ready while placement is still refused.
+
+The verdicts (`judge_node`, `Readiness`) are pure functions of the endpoints' answers, so
+each rule is unit-tested on canned answers; `probe_node` fetches them, `wait_ready` polls
+through `courtyard.core.polling` and, when it gives up, names the node, what its health
+endpoint says and its last log lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import docker
+
+from courtyard.checks import monitor
+from courtyard.checks.placement import placement_problem
+from courtyard.core.errors import CourtyardError
+from courtyard.core.polling import WaitTimeout, poll
+from courtyard.runtime import docker_objects
+from courtyard.spec.project import Project
+
+POLL_INTERVAL = 0.1
+
+
+class NotReadyError(CourtyardError):
+    """The cluster did not become ready; `diagnosis` says which node and why."""
+
+    def __init__(self, message: str, diagnosis: str) -> None:
+        super().__init__(message)
+        self.diagnosis = diagnosis
+
+
+@dataclass
+class NodeProbe:
+    name: str
+    port: int
+    problems: list[str] = field(default_factory=list)
+    peers: set[str] = field(default_factory=set)
+    meta_leader: str = ""
+    meta_current: bool = False
+    health: str = ""
+
+    @property
+    def ready(self) -> bool:
+        return not self.problems
+
+
+def judge_node(name: str, port: int, expected: Sequence[str], health: monitor.Reply,
+               routez: Any = None, jsz: Any = None,
+               full: monitor.Reply | None = None) -> NodeProbe:
+    """The verdict on one node from its endpoints' answers (`full`: the full /healthz, asked
+    only once everything else is fine, since each failure logs a warning on the server)."""
+    probe = NodeProbe(name, port, health=f"{health.status} {health.body}")
+    if health.status != 200:
+        probe.problems.append(f"health endpoint says {health.status or 'nothing'}: {health.body}")
+        return probe
+    if isinstance(routez, dict):
+        probe.peers = monitor.route_peers(routez)
+    missing = sorted(set(expected) - {name} - probe.peers)
+    if missing:
+        probe.problems.append(f"no route yet to {', '.join(missing)}")
+    jsz = jsz if isinstance(jsz, dict) else {}
+    probe.problems += stream_leader_problems(name, jsz)
+    meta = jsz.get("meta_cluster") or {}
+    probe.meta_leader = meta.get("leader", "") or ""
+    if not probe.meta_leader:
+        probe.problems.append("no JetStream meta leader yet")
+    elif probe.meta_leader == name:
+        # A peer the leader marks offline is refused for placement ("no suitable peers for
+        # placement, peer offline") even when its log is current.
+        usable = {r.get("name") for r in meta.get("replicas") or []
+                  if r.get("current") and not r.get("offline")}
+        lagging = sorted(set(expected) - {name} - usable)
+        probe.meta_current = not lagging
+        if lagging:
+            probe.problems.append(f"meta leader sees {', '.join(lagging)} not current or "
+                                  "offline")
+    if not probe.problems and full is not None and full.status != 200:
+        probe.problems.append(f"full health says {full.status}: {full.body}")
+    return probe
+
+
+def stream_leader_problems(name: str, jsz: dict) -> list[str]:
+    """Streams this node holds that have no leader, or that it leads with lagging replicas."""
+    problems = []
+    for account in jsz.get("account_details") or []:
+        for stream in account.get("stream_detail") or []:
+            group = stream.get("cluster") or {}
+            leader = group.get("leader")
+            if not leader:
+                problems.append(f"stream {stream.get('name')} has no leader yet")
+            elif leader == name:
+                lagging = [r.get("name") for r in group.get("replicas") or []
+                           if not r.get("current") or r.get("offline")]
+                if lagging:
+                    problems.append(f"stream {stream.get('name')}: replica on "
+                                    f"{', '.join(lagging)} not current")
+    return problems
+
+
+def probe_node(name: str, port: int, expected: Sequence[str]) -> NodeProbe:
+    """Ask one node's endpoints (on 127.0.0.1:`port`) and judge the answers."""
+    health = monitor.healthz(port)
+    if health.status != 200:
+        return judge_node(name, port, expected, health)
+    routez = monitor.get(port, "/routez").body
+    jsz = monitor.get(port, "/jsz?streams=true").body
+    probe = judge_node(name, port, expected, health, routez, jsz)
+    if not probe.ready:
+        return probe
+    full = monitor.healthz(port, js_enabled_only=False)
+    return judge_node(name, port, expected, health, routez, jsz, full)
+
+
+@dataclass
+class Readiness:
+    probes: list[NodeProbe]
+    final_problem: str | None = None
+
+    @property
+    def leaders(self) -> set[str]:
+        return {p.meta_leader for p in self.probes}
+
+    @property
+    def cluster_problems(self) -> list[str]:
+        """What is wrong with the cluster as a whole once every node looks fine by itself."""
+        if any(p.problems for p in self.probes):
+            return []
+        if len(self.leaders) != 1:
+            return [f"nodes disagree on the meta leader: {', '.join(sorted(self.leaders))}"]
+        return [self.final_problem] if self.final_problem else []
+
+    @property
+    def problems(self) -> list[str]:
+        found = [f"{p.name}: {problem}" for p in self.probes for problem in p.problems]
+        return found + self.cluster_problems
+
+    @property
+    def ready(self) -> bool:
+        return not self.problems
+
+    def summary(self) -> str:
+        leader = next(iter(self.leaders), "")
+        return (f"health {len(self.probes)}/{len(self.probes)}, routes full mesh, "
+                f"meta leader {leader}, every peer current, streams placed")
+
+
+def check(targets: Sequence[tuple[str, int]]) -> Readiness:
+    """One probe of every (node name, monitor host port)."""
+    expected = [name for name, _ in targets]
+    return Readiness([probe_node(name, port, expected) for name, port in targets])
+
+
+def wait_until_ready(
+    targets: Sequence[tuple[str, int]],
+    timeout: float,
+    *,
+    still_alive: Callable[[], None] = lambda: None,
+    final_check: Callable[[], str | None] = lambda: None,
+) -> Readiness:
+    """Poll until `check` passes; returns the last Readiness (ready or not) at the deadline.
+
+    `still_alive` runs on every round that is not ready and raises when a node can no longer
+    become ready (its container exited), so a crash fails fast instead of waiting out the
+    timeout. `final_check` runs once the endpoints look ready and returns a problem or None.
+    """
+
+    def ask() -> Readiness:
+        state = check(targets)
+        if state.ready:
+            state.final_problem = final_check()
+        if not state.ready:
+            still_alive()
+        return state
+
+    try:
+        return poll(ask, what="the cluster to be ready", timeout=timeout,
+                    interval=POLL_INTERVAL, done=lambda state: state.ready)
+    except WaitTimeout as exc:
+        return exc.last
+
+
+def wait_for_cluster(project: Project, targets: Sequence[tuple[str, int]], timeout: float, *,
+                     still_alive: Callable[[], None] = lambda: None) -> Readiness:
+    """The full readiness of `invoke up`: the servers' endpoints, then JetStream placement."""
+    return wait_until_ready(targets, timeout, still_alive=still_alive,
+                            final_check=lambda: placement_problem(project))
+
+
+def _fail_if_exited(client: docker.DockerClient, names: Sequence[str]) -> Callable[[], None]:
+    def still_alive() -> None:
+        for name in names:
+            container = docker_objects.get_container(client, name)
+            if container is None or container.status in ("exited", "dead"):
+                code = container.attrs["State"].get("ExitCode") if container else "gone"
+                tail = docker_objects.log_tail(container) if container else ""
+                raise NotReadyError(
+                    f"node {name} stopped while starting (exit code {code}); its last log "
+                    "lines are above; fix the cause and run `invoke up` again",
+                    f"--- last log lines of {name} ---\n{tail}",
+                )
+    return still_alive
+
+
+def wait_ready(client: docker.DockerClient, project: Project,
+               targets: Sequence[tuple[str, int]], timeout: float) -> str:
+    """Wait until the cluster of `targets` is ready; its summary, else NotReadyError that
+    names each node that is not ready, what its health endpoint says and its last logs."""
+    pods = [name for name, _ in targets]
+    state = wait_for_cluster(project, targets, timeout,
+                             still_alive=_fail_if_exited(client, pods))
+    if state.ready:
+        return state.summary()
+    lines = []
+    for probe in state.probes:
+        if probe.ready:
+            continue
+        container = docker_objects.get_container(client, probe.name)
+        tail = docker_objects.log_tail(container) if container else "-"
+        lines.append(f"--- {probe.name} is not ready: {'; '.join(probe.problems)}")
+        lines.append(f"    health endpoint: {probe.health}")
+        lines.append(f"    last 20 log lines:\n{tail}")
+    lines += [f"--- {problem}" for problem in state.cluster_problems]
+    not_ready = ", ".join(p.name for p in state.probes if not p.ready) or "the cluster"
+    raise NotReadyError(
+        f"{not_ready} not ready after {timeout:.0f}s; the diagnosis is above "
+        "(raise --timeout if the machine is just slow)",
+        "\n".join(lines),
+    )

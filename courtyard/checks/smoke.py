@@ -1,0 +1,329 @@
+"""`invoke smoke`: prove the running cluster does what production will, through nats-py.
+
+Every connection goes to tls://localhost:<host port> of one node, trusts only certs/ca.crt,
+presents a client certificate of the spec and verifies the host name. Whatever the smoke
+creates carries a unique tag and is deleted at the end, also when a check failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import docker
+from docker.models.containers import Container
+from nats.aio.client import Client
+from nats.js.api import AckPolicy, ConsumerConfig, StorageType
+
+from courtyard.artefacts import pki
+from courtyard.artefacts.pki import Name, Usage
+from courtyard.checks import monitor, security
+from courtyard.checks.failover import Failover
+from courtyard.checks.natsclient import connect, run_quietly
+from courtyard.checks.outcome import CheckFailed, CheckResult, Created, run_check
+from courtyard.checks.workload import (
+    create_bucket,
+    create_stream,
+    publish_once_reachable,
+    until_reachable,
+)
+from courtyard.core.errors import CourtyardError
+from courtyard.core.polling import WaitTimeout, poll_async
+from courtyard.runtime import docker_objects
+from courtyard.runtime.engine import connect as docker_connect
+from courtyard.runtime.extra_node import extra_node
+from courtyard.spec.project import Project
+from courtyard.spec.sans import dns
+
+ROUTE_REFUSAL_WAIT = 10.0
+
+
+@dataclass
+class SmokeReport:
+    cluster: str
+    spec: str
+    checks: list[CheckResult] = field(default_factory=list)
+    failover: dict[str, Any] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return all(check.ok for check in self.checks)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"cluster": self.cluster, "spec": self.spec, "ok": self.ok,
+                "checks": [asdict(c) for c in self.checks], "failover": self.failover}
+
+
+def running_nodes(project: Project) -> tuple[docker.DockerClient, list[Container]]:
+    """The cluster's containers, all running; a one-sentence error otherwise."""
+    client = docker_connect()
+    containers = docker_objects.node_containers(client, project)
+    if not any(c is not None and c.status == "running" for c in containers):
+        raise CourtyardError(f"no running Courtyard cluster for spec {project.spec.path}; "
+                             "run `invoke up`")
+    down = [f"{pod} ({c.status if c else 'absent'})"
+            for pod, c in zip(project.names.pods, containers, strict=True)
+            if c is None or c.status != "running"]
+    if down:
+        raise CourtyardError(f"node {', '.join(down)} is not running; run `invoke up` to bring "
+                             "it back before the smoke")
+    return client, containers
+
+
+class Smoke:
+    def __init__(self, project: Project, *, messages: int = 1000,
+                 on_result: Callable[[CheckResult], None] = lambda result: None) -> None:
+        self.project = project
+        self.messages = messages
+        self.on_result = on_result
+        self.tag = secrets.token_hex(4).upper()
+        self.replicas = min(3, project.spec.replicas)
+        self.report = SmokeReport(project.names.fullname, str(project.spec.path))
+        self.conns: list[Client] = []
+        self.created = Created()
+
+    @property
+    def nodes(self) -> range:
+        return range(self.project.spec.replicas)
+
+    def node_index(self, i: int) -> int:
+        """Node i of the smoke's three roles (0, 1, 2), folded onto smaller clusters."""
+        return i % self.project.spec.replicas
+
+    async def check(self, name: str, body: Callable[[], Awaitable[str]]) -> bool:
+        result = await run_check(name, body)
+        self.report.checks.append(result)
+        self.on_result(result)
+        return result.ok
+
+    async def run(self, client: docker.DockerClient, containers: list[Container],
+                  failover: bool = False) -> SmokeReport:
+        try:
+            if await self.check("connect to every node over mutual TLS", self.connect_all):
+                await self.check("every node answers with its server_name and cluster name",
+                                 self.identities)
+                await self.check("core pub/sub crosses every ordered pair of nodes",
+                                 self.pubsub_pairs)
+                await self.check(f"JetStream: {self.messages} acked publishes, replicated, "
+                                 "read back in order", self.jetstream)
+                await self.check("KV: put through one node, get through another", self.kv)
+            await self.check("security: strangers are refused", self.client_security)
+            await self.check("security: a route from another CA does not join",
+                             lambda: self.rogue_route(client, containers[0]))
+            if failover and self.conns:
+                await self.check("failover: stream leader stopped, nothing lost",
+                                 lambda: self.failover(client))
+        finally:
+            await self.check("cleanup: the smoke's streams and buckets are deleted", self.cleanup)
+        return self.report
+
+    # a. ------------------------------------------------------------------------------------
+    async def connect_all(self) -> str:
+        for i in self.nodes:
+            self.conns.append(await connect(self.project, [i], role=f"smoke-{i}"))
+        return f"{len(self.conns)} connections, hostname verified against certs/ca.crt"
+
+    async def identities(self) -> str:
+        names = self.project.names
+        for i, nc in zip(self.nodes, self.conns, strict=True):
+            info = nc._server_info  # nats-py keeps the server's INFO here
+            if info.get("server_name") != names.pod(i):
+                raise CheckFailed(f"node {i} says server_name {info.get('server_name')!r}, "
+                                  f"expected {names.pod(i)!r}")
+            if info.get("cluster") != names.cluster_name:
+                raise CheckFailed(f"{names.pod(i)} is in cluster {info.get('cluster')!r}, "
+                                  f"expected {names.cluster_name!r}")
+        return f"{', '.join(names.pods)} in cluster {names.cluster_name}"
+
+    # b. ------------------------------------------------------------------------------------
+    async def pubsub_pairs(self) -> str:
+        pairs = [(s, p) for s in self.nodes for p in self.nodes if s != p]
+        for sub_node, pub_node in pairs:
+            subject = f"smoke.{self.tag}.core.{sub_node}.{pub_node}"
+            received = asyncio.get_running_loop().create_future()
+
+            async def on_message(msg, done=received):
+                if not done.done():
+                    done.set_result(msg.data)
+
+            sub = await self.conns[sub_node].subscribe(subject, cb=on_message)
+            await self.conns[sub_node].flush()
+
+            pub, payload = self.conns[pub_node], f"from {pub_node}".encode()
+
+            async def arrived(pub=pub, subject=subject, received=received,
+                              payload=payload) -> bool:
+                # Interest crosses the route asynchronously: publish until it arrives.
+                await pub.publish(subject, payload)
+                await pub.flush()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(received), 0.1)
+                return received.done()
+
+            try:
+                await poll_async(arrived, what=f"a message published on node {pub_node} to "
+                                 f"reach a subscriber on node {sub_node}", timeout=5,
+                                 interval=0)
+            except WaitTimeout as exc:
+                raise CheckFailed(str(exc)) from None
+            finally:
+                await sub.unsubscribe()
+        return f"{len(pairs)} ordered pairs" if pairs else "one node: nothing to cross"
+
+    # c. ------------------------------------------------------------------------------------
+    async def jetstream(self) -> str:
+        stream, subject = f"SMOKE_{self.tag}", f"smoke.{self.tag}.js"
+        js0 = self.conns[self.node_index(0)].jetstream(publish_async_max_pending=256)
+        await create_stream(js0, name=self.created.stream(stream), subjects=[f"{subject}.>"],
+                            storage=StorageType.FILE, num_replicas=self.replicas)
+        first = await publish_once_reachable(js0, f"{subject}.m", b"0")
+        futures = [await js0.publish_async(f"{subject}.m", str(i).encode())
+                   for i in range(1, self.messages)]
+        acks = await asyncio.gather(*futures)
+        if [first] + [ack.seq for ack in acks] != list(range(1, self.messages + 1)):
+            raise CheckFailed("acknowledged sequences are not 1..N in publish order")
+        js1 = self.conns[self.node_index(1)].jetstream()
+
+        def lagging(info) -> list[str]:
+            replicas = (info.cluster.replicas or []) if info.cluster else []
+            return [r.name for r in replicas if not r.current]
+
+        try:
+            info = await poll_async(
+                lambda: js1.stream_info(stream), timeout=10,
+                what=f"node 1 to see {self.messages} messages and every replica current",
+                done=lambda info: info.state.messages == self.messages and not lagging(info))
+        except WaitTimeout as exc:
+            last = exc.last
+            raise CheckFailed(f"stream info from node 1: {last.state.messages} messages, "
+                              f"replicas not current: {', '.join(lagging(last)) or '-'}") from None
+        replicas = (info.cluster.replicas or []) if info.cluster else []
+        js2 = self.conns[self.node_index(2)].jetstream()
+        psub = await js2.pull_subscribe(f"{subject}.>", durable="smoke", stream=stream,
+                                        config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT))
+        expected = 0
+        while expected < self.messages:
+            batch = await psub.fetch(min(500, self.messages - expected), timeout=5)
+            for msg in batch:
+                if msg.metadata.sequence.stream != expected + 1 or \
+                        msg.data != str(expected).encode():
+                    raise CheckFailed(f"consumer on node 2 got seq {msg.metadata.sequence.stream}"
+                                      f" ({msg.data!r}) where {expected + 1} was due")
+                await msg.ack()
+                expected += 1
+        return (f"{stream} R{self.replicas} file: {self.messages} acked via node 0, "
+                f"{len(replicas) + 1} replicas current via node 1, read in order via node 2")
+
+    # d. ------------------------------------------------------------------------------------
+    async def kv(self) -> str:
+        bucket = f"SMOKE_{self.tag}"
+        kv0 = await create_bucket(self.conns[self.node_index(0)].jetstream(),
+                                  bucket=self.created.bucket(bucket), history=1,
+                                  replicas=self.replicas)
+        value = f"smoke {self.tag}".encode()
+        await until_reachable(lambda: kv0.put("greeting", value))
+        kv1 = await self.conns[self.node_index(1)].jetstream().key_value(bucket)
+        entry = await kv1.get("greeting")
+        if entry.value != value:
+            raise CheckFailed(f"node 1 read {entry.value!r}, node 0 wrote {value!r}")
+        return f"bucket {bucket} R{self.replicas}: node 1 reads what node 0 wrote"
+
+    # e. ------------------------------------------------------------------------------------
+    async def client_security(self, port: int | None = None) -> str:
+        layout = self.project.layout
+        port = port or self.project.names.client_host_port(0)
+        results = await security.run_client_probes(layout.ca_cert, layout.ca_key, port)
+        accepted = [name for name, refused, _ in results if not refused]
+        if accepted:
+            raise CheckFailed(f"the server ACCEPTED: {', '.join(accepted)}")
+        return "; ".join(f"{name}: {detail}" for name, _, detail in results)
+
+    async def rogue_route(self, client: docker.DockerClient, node: Container) -> str:
+        """A fourth server on the nodes' own network (made by `up` or by Compose)."""
+        names = self.project.names
+        image = node.image.id
+        network = next(iter(node.attrs["NetworkSettings"]["Networks"]))
+        other_ca, other_key = pki.create_ca(Name("Courtyard smoke: rogue CA"), 1)
+        cert, key = pki.issue_leaf(other_ca, other_key, Name("rogue"),
+                                   [*names.route_sans, dns(names.probe_node("rogue"))],
+                                   Usage.ROUTE, 1)
+        rogue_name = names.probe_node("rogue", self.tag)
+        with extra_node(client, self.project, image, rogue_name, list(names.route_urls),
+                        pki.cert_pem(cert), pki.key_pem(key), pki.cert_pem(other_ca),
+                        network) as rogue:
+
+            async def tls_attempts() -> int:
+                peers = await asyncio.to_thread(monitor.peers_of, rogue.monitor_port)
+                if peers:
+                    raise CheckFailed(f"the rogue node joined: routes to "
+                                      f"{', '.join(sorted(peers))}")
+                return (await asyncio.to_thread(rogue.logs)).lower().count("tls")
+
+            try:
+                attempts = await poll_async(
+                    tls_attempts, what="the rogue node to dial every route",
+                    timeout=ROUTE_REFUSAL_WAIT, interval=0.1,
+                    done=lambda count: count >= len(names.pods))
+            except WaitTimeout as exc:
+                attempts = exc.last
+            if not attempts:
+                raise CheckFailed("the rogue node never tried a route; cannot tell if it "
+                                  "would have been refused")
+            joined = await asyncio.to_thread(self._peers_outside_cluster, rogue_name)
+            if joined:
+                raise CheckFailed(f"{', '.join(joined)} routed to the rogue node")
+        return f"{rogue_name} dialed {len(names.route_urls)} routes, every TLS handshake failed"
+
+    def _peers_outside_cluster(self, rogue: str) -> list[str]:
+        names = self.project.names
+        found = []
+        for pod, port in names.monitor_targets:
+            peers = monitor.peers_of(port)
+            if rogue in peers or not peers <= set(names.pods):
+                found.append(pod)
+        return found
+
+    # The failover, when asked ------------------------------------------------------------
+    async def failover(self, client: docker.DockerClient) -> str:
+        self.report.failover = await Failover(self.project, client, self.created,
+                                              self.tag).run()
+        return self.report.failover["summary"]
+
+    # f. ------------------------------------------------------------------------------------
+    async def cleanup(self) -> str:
+        for nc in self.conns:
+            with contextlib.suppress(Exception):  # a node may have been stopped under it
+                await nc.close()
+        created = self.created
+        if not created.streams and not created.buckets:
+            return "nothing was created"
+        # A fresh connection to every node: the one to node 0 may be gone after a failover.
+        nc = await connect(self.project, role="smoke-cleanup")
+        try:
+            js = nc.jetstream()
+            for bucket in created.buckets:
+                await js.delete_key_value(bucket)
+            for stream in created.streams:
+                await js.delete_stream(stream)
+            left = [info.config.name for info in await js.streams_info()
+                    if self.tag in info.config.name]
+        finally:
+            await nc.close()
+        if left:
+            raise CheckFailed(f"still there: {', '.join(left)}")
+        return (f"deleted {len(created.streams)} stream(s) and {len(created.buckets)} "
+                "bucket(s)")
+
+
+def run(project: Project, *, messages: int = 1000, failover: bool = False,
+        on_result: Callable[[CheckResult], None] = lambda result: None) -> SmokeReport:
+    """Run the smoke (and the failover when asked) against the running cluster."""
+    if messages < 1:
+        raise CourtyardError(f"--messages {messages} must be at least 1")
+    client, containers = running_nodes(project)
+    smoke = Smoke(project, messages=messages, on_result=on_result)
+    return run_quietly(smoke.run(client, containers, failover))

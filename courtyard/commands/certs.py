@@ -1,0 +1,64 @@
+"""`invoke certs` and `invoke cert`: the spec's certificates, and one ad-hoc leaf."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from courtyard.artefacts import certs as certs_mod
+from courtyard.artefacts.pki import Usage
+from courtyard.commands.output import table
+from courtyard.commands.steps import load, rel
+from courtyard.core.errors import CourtyardError
+from courtyard.spec.sans import parse_san_list
+
+
+def certs(spec: str | None, *, force: bool, show: bool, as_json: bool) -> None:
+    project = load(spec)
+    if show:
+        shown = certs_mod.show_certs(project.spec, project.names, project.layout)
+        if not shown:
+            raise CourtyardError(f"no certificates in {project.layout.certs}; run `invoke certs`")
+        if as_json:
+            print(json.dumps([{"name": label, "path": str(path), **info}
+                              for label, path, info in shown], indent=2))
+            return
+        for label, path, info in shown:
+            print(f"{label}: {rel(project, path)}")
+            for key in ("subject", "issuer", "sans", "eku", "not_after", "sha256"):
+                value = info[key]
+                value = ", ".join(value) if isinstance(value, list) else value
+                print(f"  {key:<10} {value or '-'}")
+        return
+    started = time.monotonic()
+    results = certs_mod.ensure_certs(project.spec, project.names, project.layout, force=force)
+    if as_json:
+        print(json.dumps([{"name": r.label, "path": str(r.path), "action": r.action,
+                           "reason": r.reason} for r in results], indent=2))
+        return
+    print(table(["certificate", "file", "action"],
+                [(r.label, rel(project, r.path), r.action + (f" ({r.reason})" if r.reason else ""))
+                 for r in results]))
+    print(f"Done in {time.monotonic() - started:.2f}s. Private keys are mode 0600 in "
+          f"{rel(project, project.layout.certs)}/. Next: `invoke configs` or `invoke up`.")
+
+
+def cert(spec: str | None, *, common_name: str, out: str, unit: str | None, sans: str | None,
+         route: bool, client: bool, force: bool) -> None:
+    if route and client:
+        raise CourtyardError("--route and --client exclude each other; choose one")
+    try:
+        san_list = parse_san_list(sans) if sans else []
+    except ValueError as exc:
+        raise CourtyardError(f"{exc}") from None
+    project = load(spec)
+    usage = Usage.ROUTE if route else Usage.CLIENT if client else Usage.SERVER
+    result = certs_mod.issue_adhoc(
+        project.spec, project.layout, common_name=common_name, base=out,
+        organizational_unit=unit, sans=san_list, usage=usage, force=force,
+    )
+    key = project.layout.key(out)
+    print(f"{result.label}: {rel(project, result.path)} and {rel(project, key)} (mode 0600) "
+          f"{result.action}" + (f" ({result.reason})" if result.reason else ""))
+    print(f"Next: `invoke certs --show`, or use them with {rel(project, project.layout.ca_cert)}.")
+

@@ -1,0 +1,119 @@
+"""`invoke up`, `down`, `status`, `logs` and `env`: the running cluster, as people read it."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+from docker.models.containers import Container
+
+from courtyard.artefacts import client_access
+from courtyard.checks.status import cluster_status
+from courtyard.commands import up as up_steps
+from courtyard.commands.output import CROSS, TICK, table, warn
+from courtyard.commands.steps import load, rel
+from courtyard.core.errors import CourtyardError
+from courtyard.runtime import docker_objects, engine, teardown
+
+
+def up(spec: str | None, *, timeout: float, force_certs: bool) -> None:
+    project = load(spec)
+    started = time.monotonic()
+    print(f"Courtyard up: {project.names.fullname}, {project.spec.replicas} node(s), "
+          f"from {project.spec.path}")
+    up_steps.up(project, timeout=timeout, force_certs=force_certs)
+    urls = ",".join(project.names.client_urls)
+    identity = client_access.client_identity(project)
+    print(f"Cluster ready in {time.monotonic() - started:.1f}s. Connect with "
+          f"`eval \"$(invoke env)\"` (NATS_URL={urls}, mutual TLS with "
+          f"{rel(project, project.layout.client_cert(identity))}); "
+          "check it with `invoke smoke`.")
+
+
+def down(spec: str | None, *, volumes: bool) -> None:
+    project = load(spec)
+    started = time.monotonic()
+    report = teardown.down(engine.connect(), project, volumes=volumes)
+    print(f" {TICK} Removed {len(report.containers)} container(s)"
+          + (f" ({', '.join(report.containers)})" if report.containers else "")
+          + (", the network" if report.network else "")
+          + (f", {len(report.volumes)} volume(s)" if volumes else "")
+          + f" ({time.monotonic() - started:.2f}s)")
+    for thing in report.left_alone:
+        warn(f"left {thing} alone: Courtyard did not create it")
+    if volumes:
+        print("JetStream data removed; certificates kept. Next: `invoke up` starts empty.")
+    else:
+        print("JetStream data kept in volumes; `invoke up` brings it back, "
+              "`invoke down --volumes` removes it.")
+
+
+STATUS_HEADERS = ["node", "container", "server_name", "peers", "meta leader", "streams",
+                  "consumers", "messages", "bytes", "cert expires"]
+
+
+def status(spec: str | None, *, as_json: bool) -> None:
+    project = load(spec)
+    report = cluster_status(engine.connect(), project)
+    if as_json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        print(table(STATUS_HEADERS, [list(vars(row).values()) for row in report.nodes]))
+        if report.healthy:
+            print("Healthy. Next: `invoke smoke`, or connect with `eval \"$(invoke env)\"`.")
+        else:
+            for problem in report.problems:
+                print(f" {CROSS} {problem}")
+    if not report.healthy:
+        raise CourtyardError(f"cluster {report.cluster} is not healthy; run `invoke up` to "
+                             "bring it back, `invoke logs` to see why")
+
+
+def logs(spec: str | None, *, node: str | None, follow: bool, tail: int) -> None:
+    project = load(spec)
+    names = project.names
+    if node is None:
+        indexes = list(range(names.replicas))
+    elif node.isdigit() and int(node) < names.replicas:
+        indexes = [int(node)]
+    elif node in names.pods:
+        indexes = [names.pods.index(node)]
+    else:
+        raise CourtyardError(f"no node {node!r}; use an index 0-{names.replicas - 1} or one of "
+                             f"{', '.join(names.pods)}")
+    found = docker_objects.node_containers(engine.connect(), project)
+    containers = []
+    for index in indexes:
+        if found[index] is None:
+            raise CourtyardError(f"no Courtyard container {names.pod(index)}; run `invoke up`")
+        containers.append(found[index])
+    prefix = len(containers) > 1
+    if not follow:
+        for container in containers:
+            for line in container.logs(tail=tail).decode(errors="replace").splitlines():
+                print(f"{container.name} | {line}" if prefix else line)
+        return
+    threads = [threading.Thread(target=_follow, args=(c, tail, prefix), daemon=True)
+               for c in containers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def _follow(container: Container, tail: int, prefix: bool) -> None:
+    pending = b""
+    for chunk in container.logs(stream=True, follow=True, tail=tail):
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            text = line.decode(errors="replace")
+            print(f"{container.name} | {text}" if prefix else text, flush=True)
+
+
+def env(spec: str | None, *, identity: str | None) -> None:
+    project = load(spec)
+    print(client_access.shell_exports(client_access.env_vars(project, identity)))
+    path = client_access.write_nats_context(project, identity)
+    print(f"# nats CLI context written to {path}: nats --context {project.names.nats_context}")

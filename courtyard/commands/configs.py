@@ -1,0 +1,11 @@
+"""`invoke configs`: certificates and the node configs, checked by the pinned nats-server."""
+
+from __future__ import annotations
+
+from courtyard.commands.steps import load, prepare, rel
+
+
+def configs(spec: str | None) -> None:
+    project = load(spec)
+    prepare(project)
+    print(f"Configs in {rel(project, project.layout.nodes)}/. Next: `invoke up`.")

@@ -1,0 +1,70 @@
+"""Steps shared by several commands: load the spec, reach the engine, write certificates and
+node configs, choose the node image — each printed as one line with its duration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import docker
+
+from courtyard.artefacts import certs as certs_mod
+from courtyard.artefacts import nodeconf
+from courtyard.artefacts.config_check import check_configs
+from courtyard.commands.output import step, warn
+from courtyard.runtime import engine
+from courtyard.runtime.image import ImageChoice, ensure_image
+from courtyard.spec.project import Project, load_project
+
+
+def load(spec: str | None) -> Project:
+    """The project of `--spec` (or the default), its warnings printed once."""
+    project = load_project(spec)
+    for message in project.spec.warnings:
+        warn(message)
+    return project
+
+
+def rel(project: Project, path: Path) -> str:
+    """`path` relative to the project folder when it lies inside, for shorter lines."""
+    try:
+        return str(path.relative_to(project.spec.root))
+    except ValueError:
+        return str(path)
+
+
+def connect_engine() -> docker.DockerClient:
+    with step("Docker engine") as info:
+        client = engine.connect()
+        info["detail"] = f"{client.version().get('Version', '?')}"
+    return client
+
+
+def write_certificates(project: Project, *, force: bool = False) -> None:
+    with step("Certificates") as info:
+        results = certs_mod.ensure_certs(project.spec, project.names, project.layout,
+                                         force=force)
+        changed = [f"{r.label} {r.action}" + (f" ({r.reason})" if r.reason else "")
+                   for r in results if r.action != "kept"]
+        info["detail"] = ", ".join(changed) if changed else f"{len(results)} up to date"
+
+
+def write_node_configs(project: Project) -> None:
+    with step("Node configs checked by nats-server -t") as info:
+        written = nodeconf.write_configs(project.spec, project.names, project.layout)
+        check_configs(project.names, project.layout)
+        changed = [r.pod for r in written if r.changed]
+        info["detail"] = (f"wrote {', '.join(changed)}" if changed
+                          else f"{len(written)} up to date")
+
+
+def prepare(project: Project, *, force_certs: bool = False) -> None:
+    """Certificates, then node configs: what every command that runs or exports nodes needs."""
+    write_certificates(project, force=force_certs)
+    write_node_configs(project)
+
+
+def choose_image(client: docker.DockerClient, project: Project) -> ImageChoice:
+    with step("Node image") as info:
+        image = ensure_image(client, project.spec.image)
+        info["detail"] = f"{image.tag}, {image.reason}"
+    return image

@@ -1,0 +1,154 @@
+"""`invoke up`: one context and an ordered list of small steps, each printing its own line.
+
+Like kind's cluster creation: connect to the engine, write certificates and node configs,
+choose the image, preflight (names, ports, the plan), network and volumes, start nodes,
+wait until ready, roll changed nodes one at a time, remove nodes beyond the replicas. Every
+step is idempotent; a step with nothing to do prints nothing. The certificates and configs
+are written only after the engine answered, so an unreachable engine changes nothing on disk.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import docker
+from docker.models.containers import Container
+
+from courtyard.artefacts.node_containers import NodeSpec, node_specs
+from courtyard.checks.readiness import wait_ready
+from courtyard.commands import steps
+from courtyard.commands.output import step
+from courtyard.runtime import docker_objects, ports, teardown
+from courtyard.runtime.plan import Plan, plan_nodes, state_of
+from courtyard.spec.project import Project
+
+DEFAULT_TIMEOUT = 60.0
+
+
+@dataclass
+class UpContext:
+    """What the steps share: filled in step by step, in order."""
+
+    project: Project
+    timeout: float = DEFAULT_TIMEOUT
+    force_certs: bool = False
+    client: docker.DockerClient | None = None
+    nodes: list[NodeSpec] = field(default_factory=list)
+    existing: dict[str, Container | None] = field(default_factory=dict)
+    ours: dict[str, Container] = field(default_factory=dict)
+    network_existed: bool = False
+    plan: Plan = field(default_factory=Plan)
+
+    @property
+    def already_running(self) -> bool:
+        return self.plan.changes_nothing and self.network_existed
+
+    def wait_ready(self) -> str:
+        targets = [(node.name, node.monitor_host_port) for node in self.nodes]
+        return wait_ready(self.client, self.project, targets, self.timeout)
+
+
+def connect(ctx: UpContext) -> None:
+    ctx.client = steps.connect_engine()
+
+
+def prepare(ctx: UpContext) -> None:
+    steps.prepare(ctx.project, force_certs=ctx.force_certs)
+
+
+def image(ctx: UpContext) -> None:
+    chosen = steps.choose_image(ctx.client, ctx.project)
+    ctx.nodes = node_specs(ctx.project, chosen.tag)
+
+
+def preflight(ctx: UpContext) -> None:
+    with step("Preflight: names and ports") as info:
+        ctx.existing, network = docker_objects.check_names(ctx.client, ctx.project, ctx.nodes)
+        ctx.network_existed = network is not None
+        ctx.ours = {c.name: c for c in docker_objects.our_containers(ctx.client, ctx.project)}
+        held = {port for c in ctx.ours.values() if c.status == "running"
+                for port in ports.published_ports(c)}
+        states = {name: state_of(c) for name, c in ctx.existing.items() if c is not None}
+        ctx.plan = plan_nodes(ctx.nodes, states, ctx.ours)
+        ports.check_ports(ctx.plan.to_start_or_roll, held)
+        info["detail"] = "nothing to change" if ctx.plan.changes_nothing else (
+            f"{len(ctx.plan.start)} to start, {len(ctx.plan.roll)} to roll")
+
+
+def network_and_volumes(ctx: UpContext) -> None:
+    if ctx.already_running:
+        return
+    project = ctx.project
+    with step("Network and volumes") as info:
+        made_network = docker_objects.ensure_network(ctx.client, project)
+        made_volumes = sum(docker_objects.ensure_volume(ctx.client, project, n.volume)
+                           for n in ctx.nodes)
+        info["detail"] = (f"{project.names.network} {'created' if made_network else 'kept'}, "
+                          f"{made_volumes} volume(s) created")
+
+
+def start(ctx: UpContext) -> None:
+    if not ctx.plan.start:
+        return
+    with step("Nodes") as info:
+        in_parallel([lambda n=node: docker_objects.start_node(ctx.client, n, ctx.existing[n.name])
+                     for node in ctx.plan.start])
+        info["detail"] = ", ".join(f"{n.name} {ctx.plan.reasons[n.name]}"
+                                   for n in ctx.plan.start)
+
+
+def wait(ctx: UpContext) -> None:
+    if ctx.plan.start:
+        title = "Waiting for health, routes and JetStream meta leader"
+    elif ctx.already_running:
+        title = "Ready (already running)"
+    else:
+        return
+    with step(title) as info:
+        info["detail"] = ctx.wait_ready()
+
+
+def roll(ctx: UpContext) -> None:
+    """Replace changed nodes one at a time, each followed by a full readiness wait, as a
+    StatefulSet rolls its pods: a 3-replica stream keeps taking publishes meanwhile."""
+    for node, reason in ctx.plan.roll:
+        with step(f"Rolling {node.name} ({reason})") as info:
+            started = time.monotonic()
+            docker_objects.start_node(ctx.client, node, ctx.existing[node.name])
+            summary = ctx.wait_ready()
+            info["detail"] = f"ready again after {time.monotonic() - started:.1f}s: {summary}"
+
+
+def scale_down(ctx: UpContext) -> None:
+    """Nodes beyond the spec's replicas (after scaling down) are removed; volumes are kept."""
+    if not ctx.plan.remove:
+        return
+    with step("Scaled down") as info:
+        teardown.remove_all([ctx.ours[name] for name in ctx.plan.remove])
+        info["detail"] = f"removed {', '.join(ctx.plan.remove)} (volumes kept)"
+
+
+UP_STEPS: tuple[Callable[[UpContext], None], ...] = (
+    connect, prepare, image, preflight, network_and_volumes, start, wait, roll, scale_down,
+)
+
+
+def in_parallel(jobs: list[Callable[[], object]]) -> None:
+    """Run Docker calls side by side (nodes are independent); the first error is raised."""
+    if not jobs:
+        return
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        for future in [pool.submit(job) for job in jobs]:
+            future.result()
+
+
+def up(project: Project, *, timeout: float = DEFAULT_TIMEOUT,
+       force_certs: bool = False) -> UpContext:
+    """Bring the cluster to the spec and wait until it is ready; returns what the steps saw."""
+    ctx = UpContext(project, timeout=timeout, force_certs=force_certs)
+    for run_step in UP_STEPS:
+        run_step(ctx)
+    return ctx

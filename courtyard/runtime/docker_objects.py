@@ -1,0 +1,165 @@
+"""Docker objects of one cluster: find them, create them, remove them.
+
+Courtyard only ever stops, removes or reuses objects that carry its labels for this cluster
+(`courtyard.runtime.ownership`); anything else with a clashing name is reported and left
+alone.
+"""
+
+from __future__ import annotations
+
+import docker
+from docker.errors import APIError, NotFound
+from docker.models.containers import Container
+from docker.models.networks import Network
+from docker.models.volumes import Volume
+
+from courtyard.artefacts.node_containers import NodeSpec
+from courtyard.runtime.ownership import Owner, carries_cluster_labels, owner_of, refuse_foreign
+from courtyard.spec import naming
+from courtyard.spec.project import Project
+
+STOP_TIMEOUT = 10
+
+
+def get_container(client: docker.DockerClient, name: str) -> Container | None:
+    try:
+        container = client.containers.get(name)
+    except NotFound:
+        return None
+    # get() also matches by id prefix; only an exact name counts.
+    return container if container.name == name else None
+
+
+def our_containers(client: docker.DockerClient, project: Project) -> list[Container]:
+    """Containers `invoke up` made for this cluster (not Compose's, not probe nodes' owners)."""
+    found = client.containers.list(all=True, filters=project.names.selector)
+    return [c for c in found if owner_of(c.labels, project.names.fullname) is Owner.OURS]
+
+
+def node_containers(client: docker.DockerClient, project: Project) -> list[Container | None]:
+    """The container of every pod, in pod order, when it was made from this spec (by `up`
+    or Compose); None where there is none."""
+    found = []
+    for pod in project.names.pods:
+        container = get_container(client, pod)
+        if container is not None and not carries_cluster_labels(container.labels,
+                                                                project.names.fullname):
+            container = None
+        found.append(container)
+    return found
+
+
+def get_network(client: docker.DockerClient, name: str) -> Network | None:
+    return next((n for n in client.networks.list(names=[name]) if n.name == name), None)
+
+
+def get_volume(client: docker.DockerClient, name: str) -> Volume | None:
+    try:
+        return client.volumes.get(name)
+    except NotFound:
+        return None
+
+
+def check_names(client: docker.DockerClient, project: Project,
+                nodes: list[NodeSpec]) -> tuple[dict[str, Container | None], Network | None]:
+    """Every name the cluster needs is free or ours; returns our containers and network.
+
+    Data volumes made from this spec by Compose are accepted (they hold the same data);
+    containers and networks must be this cluster's own.
+    """
+    fullname, spec_name = project.names.fullname, project.spec.path.name
+    existing: dict[str, Container | None] = {}
+    for node in nodes:
+        container = get_container(client, node.name)
+        if container is not None:
+            refuse_foreign("container", node.name, owner_of(container.labels, fullname),
+                           spec_name)
+        existing[node.name] = container
+    network = get_network(client, project.names.network)
+    if network is not None:
+        refuse_foreign("network", network.name, owner_of(network.attrs.get("Labels"), fullname),
+                       spec_name)
+    for node in nodes:
+        volume = get_volume(client, node.volume)
+        labels = volume.attrs.get("Labels") if volume is not None else None
+        if volume is not None and not carries_cluster_labels(labels, fullname):
+            refuse_foreign("volume", node.volume, owner_of(labels, fullname), spec_name)
+    return existing, network
+
+
+def ensure_network(client: docker.DockerClient, project: Project) -> bool:
+    """Create the cluster's bridge network unless it exists (check_names vetted it first);
+    True when created."""
+    name = project.names.network
+    if get_network(client, name) is not None:
+        return False
+    client.networks.create(name, driver="bridge", labels=project.names.labels(project.spec_file),
+                           check_duplicate=True)
+    return True
+
+
+def ensure_volume(client: docker.DockerClient, project: Project, name: str) -> bool:
+    """Create a node's data volume unless it exists (check_names vetted it first)."""
+    if get_volume(client, name) is not None:
+        return False
+    client.volumes.create(name, labels=project.names.labels(project.spec_file))
+    return True
+
+
+def create_node(client: docker.DockerClient, node: NodeSpec) -> Container:
+    """Create (not start) the container of one node, labelled with its fingerprint."""
+    api = client.api
+    binds = {str(host): {"bind": path, "mode": "ro"} for path, host in node.mounts}
+    binds[node.volume] = {"bind": naming.STORE_DIR, "mode": "rw"}
+    host_config = api.create_host_config(
+        binds=binds,
+        port_bindings={port: ("127.0.0.1", host_port) for port, host_port in node.ports},
+    )
+    networking = api.create_networking_config(
+        {node.network: api.create_endpoint_config(aliases=list(node.aliases))}
+    )
+    created = api.create_container(
+        image=node.image, name=node.name, hostname=node.name, entrypoint=node.entrypoint,
+        command=node.command, labels={**dict(node.labels), naming.HASH_LABEL: node.fingerprint},
+        ports=[port for port, _ in node.ports], host_config=host_config,
+        networking_config=networking,
+    )
+    return client.containers.get(created["Id"])
+
+
+def start_node(client: docker.DockerClient, node: NodeSpec, old: Container | None) -> None:
+    """Start the node: its stopped container when it still fits, else a new one."""
+    if old is not None and old.labels.get(naming.HASH_LABEL) == node.fingerprint:
+        old.start()
+        return
+    if old is not None:
+        remove_container(old)
+    create_node(client, node).start()
+
+
+def remove_container(container: Container) -> None:
+    if container.status == "running":
+        container.stop(timeout=STOP_TIMEOUT)
+    container.remove(v=False, force=True)
+
+
+def log_tail(container: Container, lines: int = 20) -> str:
+    try:
+        return container.logs(tail=lines).decode(errors="replace").rstrip()
+    except (NotFound, APIError):
+        return "(no logs: the container is gone)"
+
+
+def purge(client: docker.DockerClient, project: Project) -> None:
+    """Remove every container, network and volume labelled with this cluster's name.
+
+    For throw-away clusters (tests, benchmarks) whose names are unique to their run; users
+    have `invoke down`, which is stricter about whose objects it touches.
+    """
+    selector = project.names.any_selector
+    for container in client.containers.list(all=True, filters=selector):
+        container.remove(force=True)
+    for network in client.networks.list(filters=selector):
+        network.remove()
+    for volume in client.volumes.list(filters=selector):
+        volume.remove(force=True)

@@ -1,0 +1,55 @@
+"""`invoke down`: remove this cluster's containers and network; data volumes only when asked."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import docker
+
+from courtyard.runtime import docker_objects
+from courtyard.runtime.ownership import Owner, carries_cluster_labels, owner_of
+from courtyard.spec.project import Project
+
+
+@dataclass(frozen=True)
+class DownReport:
+    containers: list[str]
+    network: bool
+    volumes: list[str]
+    left_alone: list[str]
+
+
+def remove_all(containers: list) -> None:
+    """Stop and remove containers side by side (the engine stops each in its own time)."""
+    if not containers:
+        return
+    with ThreadPoolExecutor(max_workers=len(containers)) as pool:
+        for future in [pool.submit(docker_objects.remove_container, c) for c in containers]:
+            future.result()
+
+
+def down(client: docker.DockerClient, project: Project, *, volumes: bool = False) -> DownReport:
+    """Stop and remove this cluster's containers and network; volumes only when asked."""
+    names = project.names
+    containers = docker_objects.our_containers(client, project)
+    remove_all(containers)
+    network = docker_objects.get_network(client, names.network)
+    removed_network = False
+    left_alone = []
+    if network is not None:
+        if owner_of(network.attrs.get("Labels"), names.fullname) is Owner.OURS:
+            network.remove()
+            removed_network = True
+        else:
+            left_alone.append(f"network {network.name}")
+    for pod in names.pods:
+        if docker_objects.get_container(client, pod) is not None:
+            left_alone.append(f"container {pod}")
+    removed_volumes = []
+    if volumes:
+        for volume in client.volumes.list(filters=names.selector):
+            if carries_cluster_labels(volume.attrs.get("Labels"), names.fullname):
+                volume.remove(force=True)
+                removed_volumes.append(volume.name)
+    return DownReport([c.name for c in containers], removed_network, removed_volumes, left_alone)

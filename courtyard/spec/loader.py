@@ -1,0 +1,271 @@
+"""Reading `config/courtyard.yaml`: bounded, validated, every mistake one sentence.
+
+Every check names the field and the bad value, so a user can fix the file from the message.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from courtyard.core.errors import SpecError
+from courtyard.spec.model import HostPorts, JetStream, Ports, Spec, Subject, Tls
+from courtyard.spec.sans import San, is_dns_name, parse_san
+from courtyard.spec.sizes import parse_size
+
+DEFAULT_SPEC = Path("config/courtyard.yaml")
+SPEC_ENV = "COURTYARD_SPEC"
+CHART_LAYOUTS = ("current", "legacy")
+# A spec is a few dozen lines; anything this large is not one.
+MAX_SPEC_BYTES = 256 * 1024
+
+_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+def spec_path(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """The spec to use: an explicit path, else $COURTYARD_SPEC, else config/courtyard.yaml."""
+    chosen = explicit or os.environ.get(SPEC_ENV) or DEFAULT_SPEC
+    return Path(chosen).expanduser().resolve()
+
+
+def load_spec(path: str | os.PathLike[str] | None = None) -> Spec:
+    """Read and validate a spec file; raise SpecError with one clear sentence."""
+    file = spec_path(path)
+    try:
+        if file.stat().st_size > MAX_SPEC_BYTES:
+            raise SpecError(f"spec file {file} is larger than {MAX_SPEC_BYTES // 1024} KiB; "
+                            "point --spec at a Courtyard spec")
+        raw = yaml.safe_load(file.read_text())
+    except FileNotFoundError:
+        raise SpecError(
+            f"spec file {file} does not exist; create it or point {SPEC_ENV} at one"
+        ) from None
+    except (IsADirectoryError, UnicodeDecodeError, PermissionError) as exc:
+        raise SpecError(f"spec file {file} cannot be read ({type(exc).__name__}); "
+                        "point --spec at a readable YAML file") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise SpecError(f"spec file {file} is not valid YAML{where}; fix its syntax") from None
+    return parse_spec(raw if raw is not None else {}, file)
+
+
+def parse_spec(raw: Any, path: Path) -> Spec:
+    """Validate the parsed YAML mapping `raw` and build a Spec."""
+    reader = _Reader(path)
+    top = reader.mapping(raw, "")
+    reader.only(
+        top,
+        "",
+        {"release", "namespace", "cluster_domain", "fullname_override", "cluster_name",
+         "replicas", "image", "jetstream", "ports", "host_ports", "routes", "helm", "tls"},
+    )
+    release = reader.dns_label(top, "release", "skunkwolf-nats")
+    namespace = reader.dns_label(top, "namespace", "default")
+    domain = reader.string(top, "cluster_domain", "cluster.local")
+    if not is_dns_name(domain):
+        reader.fail("cluster_domain", domain, "must be a DNS name like cluster.local")
+    fullname_override = reader.optional_dns_label(top, "fullname_override")
+    cluster_name = reader.optional_string(top, "cluster_name")
+    if cluster_name is not None and not re.fullmatch(r"[A-Za-z0-9_-]+", cluster_name):
+        reader.fail("cluster_name", cluster_name, "may hold only letters, digits, - and _")
+    replicas = reader.integer(top, "replicas", 3)
+    if replicas < 1:
+        reader.fail("replicas", replicas, "must be at least 1")
+    image = reader.optional_string(top, "image")
+
+    js = reader.section(top, "jetstream", {"memory_store", "file_store"})
+    jetstream = JetStream(
+        memory_store=reader.size(js, "jetstream.memory_store", "256Mi"),
+        file_store=reader.size(js, "jetstream.file_store", "1Gi"),
+    )
+
+    p = reader.section(top, "ports", {"client", "cluster", "monitor"})
+    ports = Ports(**{k: reader.port(p, f"ports.{k}", v) for k, v in vars(Ports()).items()})
+    reader.distinct({f"ports.{k}": v for k, v in vars(ports).items()})
+
+    hp = reader.section(top, "host_ports", {"client", "monitor"})
+    host_ports = HostPorts(
+        **{k: reader.port(hp, f"host_ports.{k}", v) for k, v in vars(HostPorts()).items()}
+    )
+    reader.host_port_ranges(host_ports, replicas)
+
+    routes = reader.section(top, "routes", {"use_fqdn"})
+    use_fqdn = reader.boolean(routes, "routes.use_fqdn", False)
+    helm = reader.section(top, "helm", {"layout"})
+    layout = reader.string(helm, "helm.layout", "current")
+    if layout not in CHART_LAYOUTS:
+        reader.fail("helm.layout", layout, f"must be one of {', '.join(CHART_LAYOUTS)}")
+
+    tls = reader.tls(reader.section(
+        top, "tls",
+        {"subject", "ca_validity_days", "cert_validity_days", "extra_sans", "clients"},
+    ))
+
+    warnings = []
+    if replicas < 3:
+        warnings.append(
+            f"replicas is {replicas}: JetStream needs 3 nodes to survive the loss of one"
+        )
+    elif replicas % 2 == 0:
+        warnings.append(
+            f"replicas is {replicas}: an even count tolerates no more failures than {replicas - 1}"
+        )
+    return Spec(
+        path=path, release=release, namespace=namespace, cluster_domain=domain.lower(),
+        fullname_override=fullname_override, cluster_name=cluster_name, replicas=replicas,
+        image=image, use_fqdn=use_fqdn, chart_layout=layout, jetstream=jetstream,
+        ports=ports, host_ports=host_ports, tls=tls, warnings=tuple(warnings),
+    )
+
+
+class _Reader:
+    """Typed access to the raw mapping, failing with the field's dotted name."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fail(self, name: str, value: object, why: str) -> None:
+        raise SpecError(f"{self.path}: {name} = {value!r} {why}")
+
+    def mapping(self, value: Any, name: str) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            what = name or "the top level"
+            raise SpecError(f"{self.path}: {what} must be a mapping of keys, not {value!r}")
+        return value
+
+    def only(self, section: dict[str, Any], prefix: str, allowed: set[str]) -> None:
+        for key in section:
+            if key not in allowed:
+                raise SpecError(
+                    f"{self.path}: unknown key {prefix}{key!s}; "
+                    f"expected one of {', '.join(sorted(allowed))}"
+                )
+
+    def section(self, top: dict[str, Any], name: str, allowed: set[str]) -> dict[str, Any]:
+        value = top.get(name)
+        if value is None:
+            return {}
+        section = self.mapping(value, name)
+        self.only(section, f"{name}.", allowed)
+        return section
+
+    @staticmethod
+    def _leaf(name: str) -> str:
+        return name.rpartition(".")[2]
+
+    def string(self, section: dict[str, Any], name: str, default: str) -> str:
+        value = section.get(self._leaf(name), default)
+        if not isinstance(value, str) or not value.strip():
+            self.fail(name, value, "must be a non-empty string")
+        return value.strip()
+
+    def optional_string(self, section: dict[str, Any], name: str) -> str | None:
+        if section.get(self._leaf(name)) in (None, ""):
+            return None
+        return self.string(section, name, "")
+
+    def dns_label(self, section: dict[str, Any], name: str, default: str) -> str:
+        value = self.string(section, name, default)
+        if not _DNS1123_LABEL.match(value):
+            self.fail(name, value, "is not a DNS-1123 name (lowercase letters, digits and -, "
+                      "starting and ending with a letter or digit, at most 63)")
+        return value
+
+    def optional_dns_label(self, section: dict[str, Any], name: str) -> str | None:
+        if section.get(self._leaf(name)) in (None, ""):
+            return None
+        return self.dns_label(section, name, "")
+
+    def integer(self, section: dict[str, Any], name: str, default: int) -> int:
+        value = section.get(self._leaf(name), default)
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.fail(name, value, "must be a whole number")
+        return value
+
+    def boolean(self, section: dict[str, Any], name: str, default: bool) -> bool:
+        value = section.get(self._leaf(name), default)
+        if not isinstance(value, bool):
+            self.fail(name, value, "must be true or false")
+        return value
+
+    def size(self, section: dict[str, Any], name: str, default: str) -> str:
+        value = section.get(self._leaf(name), default)
+        try:
+            if parse_size(value) <= 0:
+                self.fail(name, value, "must be larger than 0")
+        except ValueError:
+            self.fail(name, value, "is not a size like 256Mi, 1Gi or 512MB")
+        return str(value).strip()
+
+    def port(self, section: dict[str, Any], name: str, default: int) -> int:
+        value = self.integer(section, name, default)
+        if not 1 <= value <= 65535:
+            self.fail(name, value, "is not a port between 1 and 65535")
+        return value
+
+    def distinct(self, ports: dict[str, int]) -> None:
+        seen: dict[int, str] = {}
+        for name, port in ports.items():
+            if port in seen:
+                self.fail(name, port, f"collides with {seen[port]}")
+            seen[port] = name
+
+    def host_port_ranges(self, host_ports: HostPorts, replicas: int) -> None:
+        ranges = {f"host_ports.{k}": range(v, v + replicas) for k, v in vars(host_ports).items()}
+        for name, ports in ranges.items():
+            if ports[-1] > 65535:
+                self.fail(name, ports.start, f"leaves no room for {replicas} nodes below 65536")
+        (a, ra), (b, rb) = ranges.items()
+        if set(ra) & set(rb):
+            self.fail(b, rb.start, f"overlaps {a} (node i publishes on base + i, "
+                      f"{replicas} nodes)")
+
+    def tls(self, section: dict[str, Any]) -> Tls:
+        subj = self.section(section, "subject",
+                            {"common_name", "organization", "organizational_unit"})
+        defaults = Subject()
+        subject = Subject(**{
+            key: self.string(subj, f"tls.subject.{key}", default)
+            for key, default in vars(defaults).items()
+        })
+        ca_days = self.integer(section, "tls.ca_validity_days", 3650)
+        cert_days = self.integer(section, "tls.cert_validity_days", 365)
+        for name, days in (("tls.ca_validity_days", ca_days),
+                           ("tls.cert_validity_days", cert_days)):
+            if days < 31:
+                self.fail(name, days, "must be at least 31 days (certificates renew 30 days "
+                          "before they expire)")
+        if cert_days > ca_days:
+            self.fail("tls.cert_validity_days", cert_days,
+                      f"exceeds tls.ca_validity_days ({ca_days})")
+        sans = self.list_of_strings(section, "tls.extra_sans", [])
+        extra: list[San] = []
+        for entry in sans:
+            try:
+                extra.append(parse_san(entry))
+            except ValueError as exc:
+                self.fail("tls.extra_sans", entry, f"is invalid: {exc}")
+        clients = self.list_of_strings(section, "tls.clients", ["dev"])
+        if not clients:
+            self.fail("tls.clients", clients, "must name at least one client identity")
+        for client in clients:
+            if not _DNS1123_LABEL.match(client):
+                self.fail("tls.clients", client, "is not a DNS-1123 name (used as file name "
+                          "and certificate CN)")
+        if len(set(clients)) != len(clients):
+            self.fail("tls.clients", clients, "lists an identity twice")
+        return Tls(subject=subject, ca_validity_days=ca_days, cert_validity_days=cert_days,
+                   extra_sans=tuple(extra), clients=tuple(clients))
+
+    def list_of_strings(self, section: dict[str, Any], name: str, default: list[str]) -> list[str]:
+        value = section.get(self._leaf(name), default)
+        if value is None:
+            return []
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self.fail(name, value, "must be a list of strings")
+        return value

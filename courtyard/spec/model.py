@@ -1,0 +1,84 @@
+"""The cluster spec as frozen dataclasses: what `config/courtyard.yaml` says, validated.
+
+`courtyard.spec.loader` reads and validates the file; everything else reads these objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from courtyard.spec.sans import San
+from courtyard.spec.sizes import parse_size
+
+
+@dataclass(frozen=True)
+class JetStream:
+    memory_store: str
+    file_store: str
+
+    @property
+    def memory_store_bytes(self) -> int:
+        return parse_size(self.memory_store)
+
+    @property
+    def file_store_bytes(self) -> int:
+        return parse_size(self.file_store)
+
+
+@dataclass(frozen=True)
+class Ports:
+    """Ports inside each node (and each Kubernetes pod)."""
+
+    client: int = 4222
+    cluster: int = 6222
+    monitor: int = 8222
+
+
+@dataclass(frozen=True)
+class HostPorts:
+    """First host port on 127.0.0.1; node i publishes on base + i."""
+
+    client: int = 4222
+    monitor: int = 8222
+
+
+@dataclass(frozen=True)
+class Subject:
+    common_name: str = "Skunkwolf NATS"
+    organization: str = "Skunkwolf"
+    organizational_unit: str = "Platform"
+
+
+@dataclass(frozen=True)
+class Tls:
+    subject: Subject
+    ca_validity_days: int
+    cert_validity_days: int
+    extra_sans: tuple[San, ...]
+    clients: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Spec:
+    path: Path
+    release: str
+    namespace: str
+    cluster_domain: str
+    fullname_override: str | None
+    cluster_name: str | None
+    replicas: int
+    image: str | None
+    use_fqdn: bool
+    chart_layout: str
+    jetstream: JetStream
+    ports: Ports
+    host_ports: HostPorts
+    tls: Tls
+    warnings: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def root(self) -> Path:
+        """The project folder: the parent of `config/` when the spec lives there."""
+        folder = self.path.parent
+        return folder.parent if folder.name == "config" else folder

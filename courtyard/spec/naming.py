@@ -1,0 +1,331 @@
+"""Every name of the cluster, derived exactly as the official nats/nats Helm chart derives it.
+
+Certificates, node configs, Docker containers, networks, volumes and labels, host ports and
+client URLs, image tags, mount paths and the Helm export all take their names from here; no
+other module spells a name (tests/unit/test_architecture.py checks). The chart's rules
+(helm/charts/nats,
+templates/_helpers.tpl and files/config/cluster.yaml):
+
+- fullname: fullnameOverride, else the release name when it contains the chart name
+  ("nats"), else "<release>-nats"; truncated to 63 characters, trailing "-" trimmed.
+- StatefulSet and client Service: the fullname; headless Service: "<fullname>-headless".
+- pods "<fullname>-<i>"; route URLs "tls://<pod>.<headless>:<cluster port>", with
+  ".<namespace>.svc.<cluster domain>" appended to the host when routeURLs.useFQDN.
+- cluster name: the StatefulSet name.
+
+The legacy 0.x chart differs: the headless Service is the fullname itself and routes are
+"nats://<pod>.<fullname>.<namespace>.svc.<domain>:<cluster port>".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TypeVar
+
+from courtyard.core.errors import SpecError
+from courtyard.spec.model import Spec
+from courtyard.spec.sans import San, dns
+from courtyard.spec.server import server_version
+
+T = TypeVar("T")
+
+CHART_NAME = "nats"
+# Everything Courtyard makes in Docker (networks, Compose projects, CLI contexts) starts so.
+PREFIX = "courtyard"
+
+# Label keys on Docker objects. Courtyard touches nothing without MANAGED_LABEL and its
+# cluster's CLUSTER_LABEL.
+LABEL_PREFIX = "io.skunkwolf.courtyard"
+MANAGED_LABEL = f"{LABEL_PREFIX}.managed"
+CLUSTER_LABEL = f"{LABEL_PREFIX}.cluster"
+NODE_LABEL = f"{LABEL_PREFIX}.node"
+SPEC_LABEL = f"{LABEL_PREFIX}.spec"
+HASH_LABEL = f"{LABEL_PREFIX}.config-hash"  # the node fingerprint a container was made from
+ROLE_LABEL = f"{LABEL_PREFIX}.role"  # set on short-lived probe nodes
+CREATED_BY_LABEL = f"{LABEL_PREFIX}.created-by"  # "compose" on the exported Compose services
+VERSION_LABEL = f"{LABEL_PREFIX}.nats-server-version"  # on the locally built image
+COMPOSE_PROJECT_LABEL = "com.docker.compose.project"  # Docker Compose's own label
+# On the exported Kubernetes Secrets.
+K8S_MANAGED_BY = {"app.kubernetes.io/managed-by": PREFIX}
+
+# Where the chart mounts things inside the pod; the local containers mount the same paths,
+# so a node config reads the same locally and in Kubernetes.
+CONFIG_DIR = "/etc/nats-config"
+CONFIG_FILE = f"{CONFIG_DIR}/nats.conf"
+CA_DIR = "/etc/nats-ca-cert"
+CA_FILE = f"{CA_DIR}/ca.crt"
+CLIENT_TLS_DIR = "/etc/nats-certs/nats"
+ROUTE_TLS_DIR = "/etc/nats-certs/cluster"
+TLS_CERT = "tls.crt"
+TLS_KEY = "tls.key"
+CLIENT_CERT_FILE = f"{CLIENT_TLS_DIR}/{TLS_CERT}"
+CLIENT_KEY_FILE = f"{CLIENT_TLS_DIR}/{TLS_KEY}"
+ROUTE_CERT_FILE = f"{ROUTE_TLS_DIR}/{TLS_CERT}"
+ROUTE_KEY_FILE = f"{ROUTE_TLS_DIR}/{TLS_KEY}"
+STORE_DIR = "/data"
+# A probe node (a short-lived extra nats-server) reads its own files from here.
+PROBE_DIR = "/probe"
+PROBE_CONFIG_FILE = f"{PROBE_DIR}/nats.conf"
+PROBE_CERT_FILE = f"{PROBE_DIR}/route.crt"
+PROBE_KEY_FILE = f"{PROBE_DIR}/route.key"
+PROBE_CA_FILE = f"{PROBE_DIR}/ca.crt"
+# The node image runs nats-server with the chart's config path.
+ENTRYPOINT = ("nats-server",)
+COMMAND = ("--config", CONFIG_FILE)
+
+
+def official_image(version: str | None = None) -> str:
+    """The official image of the pinned nats-server, as the chart deploys it."""
+    return f"nats:{version or server_version()}-alpine"
+
+
+def local_image(version: str | None = None) -> str:
+    """The image Courtyard builds FROM scratch when the official one cannot be had."""
+    return f"{PREFIX}/nats-server:{version or server_version()}"
+
+
+def localhost_url(port: int) -> str:
+    """A node's client port published on the host: TLS, named localhost (the server
+    certificate covers it, so host-name verification stays on)."""
+    return f"tls://localhost:{port}"
+
+
+def connection_name(role: str = "") -> str:
+    """The name a Courtyard client gives its NATS connection (seen in /connz)."""
+    return f"{PREFIX}-{role}" if role else PREFIX
+
+
+def _chart_trunc(name: str) -> str:
+    return name[:63].rstrip("-")
+
+
+def chart_fullname(release: str, fullname_override: str | None = None) -> str:
+    """The chart's nats.fullname."""
+    if fullname_override:
+        return _chart_trunc(fullname_override)
+    if CHART_NAME in release:
+        return _chart_trunc(release)
+    return _chart_trunc(f"{release}-{CHART_NAME}")
+
+
+@dataclass(frozen=True)
+class ClusterNames:
+    """Names of one cluster; build it with `names_for(spec)`."""
+
+    fullname: str
+    namespace: str
+    cluster_domain: str
+    replicas: int
+    cluster_port: int
+    use_fqdn: bool
+    layout: str
+    cluster_name: str
+    client_host_base: int
+    monitor_host_base: int
+    identities: tuple[str, ...]
+    extra_sans: tuple[San, ...] = ()
+
+    # Kubernetes objects -------------------------------------------------------------------
+    @property
+    def statefulset(self) -> str:
+        return self.fullname
+
+    @property
+    def client_service(self) -> str:
+        return self.fullname
+
+    @property
+    def headless(self) -> str:
+        return self.fullname if self.layout == "legacy" else f"{self.fullname}-headless"
+
+    @property
+    def chart_default_cluster_name(self) -> str:
+        return self.statefulset
+
+    @property
+    def pvc_name(self) -> str:
+        return f"{self.fullname}-js"
+
+    @property
+    def route_secret(self) -> str:
+        return f"{self.fullname}-route-tls"
+
+    @property
+    def client_secret(self) -> str:
+        return f"{self.fullname}-server-tls"
+
+    @property
+    def ca_secret(self) -> str:
+        return f"{self.fullname}-ca"
+
+    @property
+    def svc_suffix(self) -> str:
+        return f"{self.namespace}.svc.{self.cluster_domain}"
+
+    def fqdn(self, host: str) -> str:
+        return f"{host}.{self.svc_suffix}"
+
+    @property
+    def pods(self) -> list[str]:
+        return [self.pod(i) for i in range(self.replicas)]
+
+    def pod(self, index: int) -> str:
+        return f"{self.statefulset}-{index}"
+
+    def pod_host(self, index: int) -> str:
+        """`<pod>.<headless>`: what the chart's route URLs name without useFQDN."""
+        return f"{self.pod(index)}.{self.headless}"
+
+    def pod_fqdn(self, index: int) -> str:
+        return self.fqdn(self.pod_host(index))
+
+    # Routes ---------------------------------------------------------------------------------
+    def route_host(self, index: int) -> str:
+        return self.pod_fqdn(index) if self.use_fqdn else self.pod_host(index)
+
+    @property
+    def route_urls(self) -> list[str]:
+        """The route URLs the chart renders into every node's `cluster.routes`."""
+        if self.layout == "legacy":
+            return [f"nats://{self.legacy_route_host(i)}:{self.cluster_port}"
+                    for i in range(self.replicas)]
+        return [f"tls://{self.route_host(i)}:{self.cluster_port}" for i in range(self.replicas)]
+
+    def legacy_route_host(self, index: int) -> str:
+        return self.fqdn(f"{self.pod(index)}.{self.fullname}")
+
+    # Certificate SANs -----------------------------------------------------------------------
+    @cached_property
+    def route_sans(self) -> list[San]:
+        """Every host a route may dial, for either useFQDN setting (and the legacy hosts)."""
+        names = [f"*.{self.headless}", self.fqdn(f"*.{self.headless}")]
+        for i in range(self.replicas):
+            names += [self.pod_host(i), self.pod_fqdn(i)]
+        if self.layout == "legacy":
+            names += [self.fqdn(f"*.{self.fullname}")]
+            names += [self.legacy_route_host(i) for i in range(self.replicas)]
+        return _unique([dns(name) for name in names])
+
+    @cached_property
+    def server_sans(self) -> list[San]:
+        """Every name a client may connect by: services, pods, localhost, extra SANs."""
+        names = [self.client_service, self.fqdn(self.client_service)]
+        for i in range(self.replicas):
+            names += [self.pod(i), self.pod_host(i), self.pod_fqdn(i)]
+        names.append("localhost")
+        return _unique([dns(n) for n in names] + [San("IP", "127.0.0.1"), *self.extra_sans])
+
+    # Docker ---------------------------------------------------------------------------------
+    @property
+    def network(self) -> str:
+        return f"{PREFIX}-{self.fullname}"
+
+    @property
+    def compose_project(self) -> str:
+        """The Compose project of the exported file (its containers and volumes carry it)."""
+        return f"{PREFIX}-{self.fullname}"
+
+    def probe_node(self, role: str, tag: str = "") -> str:
+        """A short-lived extra nats-server on the cluster's network, e.g. the rogue node."""
+        return f"{self.fullname}-{role}" + (f"-{tag.lower()}" if tag else "")
+
+    def volume(self, index: int) -> str:
+        """The JetStream volume of a node, named like the chart's PVC of that pod."""
+        return f"{self.pvc_name}-{self.pod(index)}"
+
+    def pod_aliases(self, index: int) -> list[str]:
+        """The names a headless Service gives one pod, each a network alias of its container."""
+        host = self.pod_host(index)
+        parts = [host, f"{host}.{self.namespace}", f"{host}.{self.namespace}.svc",
+                 self.fqdn(host)]
+        if self.layout == "legacy":
+            parts.append(self.legacy_route_host(index))
+        return _unique(parts)
+
+    @property
+    def shared_aliases(self) -> list[str]:
+        """Names every container answers to, as a Service answers with all its pods."""
+        return _unique([self.headless, self.fqdn(self.headless),
+                        self.client_service, self.fqdn(self.client_service)])
+
+    def aliases(self, index: int) -> list[str]:
+        return _unique(self.pod_aliases(index) + self.shared_aliases)
+
+    def labels(self, spec_file: str, index: int | None = None) -> dict[str, str]:
+        labels = {MANAGED_LABEL: "true", CLUSTER_LABEL: self.fullname, SPEC_LABEL: spec_file}
+        if index is not None:
+            labels[NODE_LABEL] = self.pod(index)
+        return labels
+
+    @property
+    def selector(self) -> dict[str, list[str]]:
+        """A Docker list filter for every object made from this cluster's spec."""
+        return {"label": [f"{MANAGED_LABEL}=true", f"{CLUSTER_LABEL}={self.fullname}"]}
+
+    @property
+    def any_selector(self) -> dict[str, list[str]]:
+        """Every object carrying this cluster's label, managed or not (for purging)."""
+        return {"label": [f"{CLUSTER_LABEL}={self.fullname}"]}
+
+    # The host: ports on 127.0.0.1 and the URLs clients use ----------------------------------
+    def client_host_port(self, index: int) -> int:
+        return self.client_host_base + index
+
+    def monitor_host_port(self, index: int) -> int:
+        return self.monitor_host_base + index
+
+    def client_url(self, index: int) -> str:
+        """How a client on the host reaches node `index` (the server cert covers localhost)."""
+        return localhost_url(self.client_host_port(index))
+
+    @property
+    def client_urls(self) -> list[str]:
+        return [self.client_url(i) for i in range(self.replicas)]
+
+    @property
+    def monitor_targets(self) -> list[tuple[str, int]]:
+        """(pod, monitor host port) of every node, as the readiness checks poll them."""
+        return [(self.pod(i), self.monitor_host_port(i)) for i in range(self.replicas)]
+
+    @property
+    def default_identity(self) -> str:
+        """The client identity used when none is named: the spec's first."""
+        return self.identities[0]
+
+    @property
+    def nats_context(self) -> str:
+        """The nats CLI context `invoke env` writes."""
+        return f"{PREFIX}-{self.fullname}"
+
+
+def _unique(items: list[T]) -> list[T]:
+    return list(dict.fromkeys(items))
+
+
+def names_for(spec: Spec) -> ClusterNames:
+    """Derive every name from the spec; SpecError when a derived name breaks a Kubernetes limit."""
+    fullname = chart_fullname(spec.release, spec.fullname_override)
+    names = ClusterNames(
+        fullname=fullname,
+        namespace=spec.namespace,
+        cluster_domain=spec.cluster_domain,
+        replicas=spec.replicas,
+        cluster_port=spec.ports.cluster,
+        use_fqdn=spec.use_fqdn,
+        layout=spec.chart_layout,
+        cluster_name=spec.cluster_name or fullname,
+        client_host_base=spec.host_ports.client,
+        monitor_host_base=spec.host_ports.monitor,
+        identities=spec.tls.clients,
+        extra_sans=spec.tls.extra_sans,
+    )
+    longest_pod = names.pod(spec.replicas - 1)
+    for what, name in (("headless service name", names.headless), ("pod name", longest_pod)):
+        if len(name) > 63:
+            field = "fullname_override" if spec.fullname_override else "release"
+            raise SpecError(
+                f"{spec.path}: {field} makes the {what} {name!r} longer than 63 characters; "
+                f"choose a shorter {field}"
+            )
+    return names
