@@ -39,10 +39,13 @@ def check_config(path: Path, mounts: dict[str, Path]) -> None:
         raise CourtyardError(f"nats-server rejects {path}: {last}")
 
 
-def check_configs(names: ClusterNames, layout: Layout) -> None:
-    """Check every node's config, side by side (each check is its own nats-server process)."""
-    with ThreadPoolExecutor(max_workers=len(names.pods)) as pool:
-        checks = [pool.submit(check_config, layout.node_config(pod), node_mounts(layout, pod))
-                  for pod in names.pods]
+def check_configs(names: ClusterNames, layout: Layout) -> list[Path]:
+    """Check every node's config, side by side (each check is its own nats-server process);
+    returns the configs checked, in pod order."""
+    paths = [layout.node_config(pod) for pod in names.pods]
+    with ThreadPoolExecutor(max_workers=len(paths)) as pool:
+        checks = [pool.submit(check_config, path, node_mounts(layout, pod))
+                  for pod, path in zip(names.pods, paths, strict=True)]
         for check in checks:
             check.result()
+    return paths

@@ -106,11 +106,12 @@ def test_extra_node_routes_to_fqdn_aliases_and_joins_all(docker_client, cluster)
                     layout.cert("route").read_bytes(), layout.key("route").read_bytes(),
                     layout.ca_cert.read_bytes()) as node:
         try:
-            poll(lambda: monitor.peers_of(node.monitor_port) >= set(names.pods),
-                 what="the probe node to route to every pod", timeout=30, interval=0.2)
+            peers = poll(lambda: monitor.peers_of(node.monitor_port),
+                         what="the probe node to route to every pod", timeout=30, interval=0.2,
+                         done=lambda found: found >= set(names.pods))
         except WaitTimeout as exc:
-            raise AssertionError(f"{exc}; probe routes: {monitor.peers_of(node.monitor_port)}"
-                                 f"\n{node.logs()}") from None
+            peers = exc.last
+        assert peers >= set(names.pods), f"probe routes: {peers}\n{node.logs()}"
 
 
 def test_second_up_changes_nothing(docker_client, cluster):

@@ -68,14 +68,14 @@ def test_ssl_verifies_route_cert_for_every_pod_fqdn(project):
     layout, names = project.layout, project.names
     for i in range(names.replicas):
         for host in (names.pod_fqdn(i), names.pod_host(i)):
-            handshake(layout.cert("route"), layout.key("route"), layout.ca_cert, host)
+            assert serves(layout.cert("route"), layout.key("route"), layout.ca_cert, host), host
 
 
 @pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "skunkwolf-nats",
                                   "skunkwolf-nats.default.svc.cluster.local", "nats.example.com"])
 def test_ssl_verifies_server_cert_for_client_names(project, host):
     layout = project.layout
-    handshake(layout.cert("server"), layout.key("server"), layout.ca_cert, host)
+    assert serves(layout.cert("server"), layout.key("server"), layout.ca_cert, host)
 
 
 def test_ssl_rejects_wrong_host_and_foreign_ca(project, tmp_path):

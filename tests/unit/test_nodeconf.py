@@ -31,7 +31,8 @@ def test_one_config_per_node_with_chart_shape(project):
 
 
 def test_real_nats_server_accepts_every_node_config(project):
-    check_configs(project.names, project.layout)
+    checked = check_configs(project.names, project.layout)
+    assert checked == [project.layout.node_config(pod) for pod in project.names.pods]
 
 
 def test_real_nats_server_rejects_a_config_pointing_at_a_missing_file(project):

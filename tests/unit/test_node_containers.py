@@ -1,0 +1,61 @@
+"""The node container definition and its fingerprint: what decides whether a node is replaced."""
+
+from __future__ import annotations
+
+from courtyard.artefacts.certs import ensure_certs
+from courtyard.artefacts.node_containers import node_specs
+from courtyard.artefacts.nodeconf import write_configs
+from courtyard.spec import naming
+
+
+def prepared(project_factory, changes=None):
+    project = project_factory(changes)
+    ensure_certs(project.spec, project.names, project.layout)
+    write_configs(project.spec, project.names, project.layout)
+    return project
+
+
+def prints(project, image="img"):
+    return [node.fingerprint for node in node_specs(project, image)]
+
+
+def test_fingerprint_is_stable_while_nothing_changes(project_factory):
+    project = prepared(project_factory)
+    first = prints(project)
+    assert prints(project) == first
+    assert len(set(first)) == 3  # each node has its own (its name, ports and config differ)
+
+
+def test_fingerprint_changes_with_a_mounted_file(project_factory):
+    project = prepared(project_factory)
+    before = prints(project)
+    route = project.layout.cert("route")
+    route.write_bytes(route.read_bytes() + b"\n")
+    after = prints(project)
+    assert all(a != b for a, b in zip(before, after, strict=True))  # every node mounts it
+    conf = project.layout.node_config(project.names.pod(1))
+    conf.write_text(conf.read_text() + "# edited\n")
+    again = prints(project)
+    assert [a == b for a, b in zip(after, again, strict=True)] == [True, False, True]
+
+
+def test_fingerprint_changes_with_the_image_and_a_missing_file(project_factory):
+    project = prepared(project_factory)
+    before = prints(project)
+    assert prints(project, "other-image") != before
+    project.layout.cert("server").unlink()
+    assert prints(project) != before
+
+
+def test_definition_follows_the_names_module(project_factory):
+    project = prepared(project_factory, {"host_ports": {"client": 5000, "monitor": 6000}})
+    nodes = node_specs(project, "img")
+    names = project.names
+    assert [n.name for n in nodes] == names.pods
+    assert [(n.client_host_port, n.monitor_host_port) for n in nodes] == [
+        (names.client_host_port(i), names.monitor_host_port(i)) for i in range(3)]
+    assert nodes[2].ports == ((4222, 5002), (8222, 6002))
+    assert nodes[0].network == names.network and nodes[0].volume == names.volume(0)
+    assert dict(nodes[0].mounts)[naming.CONFIG_FILE] == project.layout.node_config(names.pod(0))
+    assert nodes[0].entrypoint + nodes[0].command == ["nats-server", "--config",
+                                                      naming.CONFIG_FILE]

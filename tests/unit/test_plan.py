@@ -1,0 +1,70 @@
+"""The node plan: what `up` does with each node, from the containers Docker has now."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from courtyard.artefacts.node_containers import NodeSpec
+from courtyard.runtime.plan import ROLL_REASON, ContainerState, plan_nodes
+
+
+def node(index: int, fingerprint: str = "f1") -> NodeSpec:
+    name = f"n-{index}"
+    return NodeSpec(index=index, name=name, image="img", network="net", aliases=(name,),
+                    volume=f"v-{index}", mounts=(("/etc/x", Path("/x")),),
+                    ports=((4222, 4222 + index), (8222, 8222 + index)), labels=(),
+                    fingerprint=fingerprint)
+
+
+NODES = [node(0), node(1), node(2)]
+
+
+def running(name: str, fingerprint: str = "f1") -> ContainerState:
+    return ContainerState(name, "running", fingerprint)
+
+
+def test_nothing_there_starts_every_node():
+    plan = plan_nodes(NODES, {})
+    assert [n.name for n in plan.start] == ["n-0", "n-1", "n-2"]
+    assert set(plan.reasons.values()) == {"created"}
+    assert not plan.changes_nothing and plan.roll == [] and plan.keep == []
+
+
+def test_every_node_running_unchanged_changes_nothing():
+    plan = plan_nodes(NODES, {n.name: running(n.name) for n in NODES})
+    assert plan.changes_nothing
+    assert [n.name for n in plan.keep] == ["n-0", "n-1", "n-2"]
+
+
+def test_a_changed_running_node_rolls_and_a_changed_stopped_one_is_replaced():
+    existing = {"n-0": running("n-0", "old"), "n-1": ContainerState("n-1", "exited", "old"),
+                "n-2": running("n-2")}
+    plan = plan_nodes(NODES, existing)
+    assert [(n.name, why) for n, why in plan.roll] == [("n-0", ROLL_REASON)]
+    assert [n.name for n in plan.start] == ["n-1"]
+    assert plan.reasons["n-1"] == "replaced (changed while stopped)"
+    assert [n.name for n in plan.keep] == ["n-2"]
+    assert [n.name for n in plan.to_start_or_roll] == ["n-1", "n-0"]
+
+
+@pytest.mark.parametrize("status", ["exited", "created", "dead"])
+def test_an_unchanged_stopped_node_is_restarted_and_says_what_it_was(status):
+    existing = {n.name: running(n.name) for n in NODES}
+    existing["n-2"] = ContainerState("n-2", status, "f1")
+    plan = plan_nodes(NODES, existing)
+    assert [n.name for n in plan.start] == ["n-2"]
+    assert plan.reasons["n-2"] == f"restarted (was {status})"
+
+
+def test_a_container_without_a_fingerprint_is_treated_as_changed():
+    plan = plan_nodes(NODES[:1], {"n-0": running("n-0", None)})
+    assert [n.name for n, _ in plan.roll] == ["n-0"]
+
+
+def test_nodes_beyond_the_replicas_are_removed_in_name_order():
+    ours = ["n-0", "n-1", "n-2", "n-4", "n-3"]
+    plan = plan_nodes(NODES, {n.name: running(n.name) for n in NODES}, ours)
+    assert plan.remove == ["n-3", "n-4"]
+    assert plan.changes_nothing  # removing extra nodes needs no start or roll

@@ -1,0 +1,109 @@
+"""Readiness verdicts from canned /healthz, /routez and /jsz answers (shaped as nats-server's)."""
+
+from __future__ import annotations
+
+import pytest
+
+from courtyard.checks.monitor import Reply
+from courtyard.checks.readiness import NodeProbe, Readiness, judge_node
+
+PODS = ["n-0", "n-1", "n-2"]
+OK = Reply(200, {"status": "ok"})
+
+
+def routez(*peers: str) -> dict:
+    # v2.10+ opens several routes per peer (pooling); each names the same remote.
+    return {"routes": [{"remote_name": p, "rid": i} for i, p in enumerate(peers * 2)]}
+
+
+def jsz(leader: str = "n-0", replicas=None, streams=()) -> dict:
+    if replicas is None:
+        replicas = [{"name": p, "current": True, "offline": False} for p in PODS if p != leader]
+    return {"meta_cluster": {"name": "c", "leader": leader, "replicas": replicas},
+            "account_details": [{"name": "$G", "stream_detail": list(streams)}]}
+
+
+def judge(name="n-0", health=OK, routes=None, js=None, full=OK) -> NodeProbe:
+    routes = routez(*(p for p in PODS if p != name)) if routes is None else routes
+    return judge_node(name, 8222, PODS, health, routes, jsz() if js is None else js, full)
+
+
+def test_a_healthy_meta_leader_is_ready():
+    probe = judge()
+    assert probe.ready and probe.meta_leader == "n-0" and probe.meta_current
+    assert probe.peers == {"n-1", "n-2"}
+
+
+def test_a_health_failure_stops_the_verdict_there():
+    probe = judge_node("n-1", 8222, PODS, Reply(503, {"error": "JetStream not current"}))
+    assert probe.problems == ["health endpoint says 503: {'error': 'JetStream not current'}"]
+    no_answer = judge_node("n-1", 8222, PODS, Reply(0, "no answer on 127.0.0.1:8222"))
+    assert no_answer.problems[0].startswith("health endpoint says nothing")
+
+
+def test_a_missing_route_is_named():
+    probe = judge(routes=routez("n-1"))
+    assert "no route yet to n-2" in probe.problems
+
+
+def test_no_meta_leader_yet():
+    probe = judge("n-1", js=jsz(leader=""))
+    assert probe.problems == ["no JetStream meta leader yet"]
+
+
+@pytest.mark.parametrize("replica", [
+    {"name": "n-2", "current": False, "offline": False},
+    {"name": "n-2", "current": True, "offline": True},  # offline peers refuse placement
+])
+def test_the_leader_sees_a_peer_not_current_or_offline(replica):
+    js = jsz(replicas=[{"name": "n-1", "current": True}, replica])
+    probe = judge(js=js)
+    assert probe.problems == ["meta leader sees n-2 not current or offline"]
+    assert not probe.meta_current
+
+
+def test_a_follower_does_not_judge_the_meta_group():
+    probe = judge("n-1", js=jsz(leader="n-0", replicas=[]))
+    assert probe.ready and not probe.meta_current
+
+
+def test_streams_without_a_leader_or_with_lagging_replicas_are_not_ready():
+    leaderless = {"name": "ORDERS", "cluster": {"leader": ""}}
+    lagging = {"name": "PAYMENTS", "cluster": {"leader": "n-0", "replicas": [
+        {"name": "n-1", "current": True}, {"name": "n-2", "current": False}]}}
+    elsewhere = {"name": "OTHER", "cluster": {"leader": "n-1", "replicas": [
+        {"name": "n-2", "current": False}]}}  # judged by its own leader, not here
+    probe = judge(js=jsz(streams=[leaderless, lagging, elsewhere]))
+    assert probe.problems == ["stream ORDERS has no leader yet",
+                              "stream PAYMENTS: replica on n-2 not current"]
+
+
+def test_the_full_health_counts_only_when_asked_and_all_else_is_fine():
+    assert judge(full=None).ready
+    probe = judge(full=Reply(503, {"error": "stream not current"}))
+    assert probe.problems == ["full health says 503: {'error': 'stream not current'}"]
+
+
+def ready_cluster(*leaders: str) -> Readiness:
+    return Readiness([judge(name, js=jsz(leader=leader, replicas=[
+        {"name": p, "current": True} for p in PODS if p != leader]))
+        for name, leader in zip(PODS, leaders, strict=True)])
+
+
+def test_a_cluster_is_ready_when_every_node_is_and_all_agree_on_the_leader():
+    state = ready_cluster("n-0", "n-0", "n-0")
+    assert state.ready and state.summary().startswith("health 3/3, routes full mesh, meta "
+                                                      "leader n-0")
+
+
+def test_nodes_that_disagree_on_the_meta_leader_are_not_ready():
+    state = ready_cluster("n-0", "n-1", "n-1")
+    assert state.problems == ["nodes disagree on the meta leader: n-0, n-1"]
+
+
+def test_node_problems_come_first_and_the_final_check_last():
+    state = ready_cluster("n-0", "n-0", "n-0")
+    state.final_problem = "JetStream does not place a replicated stream yet"
+    assert state.problems == ["JetStream does not place a replicated stream yet"]
+    state.probes[1].problems.append("no route yet to n-2")
+    assert state.problems == ["n-1: no route yet to n-2"]
