@@ -54,7 +54,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=10_000)
     args = parser.parse_args()
     logging.getLogger("asyncio").setLevel(logging.ERROR)
-    with bench_project(host_base=36000) as project:
+    with bench_project(host_base=26000) as project:
         quiet_up(project)
         times = []
         for _ in range(args.runs):

@@ -21,11 +21,12 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 @contextlib.contextmanager
-def bench_project(host_base: int = 35000) -> Iterator[Project]:
+def bench_project(host_base: int = 25000, replicas: int = 3) -> Iterator[Project]:
     """A project in a temporary folder; every Docker object it made is removed afterwards."""
     with tempfile.TemporaryDirectory(prefix="courtyard-bench-") as tmp:
         spec = yaml.safe_load((REPO / "config" / "courtyard.yaml").read_text())
         spec["release"] = f"bench{secrets.token_hex(2)}"
+        spec["replicas"] = replicas
         spec["host_ports"] = {"client": host_base, "monitor": host_base + 100}
         path = Path(tmp) / "config" / "courtyard.yaml"
         path.parent.mkdir(parents=True)

@@ -57,10 +57,15 @@ def _ports_free(ports: range) -> bool:
     return True
 
 
+# Below Linux's ephemeral range (32768 and up), where clients' own source ports would
+# collide with a cluster's host ports.
+PORT_RANGE = range(20000, 32000, 10)
+
+
 def free_port_base(count: int) -> int:
     """A base port with `count` free ports above it, away from the defaults."""
     for _ in range(200):
-        base = random.randrange(20000, 40000, 10)
+        base = random.choice(PORT_RANGE)
         if _ports_free(range(base, base + count)):
             return base
     raise RuntimeError("no free port range found")
