@@ -25,8 +25,9 @@ JSON_HELP = "print a machine-readable JSON report"
 
 
 # invoke finds this file from any folder below it; the default spec is this project's.
-os.environ.setdefault("COURTYARD_SPEC", str(Path(__file__).resolve().parent / "config"
-                                            / "courtyard.yaml"))
+os.environ.setdefault(
+    "COURTYARD_SPEC", str(Path(__file__).resolve().parent / "config" / "courtyard.yaml")
+)
 
 
 def user_errors(func):
@@ -47,29 +48,47 @@ def user_errors(func):
     return wrapper
 
 
-@task(help={"spec": SPEC_HELP, "force": "reissue every leaf certificate (the CA is kept)",
-            "show": "print each certificate's subject, SANs, EKU, expiry and fingerprint",
-            "json": JSON_HELP})
+@task(
+    help={
+        "spec": SPEC_HELP,
+        "force": "reissue every leaf certificate (the CA is kept)",
+        "show": "print each certificate's subject, SANs, EKU, expiry and fingerprint",
+        "json": JSON_HELP,
+    }
+)
 @user_errors
 def certs(c, spec=None, force=False, show=False, json=False):
     """Issue the CA, route, server and client certificates the spec asks for."""
     certs_cmd.certs(spec, force=force, show=show, as_json=json)
 
 
-@task(help={"common_name": "subject CN, e.g. \"NATS Cluster\"",
-            "out": "output base name: writes certs/<out>.crt and certs/<out>.key",
-            "unit": "subject OU, e.g. NATS",
-            "sans": "SAN list, e.g. \"DNS:a, DNS:b, IP:127.0.0.1\"",
-            "route": "usable for routes (serverAuth and clientAuth)",
-            "client": "a client certificate (clientAuth only)",
-            "force": "reissue even when the certificate on disk already matches",
-            "spec": SPEC_HELP})
+@task(
+    help={
+        "common_name": 'subject CN, e.g. "NATS Cluster"',
+        "out": "output base name: writes certs/<out>.crt and certs/<out>.key",
+        "unit": "subject OU, e.g. NATS",
+        "sans": 'SAN list, e.g. "DNS:a, DNS:b, IP:127.0.0.1"',
+        "route": "usable for routes (serverAuth and clientAuth)",
+        "client": "a client certificate (clientAuth only)",
+        "force": "reissue even when the certificate on disk already matches",
+        "spec": SPEC_HELP,
+    }
+)
 @user_errors
-def cert(c, common_name, out, unit=None, sans=None, route=False, client=False, force=False,
-         spec=None):
+def cert(
+    c, common_name, out, unit=None, sans=None, route=False, client=False, force=False, spec=None
+):
     """Issue one ad-hoc certificate from the Courtyard CA (generate-nats-certs.sh options)."""
-    certs_cmd.cert(spec, common_name=common_name, out=out, unit=unit, sans=sans, route=route,
-                  client=client, force=force)
+    certs_cmd.cert(
+        spec,
+        common_name=common_name,
+        out=out,
+        unit=unit,
+        sans=sans,
+        route=route,
+        client=client,
+        force=force,
+    )
 
 
 @task(help={"spec": SPEC_HELP})
@@ -79,9 +98,13 @@ def configs(c, spec=None):
     configs_cmd.configs(spec)
 
 
-@task(help={"spec": SPEC_HELP,
-            "timeout": "seconds to wait for the cluster to be ready (default 60)",
-            "force_certs": "reissue every leaf certificate first (nodes then roll)"})
+@task(
+    help={
+        "spec": SPEC_HELP,
+        "timeout": "seconds to wait for the cluster to be ready (default 60)",
+        "force_certs": "reissue every leaf certificate first (nodes then roll)",
+    }
+)
 @user_errors
 def up(c, spec=None, timeout=60.0, force_certs=False):
     """Bring the cluster up (certs, configs, image, network, nodes) and wait until ready."""
@@ -102,8 +125,14 @@ def status(c, spec=None, json=False):
     cluster.status(spec, as_json=json)
 
 
-@task(help={"spec": SPEC_HELP, "node": "one node: its index (0, 1, ...) or pod name",
-            "follow": "keep printing new lines", "tail": "lines from the end (default 100)"})
+@task(
+    help={
+        "spec": SPEC_HELP,
+        "node": "one node: its index (0, 1, ...) or pod name",
+        "follow": "keep printing new lines",
+        "tail": "lines from the end (default 100)",
+    }
+)
 @user_errors
 def logs(c, spec=None, node=None, follow=False, tail=100):
     """Print the nodes' logs."""
@@ -117,19 +146,29 @@ def env(c, spec=None, identity=None):
     cluster.env(spec, identity=identity)
 
 
-@task(help={"spec": SPEC_HELP, "out": "output folder (default dist/helm/, gitignored)",
-            "no_secrets": "write no Secret manifests; print kubectl create secret commands",
-            "verify": "render the chart with the Helm SDK and compare it with the local configs",
-            "chart": "chart folder or .tgz for --verify (default: download the matching version)"})
+@task(
+    help={
+        "spec": SPEC_HELP,
+        "out": "output folder (default dist/helm/, gitignored)",
+        "no_secrets": "write no Secret manifests; print kubectl create secret commands",
+        "verify": "render the chart with the Helm SDK and compare it with the local configs",
+        "chart": "chart folder or .tgz for --verify (default: download the matching version)",
+    }
+)
 @user_errors
 def export_helm(c, spec=None, out=None, no_secrets=False, verify=False, chart=None):
     """Write Helm values, TLS secrets and deploy steps for the official nats/nats chart."""
     exports.export_helm(spec, out=out, secrets=not no_secrets, verify=verify, chart=chart)
 
 
-@task(help={"spec": SPEC_HELP, "messages": "JetStream messages to publish (default 1000)",
-            "failover": "also stop the stream leader's node under load and check nothing is lost",
-            "json": JSON_HELP})
+@task(
+    help={
+        "spec": SPEC_HELP,
+        "messages": "JetStream messages to publish (default 1000)",
+        "failover": "also stop the stream leader's node under load and check nothing is lost",
+        "json": JSON_HELP,
+    }
+)
 @user_errors
 def smoke(c, spec=None, messages=1000, failover=False, json=False):
     """Prove the running cluster works: pub/sub, JetStream, KV, TLS refusals (and failover)."""

@@ -26,14 +26,16 @@ WINDOW = 256
 PAYLOAD = b"x" * 128
 
 
-async def throughput(project, replicas: int, storage: StorageType, messages: int,
-                     run: int) -> float:
+async def throughput(
+    project, replicas: int, storage: StorageType, messages: int, run: int
+) -> float:
     nc = await connect(project, [0])
     try:
         js = nc.jetstream(publish_async_max_pending=WINDOW)
         stream = f"BENCH_R{replicas}_{storage.value.upper()}_{run}"
-        await create_stream(js, name=stream, subjects=[f"bench.{stream}"], storage=storage,
-                            num_replicas=replicas)
+        await create_stream(
+            js, name=stream, subjects=[f"bench.{stream}"], storage=storage, num_replicas=replicas
+        )
         await publish_once_reachable(js, f"bench.{stream}", PAYLOAD)
         started = time.monotonic()
         for _ in range(messages - 1):
@@ -64,15 +66,21 @@ def main() -> None:
             assert report.ok, [c for c in report.checks if not c.ok]
         print(f"| measure (median of {args.runs}) | value | all runs |")
         print("| --- | --- | --- |")
-        print(f"| smoke, 1000 messages | {median(times):.2f} s | "
-              f"{', '.join(f'{t:.2f}' for t in times)} |")
+        print(
+            f"| smoke, 1000 messages | {median(times):.2f} s | "
+            f"{', '.join(f'{t:.2f}' for t in times)} |"
+        )
         for replicas in (3, 1):
             for storage in (StorageType.FILE, StorageType.MEMORY):
-                rates = [asyncio.run(throughput(project, replicas, storage, args.messages, run))
-                         for run in range(args.runs)]
-                print(f"| publish R{replicas} {storage.value}, {args.messages} x 128 B, window "
-                      f"{WINDOW} | {median(rates):,.0f} msg/s | "
-                      f"{', '.join(f'{r:,.0f}' for r in rates)} |")
+                rates = [
+                    asyncio.run(throughput(project, replicas, storage, args.messages, run))
+                    for run in range(args.runs)
+                ]
+                print(
+                    f"| publish R{replicas} {storage.value}, {args.messages} x 128 B, window "
+                    f"{WINDOW} | {median(rates):,.0f} msg/s | "
+                    f"{', '.join(f'{r:,.0f}' for r in rates)} |"
+                )
 
 
 if __name__ == "__main__":

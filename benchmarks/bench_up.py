@@ -22,9 +22,15 @@ from courtyard.runtime.engine import connect
 from courtyard.runtime.teardown import down
 
 LEADER_LINE = re.compile(
-    r"(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d\.\d+) \[INF\] JetStream cluster new metadata leader")
-MEASURES = ("cold up", "meta leader elected after start", "overhead (cold up - election)",
-            "warm up", "down")
+    r"(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d\.\d+) \[INF\] JetStream cluster new metadata leader"
+)
+MEASURES = (
+    "cold up",
+    "meta leader elected after start",
+    "overhead (cold up - election)",
+    "warm up",
+    "down",
+)
 
 
 def election_seconds(project) -> float:
@@ -56,8 +62,11 @@ def measure(replicas: int, runs: int) -> dict[str, list[float]]:
             warm = time.monotonic() - started
             started = time.monotonic()
             down(client, project, volumes=True)
-            for name, value in zip(MEASURES, (cold, election, cold - election, warm,
-                                              time.monotonic() - started), strict=True):
+            for name, value in zip(
+                MEASURES,
+                (cold, election, cold - election, warm, time.monotonic() - started),
+                strict=True,
+            ):
                 found[name].append(value)
     return found
 
@@ -65,16 +74,18 @@ def measure(replicas: int, runs: int) -> dict[str, list[float]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--replicas", default="3",
-                        help="comma-separated cluster sizes, e.g. 3,5,7")
+    parser.add_argument("--replicas", default="3", help="comma-separated cluster sizes, e.g. 3,5,7")
     args = parser.parse_args()
     sizes = [int(size) for size in args.replicas.split(",")]
     print(f"| nodes | measure (median of {args.runs}) | seconds | all runs |")
     print("| --- | --- | --- | --- |")
     for size in sizes:
         for name, values in measure(size, args.runs).items():
-            print(f"| {size} | {name} | {median(values):.2f} | "
-                  f"{', '.join(f'{v:.2f}' for v in values)} |", flush=True)
+            print(
+                f"| {size} | {name} | {median(values):.2f} | "
+                f"{', '.join(f'{v:.2f}' for v in values)} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -48,15 +48,32 @@ def leaf_plans(spec: Spec, names: ClusterNames, layout: Layout) -> list[LeafPlan
     subject = spec.tls.subject
     org, ou = subject.organization, subject.organizational_unit
     plans = [
-        LeafPlan("route", layout.cert("route"), layout.key("route"),
-                 Name(f"{subject.common_name} routes", org, ou), tuple(names.route_sans),
-                 Usage.ROUTE),
-        LeafPlan("server", layout.cert("server"), layout.key("server"),
-                 Name(subject.common_name, org, ou), tuple(names.server_sans), Usage.SERVER),
+        LeafPlan(
+            "route",
+            layout.cert("route"),
+            layout.key("route"),
+            Name(f"{subject.common_name} routes", org, ou),
+            tuple(names.route_sans),
+            Usage.ROUTE,
+        ),
+        LeafPlan(
+            "server",
+            layout.cert("server"),
+            layout.key("server"),
+            Name(subject.common_name, org, ou),
+            tuple(names.server_sans),
+            Usage.SERVER,
+        ),
     ]
     plans += [
-        LeafPlan(f"client {identity}", layout.client_cert(identity), layout.client_key(identity),
-                 Name(identity, org, ou), (), Usage.CLIENT)
+        LeafPlan(
+            f"client {identity}",
+            layout.client_cert(identity),
+            layout.client_key(identity),
+            Name(identity, org, ou),
+            (),
+            Usage.CLIENT,
+        )
         for identity in spec.tls.clients
     ]
     return plans
@@ -86,9 +103,9 @@ def stale_reason(plan: LeafPlan, ca_cert: x509.Certificate, now: dt.datetime) ->
     return None
 
 
-def ensure_ca(spec: Spec, layout: Layout, now: dt.datetime) -> tuple[x509.Certificate,
-                                                                      pki.PrivateKey,
-                                                                      CertResult]:
+def ensure_ca(
+    spec: Spec, layout: Layout, now: dt.datetime
+) -> tuple[x509.Certificate, pki.PrivateKey, CertResult]:
     """Load the CA, or create it when missing or about to expire."""
     reason = None
     if not layout.ca_cert.exists() or not layout.ca_key.exists():
@@ -102,8 +119,7 @@ def ensure_ca(spec: Spec, layout: Layout, now: dt.datetime) -> tuple[x509.Certif
             ) from None
         if not pki.matches_key(cert, key):
             raise CourtyardError(
-                f"{layout.ca_key} does not belong to {layout.ca_cert}; remove both to make a "
-                "new CA"
+                f"{layout.ca_key} does not belong to {layout.ca_cert}; remove both to make a new CA"
             )
         if cert.not_valid_after_utc - now < RENEW_BEFORE:
             reason = "expires within 30 days"
@@ -118,7 +134,11 @@ def ensure_ca(spec: Spec, layout: Layout, now: dt.datetime) -> tuple[x509.Certif
 
 
 def ensure_certs(
-    spec: Spec, names: ClusterNames, layout: Layout, *, force: bool = False,
+    spec: Spec,
+    names: ClusterNames,
+    layout: Layout,
+    *,
+    force: bool = False,
     now: dt.datetime | None = None,
 ) -> list[CertResult]:
     """Bring certs/ in line with the spec; returns what happened to each certificate."""
@@ -126,26 +146,39 @@ def ensure_certs(
     ca_cert, ca_key, ca_result = ensure_ca(spec, layout, now)
     results = [ca_result]
     for plan in leaf_plans(spec, names, layout):
-        results.append(_ensure_leaf(plan, ca_cert, ca_key, spec.tls.cert_validity_days, now,
-                                    force))
+        results.append(_ensure_leaf(plan, ca_cert, ca_key, spec.tls.cert_validity_days, now, force))
     return results
 
 
-def _ensure_leaf(plan: LeafPlan, ca_cert: x509.Certificate, ca_key: pki.PrivateKey, days: int,
-                 now: dt.datetime, force: bool) -> CertResult:
+def _ensure_leaf(
+    plan: LeafPlan,
+    ca_cert: x509.Certificate,
+    ca_key: pki.PrivateKey,
+    days: int,
+    now: dt.datetime,
+    force: bool,
+) -> CertResult:
     reason = stale_reason(plan, ca_cert, now)
     if reason is None and not force:
         return CertResult(plan.label, plan.cert_path, "kept")
-    cert, key = pki.issue_leaf(ca_cert, ca_key, plan.name, list(plan.sans), plan.usage, days,
-                               now=now)
+    cert, key = pki.issue_leaf(
+        ca_cert, ca_key, plan.name, list(plan.sans), plan.usage, days, now=now
+    )
     pki.write_pair(cert, key, plan.cert_path, plan.key_path)
     action = "created" if reason == "missing" else "reissued"
     return CertResult(plan.label, plan.cert_path, action, reason or "forced")
 
 
 def issue_adhoc(
-    spec: Spec, layout: Layout, *, common_name: str, base: str, organizational_unit: str | None,
-    sans: list[San], usage: Usage, force: bool = False,
+    spec: Spec,
+    layout: Layout,
+    *,
+    common_name: str,
+    base: str,
+    organizational_unit: str | None,
+    sans: list[San],
+    usage: Usage,
+    force: bool = False,
 ) -> CertResult:
     """`invoke cert`: one leaf from the same CA, written to certs/<base>.crt|key."""
     if not base or "/" in base or base.startswith(".") or base in ("ca", "route", "server"):
@@ -154,17 +187,23 @@ def issue_adhoc(
             "ca, route and server"
         )
     if not common_name.strip():
-        raise CourtyardError("the common name (-c) is empty; pass -c \"NATS Cluster\"")
+        raise CourtyardError('the common name (-c) is empty; pass -c "NATS Cluster"')
     now = pki.utcnow()
     ca_cert, ca_key, _ = ensure_ca(spec, layout, now)
-    plan = LeafPlan(base, layout.cert(base), layout.key(base),
-                    Name(common_name, spec.tls.subject.organization, organizational_unit),
-                    tuple(sans), usage)
+    plan = LeafPlan(
+        base,
+        layout.cert(base),
+        layout.key(base),
+        Name(common_name, spec.tls.subject.organization, organizational_unit),
+        tuple(sans),
+        usage,
+    )
     return _ensure_leaf(plan, ca_cert, ca_key, spec.tls.cert_validity_days, now, force)
 
 
-def show_certs(spec: Spec, names: ClusterNames, layout: Layout) -> list[tuple[str, Path,
-                                                                              dict[str, object]]]:
+def show_certs(
+    spec: Spec, names: ClusterNames, layout: Layout
+) -> list[tuple[str, Path, dict[str, object]]]:
     """Each certificate on disk with its subject, SANs, EKU, expiry and fingerprint."""
     found = []
     entries = [("CA", layout.ca_cert)]

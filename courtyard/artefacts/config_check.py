@@ -31,7 +31,10 @@ def check_config(path: Path, mounts: dict[str, Path]) -> None:
         checked.write_text(text)
         proc = subprocess.run(
             [str(server_binary()), "-t", "-c", str(checked)],
-            capture_output=True, text=True, timeout=30, check=False,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
         )
     if proc.returncode != 0:
         said = (proc.stderr or proc.stdout).strip().replace(str(checked), str(path))
@@ -44,8 +47,10 @@ def check_configs(names: ClusterNames, layout: Layout) -> list[Path]:
     returns the configs checked, in pod order."""
     paths = [layout.node_config(pod) for pod in names.pods]
     with ThreadPoolExecutor(max_workers=len(paths)) as pool:
-        checks = [pool.submit(check_config, path, node_mounts(layout, pod))
-                  for pod, path in zip(names.pods, paths, strict=True)]
+        checks = [
+            pool.submit(check_config, path, node_mounts(layout, pod))
+            for pod, path in zip(names.pods, paths, strict=True)
+        ]
         for check in checks:
             check.result()
     return paths

@@ -39,18 +39,28 @@ def secret_manifests(project: Project) -> list[dict]:
     labels = dict(naming.K8S_MANAGED_BY)
 
     def tls_secret(name: str, base: str) -> dict:
-        return {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
-                "metadata": {"name": name, "namespace": ns, "labels": labels},
-                "data": {naming.TLS_CERT: _b64(layout.cert(base)),
-                         naming.TLS_KEY: _b64(layout.key(base)),
-                         helm_values.CA_KEY: _b64(layout.ca_cert)}}
+        return {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "kubernetes.io/tls",
+            "metadata": {"name": name, "namespace": ns, "labels": labels},
+            "data": {
+                naming.TLS_CERT: _b64(layout.cert(base)),
+                naming.TLS_KEY: _b64(layout.key(base)),
+                helm_values.CA_KEY: _b64(layout.ca_cert),
+            },
+        }
 
     return [
         tls_secret(names.route_secret, "route"),
         tls_secret(names.client_secret, "server"),
-        {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-         "metadata": {"name": names.ca_secret, "namespace": ns, "labels": labels},
-         "data": {helm_values.CA_KEY: _b64(layout.ca_cert)}},
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "Opaque",
+            "metadata": {"name": names.ca_secret, "namespace": ns, "labels": labels},
+            "data": {helm_values.CA_KEY: _b64(layout.ca_cert)},
+        },
     ]
 
 
@@ -59,10 +69,12 @@ def kubectl_commands(project: Project) -> list[str]:
     q = shlex.quote
 
     def tls(secret: str, base: str) -> str:
-        return (f"kubectl -n {q(ns)} create secret generic {secret} --type=kubernetes.io/tls "
-                f"--from-file=tls.crt={q(str(layout.cert(base)))} "
-                f"--from-file=tls.key={q(str(layout.key(base)))} "
-                f"--from-file=ca.crt={q(str(layout.ca_cert))}")
+        return (
+            f"kubectl -n {q(ns)} create secret generic {secret} --type=kubernetes.io/tls "
+            f"--from-file=tls.crt={q(str(layout.cert(base)))} "
+            f"--from-file=tls.key={q(str(layout.key(base)))} "
+            f"--from-file=ca.crt={q(str(layout.ca_cert))}"
+        )
 
     return [
         tls(names.route_secret, "route"),
@@ -76,10 +88,15 @@ def deploy_commands(project: Project, out: Path, *, with_secrets_file: bool) -> 
     spec, names = project.spec, project.names
     q = shlex.quote
     ns = q(spec.namespace)
-    version = (helm_values.chart_version() if spec.chart_layout == "current"
-               else helm_values.LEGACY_CHART_VERSION)
-    commands = [f"helm repo add {helm_values.CHART_REPO_NAME} {helm_values.CHART_REPO_URL}",
-                "helm repo update"]
+    version = (
+        helm_values.chart_version()
+        if spec.chart_layout == "current"
+        else helm_values.LEGACY_CHART_VERSION
+    )
+    commands = [
+        f"helm repo add {helm_values.CHART_REPO_NAME} {helm_values.CHART_REPO_URL}",
+        "helm repo update",
+    ]
     if with_secrets_file:
         commands.append(f"kubectl apply -n {ns} -f {q(str(out / SECRETS_FILE))}")
     else:
@@ -103,12 +120,21 @@ def is_tracked_location(path: Path) -> bool:
     probe = path / SECRETS_FILE
     anchor = next(p for p in (path, *path.parents) if p.exists())
     try:
-        inside = subprocess.run(["git", "-C", str(anchor), "rev-parse", "--is-inside-work-tree"],
-                                capture_output=True, text=True, check=False, timeout=10)
+        inside = subprocess.run(
+            ["git", "-C", str(anchor), "rev-parse", "--is-inside-work-tree"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=10,
+        )
         if inside.returncode != 0 or inside.stdout.strip() != "true":
             return False
-        ignored = subprocess.run(["git", "-C", str(anchor), "check-ignore", "-q", str(probe)],
-                                 capture_output=True, check=False, timeout=10)
+        ignored = subprocess.run(
+            ["git", "-C", str(anchor), "check-ignore", "-q", str(probe)],
+            capture_output=True,
+            check=False,
+            timeout=10,
+        )
     except (OSError, subprocess.SubprocessError):
         return False
     return ignored.returncode != 0
@@ -122,15 +148,18 @@ def export_helm(project: Project, out: Path | None = None, *, secrets: bool = Tr
             "folder such as dist/helm, or pass --no-secrets"
         )
     result = ExportResult(out)
-    header = (f"# Values for the nats/nats chart, exported by Courtyard from {project.spec.path}.\n"
-              f"# Layout: {project.spec.chart_layout}. Regenerate with `invoke export-helm`.\n")
+    header = (
+        f"# Values for the nats/nats chart, exported by Courtyard from {project.spec.path}.\n"
+        f"# Layout: {project.spec.chart_layout}. Regenerate with `invoke export-helm`.\n"
+    )
     values_text = header + yaml.safe_dump(helm_values.values(project), sort_keys=False)
     write_file(out / VALUES_FILE, values_text)
     result.written.append(out / VALUES_FILE)
     if secrets:
-        text = ("# Kubernetes Secrets for the nats/nats chart. THEY HOLD PRIVATE KEYS: keep this "
-                "file out of git.\n"
-                + yaml.safe_dump_all(secret_manifests(project), sort_keys=False))
+        text = (
+            "# Kubernetes Secrets for the nats/nats chart. THEY HOLD PRIVATE KEYS: keep this "
+            "file out of git.\n" + yaml.safe_dump_all(secret_manifests(project), sort_keys=False)
+        )
         write_file(out / SECRETS_FILE, text, private=True)
         result.secrets = out / SECRETS_FILE
         result.written.append(result.secrets)
@@ -138,10 +167,14 @@ def export_helm(project: Project, out: Path | None = None, *, secrets: bool = Tr
         (out / SECRETS_FILE).unlink(missing_ok=True)
         result.kubectl = kubectl_commands(project)
     result.deploy = deploy_commands(project, out, with_secrets_file=secrets)
-    readme = ["# Deploying this cluster to Kubernetes", "",
-              f"Exported by Courtyard from `{project.spec.path}` for the nats/nats chart "
-              f"({project.spec.chart_layout} layout), release `{project.spec.release}` in "
-              f"namespace `{project.spec.namespace}`.", ""]
+    readme = [
+        "# Deploying this cluster to Kubernetes",
+        "",
+        f"Exported by Courtyard from `{project.spec.path}` for the nats/nats chart "
+        f"({project.spec.chart_layout} layout), release `{project.spec.release}` in "
+        f"namespace `{project.spec.namespace}`.",
+        "",
+    ]
     if secrets:
         readme += [f"`{SECRETS_FILE}` holds private keys (mode 0600); keep it out of git.", ""]
     readme += ["```sh", *result.deploy, "```", ""]

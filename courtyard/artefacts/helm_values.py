@@ -56,17 +56,25 @@ def current_values(project: Project) -> dict[str, Any]:
             "cluster": cluster,
             "nats": {
                 "port": spec.ports.client,
-                "tls": {"enabled": True, "secretName": names.client_secret,
-                        "merge": {"verify": True}},
+                "tls": {
+                    "enabled": True,
+                    "secretName": names.client_secret,
+                    "merge": {"verify": True},
+                },
             },
             "monitor": {"enabled": True, "port": spec.ports.monitor},
             "jetstream": {
                 "enabled": True,
-                "memoryStore": {"enabled": True,
-                                "maxSize": kubernetes_quantity(js.memory_store_bytes)},
-                "fileStore": {"enabled": True, "dir": naming.STORE_DIR,
-                              "pvc": {"enabled": True, "size": file_store},
-                              "maxSize": file_store},
+                "memoryStore": {
+                    "enabled": True,
+                    "maxSize": kubernetes_quantity(js.memory_store_bytes),
+                },
+                "fileStore": {
+                    "enabled": True,
+                    "dir": naming.STORE_DIR,
+                    "pvc": {"enabled": True, "size": file_store},
+                    "maxSize": file_store,
+                },
             },
         },
         "container": {"image": {"repository": "nats", "tag": image_tag()}},
@@ -82,8 +90,12 @@ def legacy_values(project: Project) -> dict[str, Any]:
     js = spec.jetstream
 
     def tls(secret: str) -> dict[str, Any]:
-        return {"secret": {"name": secret}, "ca": CA_KEY, "cert": naming.TLS_CERT,
-                "key": naming.TLS_KEY}
+        return {
+            "secret": {"name": secret},
+            "ca": CA_KEY,
+            "cert": naming.TLS_CERT,
+            "key": naming.TLS_KEY,
+        }
 
     result: dict[str, Any] = {
         "nats": {
@@ -92,12 +104,19 @@ def legacy_values(project: Project) -> dict[str, Any]:
             "jetstream": {
                 "enabled": True,
                 "memStorage": {"enabled": True, "size": kubernetes_quantity(js.memory_store_bytes)},
-                "fileStorage": {"enabled": True, "storageDirectory": naming.STORE_DIR,
-                                "size": kubernetes_quantity(js.file_store_bytes)},
+                "fileStorage": {
+                    "enabled": True,
+                    "storageDirectory": naming.STORE_DIR,
+                    "size": kubernetes_quantity(js.file_store_bytes),
+                },
             },
         },
-        "cluster": {"enabled": True, "replicas": spec.replicas, "noAdvertise": True,
-                    "tls": tls(names.route_secret)},
+        "cluster": {
+            "enabled": True,
+            "replicas": spec.replicas,
+            "noAdvertise": True,
+            "tls": tls(names.route_secret),
+        },
     }
     if names.cluster_name != names.chart_default_cluster_name:
         result["cluster"]["name"] = names.cluster_name

@@ -57,8 +57,9 @@ def load_chart(path: Path | None, version: str):
     if path is None:
         with tempfile.TemporaryDirectory(prefix="courtyard-chart-") as tmp:
             try:
-                helm.pull("nats", repo_url=helm_values.CHART_REPO_URL, version=version,
-                          destination=tmp)
+                helm.pull(
+                    "nats", repo_url=helm_values.CHART_REPO_URL, version=version, destination=tmp
+                )
             except helm.HelmError as exc:
                 reason = str(exc).splitlines()[0][:200]
                 raise CourtyardError(
@@ -68,8 +69,9 @@ def load_chart(path: Path | None, version: str):
                 ) from None
             archives = sorted(Path(tmp).glob("*.tgz"))
             if not archives:
-                raise CourtyardError(f"the nats chart {version} download left no archive; "
-                                     "pass --chart PATH")
+                raise CourtyardError(
+                    f"the nats chart {version} download left no archive; pass --chart PATH"
+                )
             return helm.Chart.load_archive(archives[0].read_bytes())
     if not path.exists():
         raise CourtyardError(f"chart {path} does not exist; pass a chart folder or .tgz")
@@ -85,11 +87,16 @@ def render(project: Project, chart) -> list[dict[str, Any]]:
     """Every object the chart renders with the exported values."""
     helm = _helm()
     try:
-        manifests = chart.render(helm_values.values(project), name=project.spec.release,
-                                 namespace=project.spec.namespace, is_install=True)
+        manifests = chart.render(
+            helm_values.values(project),
+            name=project.spec.release,
+            namespace=project.spec.namespace,
+            is_install=True,
+        )
     except helm.HelmError as exc:
-        raise CourtyardError(f"the chart does not render with the exported values: "
-                             f"{str(exc).splitlines()[0]}") from None
+        raise CourtyardError(
+            f"the chart does not render with the exported values: {str(exc).splitlines()[0]}"
+        ) from None
     objects = []
     for text in manifests.values():
         objects += [doc for doc in yaml.safe_load_all(text) if isinstance(doc, dict)]
@@ -100,38 +107,49 @@ def rendered_conf(objects: list[dict[str, Any]]) -> dict[str, Any]:
     for obj in objects:
         if obj.get("kind") == "ConfigMap" and "nats.conf" in (obj.get("data") or {}):
             return natsconf.parse_conf(obj["data"]["nats.conf"])
-    raise CourtyardError("the rendered chart has no ConfigMap with nats.conf; is it the "
-                         "nats/nats chart?")
+    raise CourtyardError(
+        "the rendered chart has no ConfigMap with nats.conf; is it the nats/nats chart?"
+    )
 
 
-def coverage(project: Project, objects: list[dict[str, Any]],
-             conf: dict[str, Any]) -> list[tuple[str, str, bool]]:
+def coverage(
+    project: Project, objects: list[dict[str, Any]], conf: dict[str, Any]
+) -> list[tuple[str, str, bool]]:
     """Route hosts against the route certificate, client Services against the server one."""
     layout, names = project.layout, project.names
     rows = []
     for url in (conf.get("cluster") or {}).get("routes") or []:
         host = urlsplit(url).hostname or url
-        rows.append(("route", host, serves(layout.cert("route"), layout.key("route"),
-                                            layout.ca_cert, host)))
+        rows.append(
+            ("route", host, serves(layout.cert("route"), layout.key("route"), layout.ca_cert, host))
+        )
     for obj in objects:
         if obj.get("kind") != "Service" or (obj.get("spec") or {}).get("clusterIP") == "None":
             continue
         name = obj["metadata"]["name"]
         for host in (name, names.fqdn(name)):
-            rows.append(("server", host, serves(layout.cert("server"), layout.key("server"),
-                                                 layout.ca_cert, host)))
+            rows.append(
+                (
+                    "server",
+                    host,
+                    serves(layout.cert("server"), layout.key("server"), layout.ca_cert, host),
+                )
+            )
     return rows
 
 
 def verify(project: Project, chart_path: Path | None) -> VerifyReport:
     if project.spec.chart_layout != "current":
-        raise CourtyardError("--verify renders the current nats/nats chart; set helm.layout to "
-                             "current in the spec (the legacy 0.x chart is not checked)")
+        raise CourtyardError(
+            "--verify renders the current nats/nats chart; set helm.layout to "
+            "current in the spec (the legacy 0.x chart is not checked)"
+        )
     version = helm_values.chart_version()
     chart = load_chart(chart_path, version)
     objects = render(project, chart)
     chart_conf = rendered_conf(objects)
     local_conf = natsconf.parse_conf(project.layout.node_config(project.names.pod(0)).read_text())
     label = str(chart_path) if chart_path else f"nats/nats {version}"
-    return VerifyReport(label, natsconf.compare(local_conf, chart_conf),
-                        coverage(project, objects, chart_conf))
+    return VerifyReport(
+        label, natsconf.compare(local_conf, chart_conf), coverage(project, objects, chart_conf)
+    )

@@ -36,7 +36,7 @@ def _tokens(text: str) -> list[tuple[str, str]]:
     while pos < len(text):
         match = _TOKEN.match(text, pos)
         if not match:
-            raise ConfError(f"cannot read the config near {text[pos:pos + 20]!r}")
+            raise ConfError(f"cannot read the config near {text[pos : pos + 20]!r}")
         pos = match.end()
         kind = match.lastgroup
         if kind != "space":
@@ -160,8 +160,11 @@ def difference_reason(key: str, local: Any, chart: Any) -> str | None:
     if key in EXPECTED_ONLY_IN_CHART and local is None:
         return EXPECTED_ONLY_IN_CHART[key]
     leaf = key.rsplit(".", 1)[-1]
-    if (leaf.endswith("_file") or leaf == "store_dir") and isinstance(local, str) \
-            and isinstance(chart, str):
+    if (
+        (leaf.endswith("_file") or leaf == "store_dir")
+        and isinstance(local, str)
+        and isinstance(chart, str)
+    ):
         return "file path"
     return None
 

@@ -66,14 +66,21 @@ def _ski(key: PrivateKey) -> x509.SubjectKeyIdentifier:
 def _key_usage(*, signs_certificates: bool) -> x509.KeyUsage:
     """Digital signatures (ECDSA TLS); a CA also signs certificates and CRLs."""
     return x509.KeyUsage(
-        digital_signature=True, content_commitment=False, key_encipherment=False,
-        data_encipherment=False, key_agreement=False, key_cert_sign=signs_certificates,
-        crl_sign=signs_certificates, encipher_only=False, decipher_only=False,
+        digital_signature=True,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=signs_certificates,
+        crl_sign=signs_certificates,
+        encipher_only=False,
+        decipher_only=False,
     )
 
 
-def create_ca(name: Name, days: int, *, now: dt.datetime | None = None) -> tuple[x509.Certificate,
-                                                                                  PrivateKey]:
+def create_ca(
+    name: Name, days: int, *, now: dt.datetime | None = None
+) -> tuple[x509.Certificate, PrivateKey]:
     """A self-signed CA allowed to sign leaves only (path length 0)."""
     key = new_key()
     start = (now or utcnow()) - CLOCK_SKEW

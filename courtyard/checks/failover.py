@@ -39,8 +39,7 @@ from courtyard.spec.project import Project
 WARM_UP_ACKS = 50
 ACKS_UNDER_NEW_LEADER = 100
 PHASE_TIMEOUT = 60.0
-RECONNECTING = {"allow_reconnect": True, "max_reconnect_attempts": -1,
-                "reconnect_time_wait": 0.1}
+RECONNECTING = {"allow_reconnect": True, "max_reconnect_attempts": -1, "reconnect_time_wait": 0.1}
 
 
 def last_seq_on(port: int, stream: str) -> int | None:
@@ -58,8 +57,9 @@ def last_seq_on(port: int, stream: str) -> int | None:
 class Failover:
     """One failover run against the running cluster; `run()` reads as its phases."""
 
-    def __init__(self, project: Project, client: docker.DockerClient, created: Created,
-                 tag: str) -> None:
+    def __init__(
+        self, project: Project, client: docker.DockerClient, created: Created, tag: str
+    ) -> None:
         self.project, self.client, self.created = project, client, created
         self.stream, self.subject = f"SMOKE_FO_{tag}", f"smoke.{tag}.fo"
         self.log, self.stop_publishing = PublishLog(), asyncio.Event()
@@ -97,12 +97,22 @@ class Failover:
     async def start_publishing(self) -> None:
         self.admin = await connect(self.project, role="failover-admin", **RECONNECTING)
         self.publisher = await connect(self.project, role="failover-publisher", **RECONNECTING)
-        await create_stream(self.js, name=self.created.stream(self.stream),
-                            subjects=[f"{self.subject}.>"], storage=StorageType.FILE,
-                            num_replicas=3, duplicate_window=300)
-        self.publisher_task = asyncio.create_task(publish_until(
-            self.publisher.jetstream(), f"{self.subject}.x", self.stop_publishing.is_set,
-            self.log))
+        await create_stream(
+            self.js,
+            name=self.created.stream(self.stream),
+            subjects=[f"{self.subject}.>"],
+            storage=StorageType.FILE,
+            num_replicas=3,
+            duplicate_window=300,
+        )
+        self.publisher_task = asyncio.create_task(
+            publish_until(
+                self.publisher.jetstream(),
+                f"{self.subject}.x",
+                self.stop_publishing.is_set,
+                self.log,
+            )
+        )
         await self._acked_at_least(WARM_UP_ACKS, "the first acks")
 
     async def stop_the_stream_leader(self) -> None:
@@ -114,16 +124,19 @@ class Failover:
     async def wait_for_a_new_leader(self) -> None:
         async def new_leader() -> bool:
             info = await self.js.stream_info(self.stream)
-            return bool(info.cluster and info.cluster.leader
-                        and info.cluster.leader != self.old_leader)
+            return bool(
+                info.cluster and info.cluster.leader and info.cluster.leader != self.old_leader
+            )
 
-        await poll_async(new_leader, what="a new stream leader", timeout=PHASE_TIMEOUT,
-                         not_yet=RETRYABLE)
+        await poll_async(
+            new_leader, what="a new stream leader", timeout=PHASE_TIMEOUT, not_yet=RETRYABLE
+        )
         self.leaderless = time.monotonic() - self.stopped_at
 
     async def keep_publishing_under_the_new_leader(self) -> None:
-        await self._acked_at_least(len(self.log.acked) + ACKS_UNDER_NEW_LEADER,
-                                   "publishes under the new leader")
+        await self._acked_at_least(
+            len(self.log.acked) + ACKS_UNDER_NEW_LEADER, "publishes under the new leader"
+        )
 
     async def restart_and_catch_up(self) -> None:
         await asyncio.to_thread(self.stopped.start)
@@ -132,15 +145,20 @@ class Failover:
 
         async def caught_up() -> bool:
             info = await self.js.stream_info(self.stream)
-            replica = next((r for r in info.cluster.replicas or []
-                            if r.name == self.old_leader), None)
+            replica = next(
+                (r for r in info.cluster.replicas or [] if r.name == self.old_leader), None
+            )
             if replica is None or not replica.current:
                 return False
             last = await asyncio.to_thread(last_seq_on, port, self.stream)
             return last is not None and last >= info.state.last_seq
 
-        await poll_async(caught_up, what=f"{self.old_leader} to catch up",
-                         timeout=PHASE_TIMEOUT, not_yet=RETRYABLE)
+        await poll_async(
+            caught_up,
+            what=f"{self.old_leader} to catch up",
+            timeout=PHASE_TIMEOUT,
+            not_yet=RETRYABLE,
+        )
         self.catch_up = time.monotonic() - started
 
     async def stop_publishing_and_verify(self) -> None:
@@ -152,15 +170,20 @@ class Failover:
         async def holds_last() -> bool:
             return await asyncio.to_thread(last_seq_on, port, self.stream) == self.last_seq
 
-        await poll_async(holds_last, what=f"{self.old_leader} to hold the last sequence",
-                         timeout=PHASE_TIMEOUT)
+        await poll_async(
+            holds_last, what=f"{self.old_leader} to hold the last sequence", timeout=PHASE_TIMEOUT
+        )
         problems = await stream_problems(self.js, self.stream, self.log)
         if problems:
             raise CheckFailed("; ".join(problems))
 
     async def wait_until_the_cluster_is_ready(self) -> None:
-        state = await asyncio.to_thread(readiness.wait_for_cluster, self.project,
-                                        self.project.names.monitor_targets, PHASE_TIMEOUT)
+        state = await asyncio.to_thread(
+            readiness.wait_for_cluster,
+            self.project,
+            self.project.names.monitor_targets,
+            PHASE_TIMEOUT,
+        )
         if not state.ready:
             raise CheckFailed(f"cluster not ready after the failover: {state.problems[0]}")
 
@@ -200,8 +223,10 @@ class Failover:
             "catch_up_seconds": round(self.catch_up, 3),
             "acked": len(self.log.acked),
             "last_seq": self.last_seq,
-            "summary": (f"stopped {self.old_leader}: {self.leaderless:.2f}s without a stream "
-                        f"leader, {self.log.retried} publishes retried, caught up "
-                        f"{self.catch_up:.2f}s after restart; {len(self.log.acked)} acked "
-                        "messages all present once, in order"),
+            "summary": (
+                f"stopped {self.old_leader}: {self.leaderless:.2f}s without a stream "
+                f"leader, {self.log.retried} publishes retried, caught up "
+                f"{self.catch_up:.2f}s after restart; {len(self.log.acked)} acked "
+                "messages all present once, in order"
+            ),
         }

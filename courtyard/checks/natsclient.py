@@ -18,8 +18,9 @@ from courtyard.spec.project import Project
 T = TypeVar("T")
 
 
-def tls_context(ca_file: Path, cert_file: Path | None = None,
-                key_file: Path | None = None) -> ssl.SSLContext:
+def tls_context(
+    ca_file: Path, cert_file: Path | None = None, key_file: Path | None = None
+) -> ssl.SSLContext:
     """Trusts only `ca_file`, verifies the host name, presents the client pair when given."""
     context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(ca_file))
     if cert_file is not None:
@@ -41,16 +42,29 @@ async def _quiet_event() -> None:
     pass
 
 
-async def connect(project: Project, indexes: list[int] | None = None, *,
-                  identity: str | None = None, role: str = "", **options) -> Client:
+async def connect(
+    project: Project,
+    indexes: list[int] | None = None,
+    *,
+    identity: str | None = None,
+    role: str = "",
+    **options,
+) -> Client:
     """Connect to the given nodes (default: all) with the spec's client certificate."""
     chosen = indexes if indexes is not None else list(range(project.spec.replicas))
-    defaults = {"connect_timeout": 3, "max_reconnect_attempts": 0, "allow_reconnect": False,
-                "error_cb": _quiet, "disconnected_cb": _quiet_event,
-                "reconnected_cb": _quiet_event, "closed_cb": _quiet_event}
+    defaults = {
+        "connect_timeout": 3,
+        "max_reconnect_attempts": 0,
+        "allow_reconnect": False,
+        "error_cb": _quiet,
+        "disconnected_cb": _quiet_event,
+        "reconnected_cb": _quiet_event,
+        "closed_cb": _quiet_event,
+    }
     return await nats.connect(
         servers=[project.names.client_url(i) for i in chosen],
-        tls=client_context(project, identity), name=naming.connection_name(role),
+        tls=client_context(project, identity),
+        name=naming.connection_name(role),
         **{**defaults, **options},
     )
 

@@ -26,8 +26,9 @@ async def _probe(project: Project) -> str | None:
     name = f"{PROBE_PREFIX}{secrets.token_hex(4).upper()}"
     js = nc.jetstream(timeout=2)
     try:
-        await js.add_stream(name=name, storage=StorageType.MEMORY,
-                            num_replicas=min(3, project.spec.replicas))
+        await js.add_stream(
+            name=name, storage=StorageType.MEMORY, num_replicas=min(3, project.spec.replicas)
+        )
     except Exception as exc:
         description = getattr(exc, "description", None) or type(exc).__name__
         await nc.close()

@@ -57,9 +57,15 @@ class NodeProbe:
         return not self.problems
 
 
-def judge_node(name: str, port: int, expected: Sequence[str], health: monitor.Reply,
-               routez: Any = None, jsz: Any = None,
-               full: monitor.Reply | None = None) -> NodeProbe:
+def judge_node(
+    name: str,
+    port: int,
+    expected: Sequence[str],
+    health: monitor.Reply,
+    routez: Any = None,
+    jsz: Any = None,
+    full: monitor.Reply | None = None,
+) -> NodeProbe:
     """The verdict on one node from its endpoints' answers (`full`: the full /healthz, asked
     only once everything else is fine, since each failure logs a warning on the server)."""
     probe = NodeProbe(name, port, health=f"{health.status} {health.body}")
@@ -80,13 +86,15 @@ def judge_node(name: str, port: int, expected: Sequence[str], health: monitor.Re
     elif probe.meta_leader == name:
         # A peer the leader marks offline is refused for placement ("no suitable peers for
         # placement, peer offline") even when its log is current.
-        usable = {r.get("name") for r in meta.get("replicas") or []
-                  if r.get("current") and not r.get("offline")}
+        usable = {
+            r.get("name")
+            for r in meta.get("replicas") or []
+            if r.get("current") and not r.get("offline")
+        }
         lagging = sorted(set(expected) - {name} - usable)
         probe.meta_current = not lagging
         if lagging:
-            probe.problems.append(f"meta leader sees {', '.join(lagging)} not current or "
-                                  "offline")
+            probe.problems.append(f"meta leader sees {', '.join(lagging)} not current or offline")
     if not probe.problems and full is not None and full.status != 200:
         probe.problems.append(f"full health says {full.status}: {full.body}")
     return probe
@@ -102,11 +110,15 @@ def stream_leader_problems(name: str, jsz: dict) -> list[str]:
             if not leader:
                 problems.append(f"stream {stream.get('name')} has no leader yet")
             elif leader == name:
-                lagging = [r.get("name") for r in group.get("replicas") or []
-                           if not r.get("current") or r.get("offline")]
+                lagging = [
+                    r.get("name")
+                    for r in group.get("replicas") or []
+                    if not r.get("current") or r.get("offline")
+                ]
                 if lagging:
-                    problems.append(f"stream {stream.get('name')}: replica on "
-                                    f"{', '.join(lagging)} not current")
+                    problems.append(
+                        f"stream {stream.get('name')}: replica on {', '.join(lagging)} not current"
+                    )
     return problems
 
 
@@ -153,8 +165,10 @@ class Readiness:
 
     def summary(self) -> str:
         leader = next(iter(self.leaders), "")
-        return (f"health {len(self.probes)}/{len(self.probes)}, routes full mesh, "
-                f"meta leader {leader}, every peer current, streams placed")
+        return (
+            f"health {len(self.probes)}/{len(self.probes)}, routes full mesh, "
+            f"meta leader {leader}, every peer current, streams placed"
+        )
 
 
 def check(targets: Sequence[tuple[str, int]]) -> Readiness:
@@ -186,17 +200,28 @@ def wait_until_ready(
         return state
 
     try:
-        return poll(ask, what="the cluster to be ready", timeout=timeout,
-                    interval=POLL_INTERVAL, done=lambda state: state.ready)
+        return poll(
+            ask,
+            what="the cluster to be ready",
+            timeout=timeout,
+            interval=POLL_INTERVAL,
+            done=lambda state: state.ready,
+        )
     except WaitTimeout as exc:
         return exc.last
 
 
-def wait_for_cluster(project: Project, targets: Sequence[tuple[str, int]], timeout: float, *,
-                     still_alive: Callable[[], None] = lambda: None) -> Readiness:
+def wait_for_cluster(
+    project: Project,
+    targets: Sequence[tuple[str, int]],
+    timeout: float,
+    *,
+    still_alive: Callable[[], None] = lambda: None,
+) -> Readiness:
     """The full readiness of `invoke up`: the servers' endpoints, then JetStream placement."""
-    return wait_until_ready(targets, timeout, still_alive=still_alive,
-                            final_check=lambda: placement_problem(project))
+    return wait_until_ready(
+        targets, timeout, still_alive=still_alive, final_check=lambda: placement_problem(project)
+    )
 
 
 def _fail_if_exited(client: docker.DockerClient, names: Sequence[str]) -> Callable[[], None]:
@@ -211,16 +236,20 @@ def _fail_if_exited(client: docker.DockerClient, names: Sequence[str]) -> Callab
                     "lines are above; fix the cause and run `invoke up` again",
                     f"--- last log lines of {name} ---\n{tail}",
                 )
+
     return still_alive
 
 
-def wait_ready(client: docker.DockerClient, project: Project,
-               targets: Sequence[tuple[str, int]], timeout: float) -> str:
+def wait_ready(
+    client: docker.DockerClient,
+    project: Project,
+    targets: Sequence[tuple[str, int]],
+    timeout: float,
+) -> str:
     """Wait until the cluster of `targets` is ready; its summary, else NotReadyError that
     names each node that is not ready, what its health endpoint says and its last logs."""
     pods = [name for name, _ in targets]
-    state = wait_for_cluster(project, targets, timeout,
-                             still_alive=_fail_if_exited(client, pods))
+    state = wait_for_cluster(project, targets, timeout, still_alive=_fail_if_exited(client, pods))
     if state.ready:
         return state.summary()
     lines = []

@@ -30,8 +30,7 @@ async def plaintext_refused(port: int) -> tuple[bool, str]:
         return False, f"could not reach 127.0.0.1:{port}: {exc}"
     try:
         await asyncio.wait_for(reader.readline(), 3)  # INFO
-        writer.write(b'CONNECT {"verbose":false,"pedantic":false,"tls_required":false}\r\n'
-                     b"PING\r\n")
+        writer.write(b'CONNECT {"verbose":false,"pedantic":false,"tls_required":false}\r\nPING\r\n')
         await writer.drain()
         answer = b""
         deadline = time.monotonic() + 3
@@ -53,9 +52,14 @@ async def plaintext_refused(port: int) -> tuple[bool, str]:
 async def tls_refused(port: int, context: ssl.SSLContext) -> tuple[bool, str]:
     """A TLS client with `context` must fail to connect (or be cut off at its first PING)."""
     try:
-        nc = await nats.connect(localhost_url(port), tls=context, connect_timeout=3,
-                                allow_reconnect=False, max_reconnect_attempts=0,
-                                error_cb=_ignore)
+        nc = await nats.connect(
+            localhost_url(port),
+            tls=context,
+            connect_timeout=3,
+            allow_reconnect=False,
+            max_reconnect_attempts=0,
+            error_cb=_ignore,
+        )
     except Exception as exc:  # nats-py raises many kinds here; any of them means refused
         reason = getattr(exc, "reason", None) or type(exc).__name__
         return True, f"refused ({reason})"
@@ -72,36 +76,46 @@ async def _ignore(error: Exception) -> None:
     """The refusal is the expected outcome; nats-py need not log it."""
 
 
-def client_probes(ca_file: Path, ca_key_file: Path,
-                  folder: Path) -> dict[str, Callable[[int], Awaitable[tuple[bool, str]]]]:
+def client_probes(
+    ca_file: Path, ca_key_file: Path, folder: Path
+) -> dict[str, Callable[[int], Awaitable[tuple[bool, str]]]]:
     """The four client-side probes, with their certificates made on the fly in `folder`.
 
     Clients trust `ca_file`; the expired certificate is signed by that CA (`ca_key_file`).
     """
     ca_cert, ca_key = pki.load_cert(ca_file), pki.load_key(ca_key_file)
     other_ca, other_key = pki.create_ca(Name("Courtyard smoke: another CA"), 1)
-    foreign, foreign_key = pki.issue_leaf(other_ca, other_key, Name("intruder"),
-                                          [dns("intruder")], Usage.CLIENT, 1)
+    foreign, foreign_key = pki.issue_leaf(
+        other_ca, other_key, Name("intruder"), [dns("intruder")], Usage.CLIENT, 1
+    )
     pki.write_pair(foreign, foreign_key, folder / "foreign.crt", folder / "foreign.key")
     past = pki.utcnow() - dt.timedelta(days=2)
-    expired, expired_key = pki.issue_leaf(ca_cert, ca_key, Name("expired"), [], Usage.CLIENT, 1,
-                                          now=past, not_after=past + dt.timedelta(days=1))
+    expired, expired_key = pki.issue_leaf(
+        ca_cert,
+        ca_key,
+        Name("expired"),
+        [],
+        Usage.CLIENT,
+        1,
+        now=past,
+        not_after=past + dt.timedelta(days=1),
+    )
     pki.write_pair(expired, expired_key, folder / "expired.crt", folder / "expired.key")
     return {
         "plaintext connection": plaintext_refused,
-        "TLS without a client certificate":
-            lambda port: tls_refused(port, tls_context(ca_file)),
-        "client certificate from another CA":
-            lambda port: tls_refused(port, tls_context(ca_file, folder / "foreign.crt",
-                                                   folder / "foreign.key")),
-        "expired client certificate":
-            lambda port: tls_refused(port, tls_context(ca_file, folder / "expired.crt",
-                                                   folder / "expired.key")),
+        "TLS without a client certificate": lambda port: tls_refused(port, tls_context(ca_file)),
+        "client certificate from another CA": lambda port: tls_refused(
+            port, tls_context(ca_file, folder / "foreign.crt", folder / "foreign.key")
+        ),
+        "expired client certificate": lambda port: tls_refused(
+            port, tls_context(ca_file, folder / "expired.crt", folder / "expired.key")
+        ),
     }
 
 
-async def run_client_probes(ca_file: Path, ca_key_file: Path,
-                            port: int) -> list[tuple[str, bool, str]]:
+async def run_client_probes(
+    ca_file: Path, ca_key_file: Path, port: int
+) -> list[tuple[str, bool, str]]:
     """Every client probe against 127.0.0.1:`port`: (probe, refused, detail)."""
     with tempfile.TemporaryDirectory(prefix="courtyard-probe-") as tmp:
         probes = client_probes(ca_file, ca_key_file, Path(tmp))

@@ -54,8 +54,13 @@ class SmokeReport:
         return all(check.ok for check in self.checks)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"cluster": self.cluster, "spec": self.spec, "ok": self.ok,
-                "checks": [asdict(c) for c in self.checks], "failover": self.failover}
+        return {
+            "cluster": self.cluster,
+            "spec": self.spec,
+            "ok": self.ok,
+            "checks": [asdict(c) for c in self.checks],
+            "failover": self.failover,
+        }
 
 
 def running_nodes(project: Project) -> tuple[docker.DockerClient, list[Container]]:
@@ -63,20 +68,30 @@ def running_nodes(project: Project) -> tuple[docker.DockerClient, list[Container
     client = docker_connect()
     containers = docker_objects.node_containers(client, project)
     if not any(c is not None and c.status == "running" for c in containers):
-        raise CourtyardError(f"no running Courtyard cluster for spec {project.spec.path}; "
-                             "run `invoke up`")
-    down = [f"{pod} ({c.status if c else 'absent'})"
-            for pod, c in zip(project.names.pods, containers, strict=True)
-            if c is None or c.status != "running"]
+        raise CourtyardError(
+            f"no running Courtyard cluster for spec {project.spec.path}; run `invoke up`"
+        )
+    down = [
+        f"{pod} ({c.status if c else 'absent'})"
+        for pod, c in zip(project.names.pods, containers, strict=True)
+        if c is None or c.status != "running"
+    ]
     if down:
-        raise CourtyardError(f"node {', '.join(down)} is not running; run `invoke up` to bring "
-                             "it back before the smoke")
+        raise CourtyardError(
+            f"node {', '.join(down)} is not running; run `invoke up` to bring "
+            "it back before the smoke"
+        )
     return client, containers
 
 
 class Smoke:
-    def __init__(self, project: Project, *, messages: int = 1000,
-                 on_result: Callable[[CheckResult], None] = lambda result: None) -> None:
+    def __init__(
+        self,
+        project: Project,
+        *,
+        messages: int = 1000,
+        on_result: Callable[[CheckResult], None] = lambda result: None,
+    ) -> None:
         self.project = project
         self.messages = messages
         self.on_result = on_result
@@ -100,23 +115,31 @@ class Smoke:
         self.on_result(result)
         return result.ok
 
-    async def run(self, client: docker.DockerClient, containers: list[Container],
-                  failover: bool = False) -> SmokeReport:
+    async def run(
+        self, client: docker.DockerClient, containers: list[Container], failover: bool = False
+    ) -> SmokeReport:
         try:
             if await self.check("connect to every node over mutual TLS", self.connect_all):
-                await self.check("every node answers with its server_name and cluster name",
-                                 self.identities)
-                await self.check("core pub/sub crosses every ordered pair of nodes",
-                                 self.pubsub_pairs)
-                await self.check(f"JetStream: {self.messages} acked publishes, replicated, "
-                                 "read back in order", self.jetstream)
+                await self.check(
+                    "every node answers with its server_name and cluster name", self.identities
+                )
+                await self.check(
+                    "core pub/sub crosses every ordered pair of nodes", self.pubsub_pairs
+                )
+                await self.check(
+                    f"JetStream: {self.messages} acked publishes, replicated, read back in order",
+                    self.jetstream,
+                )
                 await self.check("KV: put through one node, get through another", self.kv)
             await self.check("security: strangers are refused", self.client_security)
-            await self.check("security: a route from another CA does not join",
-                             lambda: self.rogue_route(client, containers[0]))
+            await self.check(
+                "security: a route from another CA does not join",
+                lambda: self.rogue_route(client, containers[0]),
+            )
             if failover and self.conns:
-                await self.check("failover: stream leader stopped, nothing lost",
-                                 lambda: self.failover(client))
+                await self.check(
+                    "failover: stream leader stopped, nothing lost", lambda: self.failover(client)
+                )
         finally:
             await self.check("cleanup: the smoke's streams and buckets are deleted", self.cleanup)
         return self.report
@@ -132,11 +155,15 @@ class Smoke:
         for i, nc in zip(self.nodes, self.conns, strict=True):
             info = nc._server_info  # nats-py keeps the server's INFO here
             if info.get("server_name") != names.pod(i):
-                raise CheckFailed(f"node {i} says server_name {info.get('server_name')!r}, "
-                                  f"expected {names.pod(i)!r}")
+                raise CheckFailed(
+                    f"node {i} says server_name {info.get('server_name')!r}, "
+                    f"expected {names.pod(i)!r}"
+                )
             if info.get("cluster") != names.cluster_name:
-                raise CheckFailed(f"{names.pod(i)} is in cluster {info.get('cluster')!r}, "
-                                  f"expected {names.cluster_name!r}")
+                raise CheckFailed(
+                    f"{names.pod(i)} is in cluster {info.get('cluster')!r}, "
+                    f"expected {names.cluster_name!r}"
+                )
         return f"{', '.join(names.pods)} in cluster {names.cluster_name}"
 
     # b. ------------------------------------------------------------------------------------
@@ -155,8 +182,7 @@ class Smoke:
 
             pub, payload = self.conns[pub_node], f"from {pub_node}".encode()
 
-            async def arrived(pub=pub, subject=subject, received=received,
-                              payload=payload) -> bool:
+            async def arrived(pub=pub, subject=subject, received=received, payload=payload) -> bool:
                 # Interest crosses the route asynchronously: publish until it arrives.
                 await pub.publish(subject, payload)
                 await pub.flush()
@@ -165,9 +191,13 @@ class Smoke:
                 return received.done()
 
             try:
-                await poll_async(arrived, what=f"a message published on node {pub_node} to "
-                                 f"reach a subscriber on node {sub_node}", timeout=5,
-                                 interval=0)
+                await poll_async(
+                    arrived,
+                    what=f"a message published on node {pub_node} to "
+                    f"reach a subscriber on node {sub_node}",
+                    timeout=5,
+                    interval=0,
+                )
             except WaitTimeout as exc:
                 raise CheckFailed(str(exc)) from None
             finally:
@@ -178,11 +208,18 @@ class Smoke:
     async def jetstream(self) -> str:
         stream, subject = f"SMOKE_{self.tag}", f"smoke.{self.tag}.js"
         js0 = self.conns[self.node_index(0)].jetstream(publish_async_max_pending=256)
-        await create_stream(js0, name=self.created.stream(stream), subjects=[f"{subject}.>"],
-                            storage=StorageType.FILE, num_replicas=self.replicas)
+        await create_stream(
+            js0,
+            name=self.created.stream(stream),
+            subjects=[f"{subject}.>"],
+            storage=StorageType.FILE,
+            num_replicas=self.replicas,
+        )
         first = await publish_once_reachable(js0, f"{subject}.m", b"0")
-        futures = [await js0.publish_async(f"{subject}.m", str(i).encode())
-                   for i in range(1, self.messages)]
+        futures = [
+            await js0.publish_async(f"{subject}.m", str(i).encode())
+            for i in range(1, self.messages)
+        ]
         acks = await asyncio.gather(*futures)
         if [first] + [ack.seq for ack in acks] != list(range(1, self.messages + 1)):
             raise CheckFailed("acknowledged sequences are not 1..N in publish order")
@@ -194,36 +231,53 @@ class Smoke:
 
         try:
             info = await poll_async(
-                lambda: js1.stream_info(stream), timeout=10,
+                lambda: js1.stream_info(stream),
+                timeout=10,
                 what=f"node 1 to see {self.messages} messages and every replica current",
-                done=lambda info: info.state.messages == self.messages and not lagging(info))
+                done=lambda info: info.state.messages == self.messages and not lagging(info),
+            )
         except WaitTimeout as exc:
             last = exc.last
-            raise CheckFailed(f"stream info from node 1: {last.state.messages} messages, "
-                              f"replicas not current: {', '.join(lagging(last)) or '-'}") from None
+            raise CheckFailed(
+                f"stream info from node 1: {last.state.messages} messages, "
+                f"replicas not current: {', '.join(lagging(last)) or '-'}"
+            ) from None
         replicas = (info.cluster.replicas or []) if info.cluster else []
         js2 = self.conns[self.node_index(2)].jetstream()
-        psub = await js2.pull_subscribe(f"{subject}.>", durable="smoke", stream=stream,
-                                        config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT))
+        psub = await js2.pull_subscribe(
+            f"{subject}.>",
+            durable="smoke",
+            stream=stream,
+            config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT),
+        )
         expected = 0
         while expected < self.messages:
             batch = await psub.fetch(min(500, self.messages - expected), timeout=5)
             for msg in batch:
-                if msg.metadata.sequence.stream != expected + 1 or \
-                        msg.data != str(expected).encode():
-                    raise CheckFailed(f"consumer on node 2 got seq {msg.metadata.sequence.stream}"
-                                      f" ({msg.data!r}) where {expected + 1} was due")
+                if (
+                    msg.metadata.sequence.stream != expected + 1
+                    or msg.data != str(expected).encode()
+                ):
+                    raise CheckFailed(
+                        f"consumer on node 2 got seq {msg.metadata.sequence.stream}"
+                        f" ({msg.data!r}) where {expected + 1} was due"
+                    )
                 await msg.ack()
                 expected += 1
-        return (f"{stream} R{self.replicas} file: {self.messages} acked via node 0, "
-                f"{len(replicas) + 1} replicas current via node 1, read in order via node 2")
+        return (
+            f"{stream} R{self.replicas} file: {self.messages} acked via node 0, "
+            f"{len(replicas) + 1} replicas current via node 1, read in order via node 2"
+        )
 
     # d. ------------------------------------------------------------------------------------
     async def kv(self) -> str:
         bucket = f"SMOKE_{self.tag}"
-        kv0 = await create_bucket(self.conns[self.node_index(0)].jetstream(),
-                                  bucket=self.created.bucket(bucket), history=1,
-                                  replicas=self.replicas)
+        kv0 = await create_bucket(
+            self.conns[self.node_index(0)].jetstream(),
+            bucket=self.created.bucket(bucket),
+            history=1,
+            replicas=self.replicas,
+        )
         value = f"smoke {self.tag}".encode()
         await until_reachable(lambda: kv0.put("greeting", value))
         kv1 = await self.conns[self.node_index(1)].jetstream().key_value(bucket)
@@ -248,31 +302,49 @@ class Smoke:
         image = node.image.id
         network = next(iter(node.attrs["NetworkSettings"]["Networks"]))
         other_ca, other_key = pki.create_ca(Name("Courtyard smoke: rogue CA"), 1)
-        cert, key = pki.issue_leaf(other_ca, other_key, Name("rogue"),
-                                   [*names.route_sans, dns(names.probe_node("rogue"))],
-                                   Usage.ROUTE, 1)
+        cert, key = pki.issue_leaf(
+            other_ca,
+            other_key,
+            Name("rogue"),
+            [*names.route_sans, dns(names.probe_node("rogue"))],
+            Usage.ROUTE,
+            1,
+        )
         rogue_name = names.probe_node("rogue", self.tag)
-        with extra_node(client, self.project, image, rogue_name, list(names.route_urls),
-                        pki.cert_pem(cert), pki.key_pem(key), pki.cert_pem(other_ca),
-                        network) as rogue:
+        with extra_node(
+            client,
+            self.project,
+            image,
+            rogue_name,
+            list(names.route_urls),
+            pki.cert_pem(cert),
+            pki.key_pem(key),
+            pki.cert_pem(other_ca),
+            network,
+        ) as rogue:
 
             async def tls_attempts() -> int:
                 peers = await asyncio.to_thread(monitor.peers_of, rogue.monitor_port)
                 if peers:
-                    raise CheckFailed(f"the rogue node joined: routes to "
-                                      f"{', '.join(sorted(peers))}")
+                    raise CheckFailed(
+                        f"the rogue node joined: routes to {', '.join(sorted(peers))}"
+                    )
                 return (await asyncio.to_thread(rogue.logs)).lower().count("tls")
 
             try:
                 attempts = await poll_async(
-                    tls_attempts, what="the rogue node to dial every route",
-                    timeout=ROUTE_REFUSAL_WAIT, interval=0.1,
-                    done=lambda count: count >= len(names.pods))
+                    tls_attempts,
+                    what="the rogue node to dial every route",
+                    timeout=ROUTE_REFUSAL_WAIT,
+                    interval=0.1,
+                    done=lambda count: count >= len(names.pods),
+                )
             except WaitTimeout as exc:
                 attempts = exc.last
             if not attempts:
-                raise CheckFailed("the rogue node never tried a route; cannot tell if it "
-                                  "would have been refused")
+                raise CheckFailed(
+                    "the rogue node never tried a route; cannot tell if it would have been refused"
+                )
             joined = await asyncio.to_thread(self._peers_outside_cluster, rogue_name)
             if joined:
                 raise CheckFailed(f"{', '.join(joined)} routed to the rogue node")
@@ -289,8 +361,7 @@ class Smoke:
 
     # The failover, when asked ------------------------------------------------------------
     async def failover(self, client: docker.DockerClient) -> str:
-        self.report.failover = await Failover(self.project, client, self.created,
-                                              self.tag).run()
+        self.report.failover = await Failover(self.project, client, self.created, self.tag).run()
         return self.report.failover["summary"]
 
     # f. ------------------------------------------------------------------------------------
@@ -309,18 +380,23 @@ class Smoke:
                 await js.delete_key_value(bucket)
             for stream in created.streams:
                 await js.delete_stream(stream)
-            left = [info.config.name for info in await js.streams_info()
-                    if self.tag in info.config.name]
+            left = [
+                info.config.name for info in await js.streams_info() if self.tag in info.config.name
+            ]
         finally:
             await nc.close()
         if left:
             raise CheckFailed(f"still there: {', '.join(left)}")
-        return (f"deleted {len(created.streams)} stream(s) and {len(created.buckets)} "
-                "bucket(s)")
+        return f"deleted {len(created.streams)} stream(s) and {len(created.buckets)} bucket(s)"
 
 
-def run(project: Project, *, messages: int = 1000, failover: bool = False,
-        on_result: Callable[[CheckResult], None] = lambda result: None) -> SmokeReport:
+def run(
+    project: Project,
+    *,
+    messages: int = 1000,
+    failover: bool = False,
+    on_result: Callable[[CheckResult], None] = lambda result: None,
+) -> SmokeReport:
     """Run the smoke (and the failover when asked) against the running cluster."""
     if messages < 1:
         raise CourtyardError(f"--messages {messages} must be at least 1")

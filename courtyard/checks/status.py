@@ -36,14 +36,22 @@ class ClusterStatus:
     problems: list[str]
 
     def to_dict(self) -> dict[str, object]:
-        return {"cluster": self.cluster, "spec": self.spec, "healthy": self.healthy,
-                "problems": self.problems, "nodes": [asdict(n) for n in self.nodes]}
+        return {
+            "cluster": self.cluster,
+            "spec": self.spec,
+            "healthy": self.healthy,
+            "problems": self.problems,
+            "nodes": [asdict(n) for n in self.nodes],
+        }
 
 
 def _cert_expiry(project: Project) -> str:
     layout = project.layout
-    dates = [pki.load_cert(p).not_valid_after_utc for p in (layout.cert("server"),
-                                                            layout.cert("route")) if p.exists()]
+    dates = [
+        pki.load_cert(p).not_valid_after_utc
+        for p in (layout.cert("server"), layout.cert("route"))
+        if p.exists()
+    ]
     return min(dates).date().isoformat() if dates else "missing"
 
 
@@ -54,8 +62,7 @@ def cluster_status(client: docker.DockerClient, project: Project) -> ClusterStat
     containers = docker_objects.node_containers(client, project)
     for index, (pod, container) in enumerate(zip(names.pods, containers, strict=True)):
         state = container.status if container is not None else "absent"
-        if container is not None and owner_of(container.labels,
-                                              names.fullname) is Owner.COMPOSE:
+        if container is not None and owner_of(container.labels, names.fullname) is Owner.COMPOSE:
             state += " (compose)"
         row = NodeStatus(pod, state, cert_expires=expiry)
         rows.append(row)
@@ -77,5 +84,6 @@ def cluster_status(client: docker.DockerClient, project: Project) -> ClusterStat
             row.messages, row.bytes = jsz.get("messages", 0), jsz.get("bytes", 0)
     if targets and not problems:
         problems += readiness.check(targets).problems
-    return ClusterStatus(names.fullname, str(spec.path), rows, healthy=not problems,
-                         problems=problems)
+    return ClusterStatus(
+        names.fullname, str(spec.path), rows, healthy=not problems, problems=problems
+    )

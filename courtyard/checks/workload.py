@@ -31,9 +31,15 @@ class PublishLog:
     failed_attempts: int = 0
 
 
-async def publish_until(js: JetStreamContext, subject: str, done: Callable[[], bool],
-                        log: PublishLog, *, attempt_timeout: float = 1.0,
-                        give_up_after: float = 60.0) -> None:
+async def publish_until(
+    js: JetStreamContext,
+    subject: str,
+    done: Callable[[], bool],
+    log: PublishLog,
+    *,
+    attempt_timeout: float = 1.0,
+    give_up_after: float = 60.0,
+) -> None:
     """Publish message 0, 1, 2, ... until `done()`; each one retried until acknowledged."""
     index = 0
     while not done():
@@ -42,11 +48,17 @@ async def publish_until(js: JetStreamContext, subject: str, done: Callable[[], b
         async def attempt(payload: bytes = str(index).encode(), msg_id: str = f"msg-{index}"):
             nonlocal attempts
             attempts += 1
-            return await js.publish(subject, payload, timeout=attempt_timeout,
-                                    headers={"Nats-Msg-Id": msg_id})
+            return await js.publish(
+                subject, payload, timeout=attempt_timeout, headers={"Nats-Msg-Id": msg_id}
+            )
 
-        ack = await poll_async(attempt, what=f"an acknowledgement of message {index}",
-                               timeout=give_up_after, not_yet=RETRYABLE, done=any_answer)
+        ack = await poll_async(
+            attempt,
+            what=f"an acknowledgement of message {index}",
+            timeout=give_up_after,
+            not_yet=RETRYABLE,
+            done=any_answer,
+        )
         log.failed_attempts += attempts - 1
         log.retried += attempts > 1
         log.acked.append((index, ack.seq))
@@ -58,13 +70,13 @@ async def stream_problems(js: JetStreamContext, stream: str, log: PublishLog) ->
     info = await js.stream_info(stream)
     problems = []
     if info.state.messages != len(log.acked):
-        problems.append(f"stream holds {info.state.messages} messages, "
-                        f"{len(log.acked)} were acknowledged")
+        problems.append(
+            f"stream holds {info.state.messages} messages, {len(log.acked)} were acknowledged"
+        )
     for expected_index, seq in ((i, s) for i, s in log.acked):
         message = await js.get_msg(stream, seq)
         if message.data != str(expected_index).encode():
-            problems.append(f"seq {seq} holds {message.data!r}, expected message "
-                            f"{expected_index}")
+            problems.append(f"seq {seq} holds {message.data!r}, expected message {expected_index}")
             break
     sequences = [seq for _, seq in log.acked]
     if sequences != sorted(set(sequences)):
@@ -72,18 +84,27 @@ async def stream_problems(js: JetStreamContext, stream: str, log: PublishLog) ->
     return problems
 
 
-async def until_reachable(call: Callable[[], Awaitable[T]], *, timeout: float = 10.0,
-                          also: tuple[type[BaseException], ...] = (),
-                          what: str = "the stream to answer") -> T:
+async def until_reachable(
+    call: Callable[[], Awaitable[T]],
+    *,
+    timeout: float = 10.0,
+    also: tuple[type[BaseException], ...] = (),
+    what: str = "the stream to answer",
+) -> T:
     """Run `call`, retrying while a new stream's interest has not crossed the routes.
 
     Right after a stream (or KV bucket) is created with its leader on another node, this
     node may not know its subjects yet and answers "no responders" (503); nothing is stored
     then, so retrying cannot duplicate.
     """
-    return await poll_async(call, what=what, timeout=timeout, interval=0.02,
-                            not_yet=(NoRespondersError, ServiceUnavailableError, *also),
-                            done=any_answer)
+    return await poll_async(
+        call,
+        what=what,
+        timeout=timeout,
+        interval=0.02,
+        not_yet=(NoRespondersError, ServiceUnavailableError, *also),
+        done=any_answer,
+    )
 
 
 async def publish_once_reachable(js: JetStreamContext, subject: str, payload: bytes) -> int:
@@ -98,13 +119,19 @@ async def create_stream(js: JetStreamContext, **config) -> None:
     Creating a stream with the same configuration twice is accepted by JetStream, so a
     request whose answer was lost (slow election on a busy machine) is safely sent again.
     """
-    await until_reachable(lambda: js.add_stream(**config), timeout=60.0,
-                          also=(NatsTimeoutError, asyncio.TimeoutError),
-                          what=f"stream {config.get('name')} to be created")
+    await until_reachable(
+        lambda: js.add_stream(**config),
+        timeout=60.0,
+        also=(NatsTimeoutError, asyncio.TimeoutError),
+        what=f"stream {config.get('name')} to be created",
+    )
 
 
 async def create_bucket(js: JetStreamContext, **config):
     """Create a KV bucket with the same retries as create_stream."""
-    return await until_reachable(lambda: js.create_key_value(**config), timeout=60.0,
-                                 also=(NatsTimeoutError, asyncio.TimeoutError),
-                                 what=f"bucket {config.get('bucket')} to be created")
+    return await until_reachable(
+        lambda: js.create_key_value(**config),
+        timeout=60.0,
+        also=(NatsTimeoutError, asyncio.TimeoutError),
+        what=f"bucket {config.get('bucket')} to be created",
+    )

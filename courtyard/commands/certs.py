@@ -20,8 +20,12 @@ def certs(spec: str | None, *, force: bool, show: bool, as_json: bool) -> None:
         if not shown:
             raise CourtyardError(f"no certificates in {project.layout.certs}; run `invoke certs`")
         if as_json:
-            print(json.dumps([{"name": label, "path": str(path), **info}
-                              for label, path, info in shown], indent=2))
+            print(
+                json.dumps(
+                    [{"name": label, "path": str(path), **info} for label, path, info in shown],
+                    indent=2,
+                )
+            )
             return
         for label, path, info in shown:
             print(f"{label}: {rel(project, path)}")
@@ -33,18 +37,42 @@ def certs(spec: str | None, *, force: bool, show: bool, as_json: bool) -> None:
     started = time.monotonic()
     results = certs_mod.ensure_certs(project.spec, project.names, project.layout, force=force)
     if as_json:
-        print(json.dumps([{"name": r.label, "path": str(r.path), "action": r.action,
-                           "reason": r.reason} for r in results], indent=2))
+        print(
+            json.dumps(
+                [
+                    {"name": r.label, "path": str(r.path), "action": r.action, "reason": r.reason}
+                    for r in results
+                ],
+                indent=2,
+            )
+        )
         return
-    print(table(["certificate", "file", "action"],
-                [(r.label, rel(project, r.path), r.action + (f" ({r.reason})" if r.reason else ""))
-                 for r in results]))
-    print(f"Done in {time.monotonic() - started:.2f}s. Private keys are mode 0600 in "
-          f"{rel(project, project.layout.certs)}/. Next: `invoke configs` or `invoke up`.")
+    print(
+        table(
+            ["certificate", "file", "action"],
+            [
+                (r.label, rel(project, r.path), r.action + (f" ({r.reason})" if r.reason else ""))
+                for r in results
+            ],
+        )
+    )
+    print(
+        f"Done in {time.monotonic() - started:.2f}s. Private keys are mode 0600 in "
+        f"{rel(project, project.layout.certs)}/. Next: `invoke configs` or `invoke up`."
+    )
 
 
-def cert(spec: str | None, *, common_name: str, out: str, unit: str | None, sans: str | None,
-         route: bool, client: bool, force: bool) -> None:
+def cert(
+    spec: str | None,
+    *,
+    common_name: str,
+    out: str,
+    unit: str | None,
+    sans: str | None,
+    route: bool,
+    client: bool,
+    force: bool,
+) -> None:
     if route and client:
         raise CourtyardError("--route and --client exclude each other; choose one")
     try:
@@ -54,11 +82,18 @@ def cert(spec: str | None, *, common_name: str, out: str, unit: str | None, sans
     project = load(spec)
     usage = Usage.ROUTE if route else Usage.CLIENT if client else Usage.SERVER
     result = certs_mod.issue_adhoc(
-        project.spec, project.layout, common_name=common_name, base=out,
-        organizational_unit=unit, sans=san_list, usage=usage, force=force,
+        project.spec,
+        project.layout,
+        common_name=common_name,
+        base=out,
+        organizational_unit=unit,
+        sans=san_list,
+        usage=usage,
+        force=force,
     )
     key = project.layout.key(out)
-    print(f"{result.label}: {rel(project, result.path)} and {rel(project, key)} (mode 0600) "
-          f"{result.action}" + (f" ({result.reason})" if result.reason else ""))
+    print(
+        f"{result.label}: {rel(project, result.path)} and {rel(project, key)} (mode 0600) "
+        f"{result.action}" + (f" ({result.reason})" if result.reason else "")
+    )
     print(f"Next: `invoke certs --show`, or use them with {rel(project, project.layout.ca_cert)}.")
-

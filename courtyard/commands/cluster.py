@@ -20,37 +20,55 @@ from courtyard.runtime import docker_objects, engine, teardown
 def up(spec: str | None, *, timeout: float, force_certs: bool) -> None:
     project = load(spec)
     started = time.monotonic()
-    print(f"Courtyard up: {project.names.fullname}, {project.spec.replicas} node(s), "
-          f"from {project.spec.path}")
+    print(
+        f"Courtyard up: {project.names.fullname}, {project.spec.replicas} node(s), "
+        f"from {project.spec.path}"
+    )
     up_steps.up(project, timeout=timeout, force_certs=force_certs)
     urls = ",".join(project.names.client_urls)
     identity = client_access.client_identity(project)
-    print(f"Cluster ready in {time.monotonic() - started:.1f}s. Connect with "
-          f"`eval \"$(invoke env)\"` (NATS_URL={urls}, mutual TLS with "
-          f"{rel(project, project.layout.client_cert(identity))}); "
-          "check it with `invoke smoke`.")
+    print(
+        f"Cluster ready in {time.monotonic() - started:.1f}s. Connect with "
+        f'`eval "$(invoke env)"` (NATS_URL={urls}, mutual TLS with '
+        f"{rel(project, project.layout.client_cert(identity))}); "
+        "check it with `invoke smoke`."
+    )
 
 
 def down(spec: str | None, *, volumes: bool) -> None:
     project = load(spec)
     started = time.monotonic()
     report = teardown.down(engine.connect(), project, volumes=volumes)
-    print(f" {TICK} Removed {len(report.containers)} container(s)"
-          + (f" ({', '.join(report.containers)})" if report.containers else "")
-          + (", the network" if report.network else "")
-          + (f", {len(report.volumes)} volume(s)" if volumes else "")
-          + f" ({time.monotonic() - started:.2f}s)")
+    print(
+        f" {TICK} Removed {len(report.containers)} container(s)"
+        + (f" ({', '.join(report.containers)})" if report.containers else "")
+        + (", the network" if report.network else "")
+        + (f", {len(report.volumes)} volume(s)" if volumes else "")
+        + f" ({time.monotonic() - started:.2f}s)"
+    )
     for thing in report.left_alone:
         warn(f"left {thing} alone: Courtyard did not create it")
     if volumes:
         print("JetStream data removed; certificates kept. Next: `invoke up` starts empty.")
     else:
-        print("JetStream data kept in volumes; `invoke up` brings it back, "
-              "`invoke down --volumes` removes it.")
+        print(
+            "JetStream data kept in volumes; `invoke up` brings it back, "
+            "`invoke down --volumes` removes it."
+        )
 
 
-STATUS_HEADERS = ["node", "container", "server_name", "peers", "meta leader", "streams",
-                  "consumers", "messages", "bytes", "cert expires"]
+STATUS_HEADERS = [
+    "node",
+    "container",
+    "server_name",
+    "peers",
+    "meta leader",
+    "streams",
+    "consumers",
+    "messages",
+    "bytes",
+    "cert expires",
+]
 
 
 def status(spec: str | None, *, as_json: bool) -> None:
@@ -61,13 +79,15 @@ def status(spec: str | None, *, as_json: bool) -> None:
     else:
         print(table(STATUS_HEADERS, [list(vars(row).values()) for row in report.nodes]))
         if report.healthy:
-            print("Healthy. Next: `invoke smoke`, or connect with `eval \"$(invoke env)\"`.")
+            print('Healthy. Next: `invoke smoke`, or connect with `eval "$(invoke env)"`.')
         else:
             for problem in report.problems:
                 print(f" {CROSS} {problem}")
     if not report.healthy:
-        raise CourtyardError(f"cluster {report.cluster} is not healthy; run `invoke up` to "
-                             "bring it back, `invoke logs` to see why")
+        raise CourtyardError(
+            f"cluster {report.cluster} is not healthy; run `invoke up` to "
+            "bring it back, `invoke logs` to see why"
+        )
 
 
 def logs(spec: str | None, *, node: str | None, follow: bool, tail: int) -> None:
@@ -80,8 +100,10 @@ def logs(spec: str | None, *, node: str | None, follow: bool, tail: int) -> None
     elif node in names.pods:
         indexes = [names.pods.index(node)]
     else:
-        raise CourtyardError(f"no node {node!r}; use an index 0-{names.replicas - 1} or one of "
-                             f"{', '.join(names.pods)}")
+        raise CourtyardError(
+            f"no node {node!r}; use an index 0-{names.replicas - 1} or one of "
+            f"{', '.join(names.pods)}"
+        )
     found = docker_objects.node_containers(engine.connect(), project)
     containers = []
     for index in indexes:
@@ -94,8 +116,9 @@ def logs(spec: str | None, *, node: str | None, follow: bool, tail: int) -> None
             for line in container.logs(tail=tail).decode(errors="replace").splitlines():
                 print(f"{container.name} | {line}" if prefix else line)
         return
-    threads = [threading.Thread(target=_follow, args=(c, tail, prefix), daemon=True)
-               for c in containers]
+    threads = [
+        threading.Thread(target=_follow, args=(c, tail, prefix), daemon=True) for c in containers
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -12,16 +12,19 @@ from courtyard.commands.steps import choose_image, connect_engine, load, prepare
 from courtyard.core.errors import CourtyardError
 
 
-def export_helm(spec: str | None, *, out: str | None, secrets: bool, verify: bool,
-                chart: str | None) -> None:
+def export_helm(
+    spec: str | None, *, out: str | None, secrets: bool, verify: bool, chart: str | None
+) -> None:
     project = load(spec)
     prepare(project)
     with step("Helm values and secrets") as info:
         result = helm_export.export_helm(project, Path(out) if out else None, secrets=secrets)
         info["detail"] = ", ".join(rel(project, p) for p in result.written)
     if result.secrets:
-        warn(f"{rel(project, result.secrets)} holds private keys (mode 0600); keep it out of "
-             "git and share it only with the cluster")
+        warn(
+            f"{rel(project, result.secrets)} holds private keys (mode 0600); keep it out of "
+            "git and share it only with the cluster"
+        )
     else:
         print("Create the secrets with:")
         print("\n".join(f"  {command}" for command in result.kubectl))
@@ -31,25 +34,36 @@ def export_helm(spec: str | None, *, out: str | None, secrets: bool, verify: boo
             info["detail"] = report.chart
         _print_verify(report)
         if not report.ok:
-            raise CourtyardError("the chart renders a cluster different from the local one; "
-                                 "see the table above")
+            raise CourtyardError(
+                "the chart renders a cluster different from the local one; see the table above"
+            )
     print("Deploy with:")
     print("\n".join(f"  {command}" for command in result.deploy))
 
 
 def _print_verify(report) -> None:
     if report.differences:
-        print(table(["key", "local", "chart", "verdict"],
-                    [(k, _short(a), _short(b), f"expected: {why}" if why else "DIFFERENT")
-                     for k, a, b, why in report.differences]))
+        print(
+            table(
+                ["key", "local", "chart", "verdict"],
+                [
+                    (k, _short(a), _short(b), f"expected: {why}" if why else "DIFFERENT")
+                    for k, a, b, why in report.differences
+                ],
+            )
+        )
     served = sum(1 for row in report.coverage if row[2])
-    print(f" {TICK if not report.uncovered else CROSS} certificates serve {served}/"
-          f"{len(report.coverage)} rendered route hosts and client service names")
+    print(
+        f" {TICK if not report.uncovered else CROSS} certificates serve {served}/"
+        f"{len(report.coverage)} rendered route hosts and client service names"
+    )
     for cert_name, host, _ in report.uncovered:
         print(f"   {host} is not covered by the {cert_name} certificate")
     if report.ok:
-        print(f" {TICK} parity: the chart renders the same nats.conf, apart from the expected "
-              "differences listed")
+        print(
+            f" {TICK} parity: the chart renders the same nats.conf, apart from the expected "
+            "differences listed"
+        )
 
 
 def _short(value) -> str:
@@ -65,6 +79,8 @@ def export_compose(spec: str | None) -> None:
     with step("Compose file") as info:
         path = write_compose(project, node_specs(project, image.tag))
         info["detail"] = rel(project, path)
-    print(f"Run it with `docker compose -f {rel(project, path)} up -d` (or docker-compose), "
-          f"after `invoke down` if `invoke up` runs this cluster; `invoke status` and "
-          "`invoke smoke` work on either.")
+    print(
+        f"Run it with `docker compose -f {rel(project, path)} up -d` (or docker-compose), "
+        f"after `invoke down` if `invoke up` runs this cluster; `invoke status` and "
+        "`invoke smoke` work on either."
+    )

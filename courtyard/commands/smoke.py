@@ -26,10 +26,10 @@ def smoke(spec: str | None, *, messages: int, failover: bool, as_json: bool) -> 
     if as_json:
         print(json.dumps(report.to_dict(), indent=2))
     elif report.ok:
-        print(f"All {len(report.checks)} checks passed in {time.monotonic() - started:.1f}s. "
-              "Next: `invoke export-helm` to deploy the same cluster to Kubernetes.")
+        print(
+            f"All {len(report.checks)} checks passed in {time.monotonic() - started:.1f}s. "
+            "Next: `invoke export-helm` to deploy the same cluster to Kubernetes."
+        )
     failed = [check.name for check in report.checks if not check.ok]
     if failed:
         raise CourtyardError(f"{len(failed)} smoke check(s) failed: {'; '.join(failed)}")
-
-

@@ -41,10 +41,12 @@ def connect_engine() -> docker.DockerClient:
 
 def write_certificates(project: Project, *, force: bool = False) -> None:
     with step("Certificates") as info:
-        results = certs_mod.ensure_certs(project.spec, project.names, project.layout,
-                                         force=force)
-        changed = [f"{r.label} {r.action}" + (f" ({r.reason})" if r.reason else "")
-                   for r in results if r.action != "kept"]
+        results = certs_mod.ensure_certs(project.spec, project.names, project.layout, force=force)
+        changed = [
+            f"{r.label} {r.action}" + (f" ({r.reason})" if r.reason else "")
+            for r in results
+            if r.action != "kept"
+        ]
         info["detail"] = ", ".join(changed) if changed else f"{len(results)} up to date"
 
 
@@ -53,8 +55,7 @@ def write_node_configs(project: Project) -> None:
         written = nodeconf.write_configs(project.spec, project.names, project.layout)
         check_configs(project.names, project.layout)
         changed = [r.pod for r in written if r.changed]
-        info["detail"] = (f"wrote {', '.join(changed)}" if changed
-                          else f"{len(written)} up to date")
+        info["detail"] = f"wrote {', '.join(changed)}" if changed else f"{len(written)} up to date"
 
 
 def prepare(project: Project, *, force_certs: bool = False) -> None:

@@ -69,13 +69,20 @@ def preflight(ctx: UpContext) -> None:
         ctx.existing, network = docker_objects.check_names(ctx.client, ctx.project, ctx.nodes)
         ctx.network_existed = network is not None
         ctx.ours = {c.name: c for c in docker_objects.our_containers(ctx.client, ctx.project)}
-        held = {port for c in ctx.ours.values() if c.status == "running"
-                for port in ports.published_ports(c)}
+        held = {
+            port
+            for c in ctx.ours.values()
+            if c.status == "running"
+            for port in ports.published_ports(c)
+        }
         states = {name: state_of(c) for name, c in ctx.existing.items() if c is not None}
         ctx.plan = plan_nodes(ctx.nodes, states, ctx.ours)
         ports.check_ports(ctx.plan.to_start_or_roll, held)
-        info["detail"] = "nothing to change" if ctx.plan.changes_nothing else (
-            f"{len(ctx.plan.start)} to start, {len(ctx.plan.roll)} to roll")
+        info["detail"] = (
+            "nothing to change"
+            if ctx.plan.changes_nothing
+            else (f"{len(ctx.plan.start)} to start, {len(ctx.plan.roll)} to roll")
+        )
 
 
 def network_and_volumes(ctx: UpContext) -> None:
@@ -84,20 +91,26 @@ def network_and_volumes(ctx: UpContext) -> None:
     project = ctx.project
     with step("Network and volumes") as info:
         made_network = docker_objects.ensure_network(ctx.client, project)
-        made_volumes = sum(docker_objects.ensure_volume(ctx.client, project, n.volume)
-                           for n in ctx.nodes)
-        info["detail"] = (f"{project.names.network} {'created' if made_network else 'kept'}, "
-                          f"{made_volumes} volume(s) created")
+        made_volumes = sum(
+            docker_objects.ensure_volume(ctx.client, project, n.volume) for n in ctx.nodes
+        )
+        info["detail"] = (
+            f"{project.names.network} {'created' if made_network else 'kept'}, "
+            f"{made_volumes} volume(s) created"
+        )
 
 
 def start(ctx: UpContext) -> None:
     if not ctx.plan.start:
         return
     with step("Nodes") as info:
-        in_parallel([lambda n=node: docker_objects.start_node(ctx.client, n, ctx.existing[n.name])
-                     for node in ctx.plan.start])
-        info["detail"] = ", ".join(f"{n.name} {ctx.plan.reasons[n.name]}"
-                                   for n in ctx.plan.start)
+        in_parallel(
+            [
+                lambda n=node: docker_objects.start_node(ctx.client, n, ctx.existing[n.name])
+                for node in ctx.plan.start
+            ]
+        )
+        info["detail"] = ", ".join(f"{n.name} {ctx.plan.reasons[n.name]}" for n in ctx.plan.start)
 
 
 def wait(ctx: UpContext) -> None:
@@ -132,7 +145,15 @@ def scale_down(ctx: UpContext) -> None:
 
 
 UP_STEPS: tuple[Callable[[UpContext], None], ...] = (
-    connect, prepare, image, preflight, network_and_volumes, start, wait, roll, scale_down,
+    connect,
+    prepare,
+    image,
+    preflight,
+    network_and_volumes,
+    start,
+    wait,
+    roll,
+    scale_down,
 )
 
 
@@ -145,8 +166,9 @@ def in_parallel(jobs: list[Callable[[], object]]) -> None:
             future.result()
 
 
-def up(project: Project, *, timeout: float = DEFAULT_TIMEOUT,
-       force_certs: bool = False) -> UpContext:
+def up(
+    project: Project, *, timeout: float = DEFAULT_TIMEOUT, force_certs: bool = False
+) -> UpContext:
     """Bring the cluster to the spec and wait until it is ready; returns what the steps saw."""
     ctx = UpContext(project, timeout=timeout, force_certs=force_certs)
     for run_step in UP_STEPS:

@@ -42,8 +42,9 @@ def node_containers(client: docker.DockerClient, project: Project) -> list[Conta
     found = []
     for pod in project.names.pods:
         container = get_container(client, pod)
-        if container is not None and not carries_cluster_labels(container.labels,
-                                                                project.names.fullname):
+        if container is not None and not carries_cluster_labels(
+            container.labels, project.names.fullname
+        ):
             container = None
         found.append(container)
     return found
@@ -60,8 +61,9 @@ def get_volume(client: docker.DockerClient, name: str) -> Volume | None:
         return None
 
 
-def check_names(client: docker.DockerClient, project: Project,
-                nodes: list[NodeSpec]) -> tuple[dict[str, Container | None], Network | None]:
+def check_names(
+    client: docker.DockerClient, project: Project, nodes: list[NodeSpec]
+) -> tuple[dict[str, Container | None], Network | None]:
     """Every name the cluster needs is free or ours; returns our containers and network.
 
     Data volumes made from this spec by Compose are accepted (they hold the same data);
@@ -72,13 +74,13 @@ def check_names(client: docker.DockerClient, project: Project,
     for node in nodes:
         container = get_container(client, node.name)
         if container is not None:
-            refuse_foreign("container", node.name, owner_of(container.labels, fullname),
-                           spec_name)
+            refuse_foreign("container", node.name, owner_of(container.labels, fullname), spec_name)
         existing[node.name] = container
     network = get_network(client, project.names.network)
     if network is not None:
-        refuse_foreign("network", network.name, owner_of(network.attrs.get("Labels"), fullname),
-                       spec_name)
+        refuse_foreign(
+            "network", network.name, owner_of(network.attrs.get("Labels"), fullname), spec_name
+        )
     for node in nodes:
         volume = get_volume(client, node.volume)
         labels = volume.attrs.get("Labels") if volume is not None else None
@@ -93,8 +95,9 @@ def ensure_network(client: docker.DockerClient, project: Project) -> bool:
     name = project.names.network
     if get_network(client, name) is not None:
         return False
-    client.networks.create(name, driver="bridge", labels=project.names.labels(project.spec_file),
-                           check_duplicate=True)
+    client.networks.create(
+        name, driver="bridge", labels=project.names.labels(project.spec_file), check_duplicate=True
+    )
     return True
 
 
@@ -119,9 +122,14 @@ def create_node(client: docker.DockerClient, node: NodeSpec) -> Container:
         {node.network: api.create_endpoint_config(aliases=list(node.aliases))}
     )
     created = api.create_container(
-        image=node.image, name=node.name, hostname=node.name, entrypoint=node.entrypoint,
-        command=node.command, labels={**dict(node.labels), naming.HASH_LABEL: node.fingerprint},
-        ports=[port for port, _ in node.ports], host_config=host_config,
+        image=node.image,
+        name=node.name,
+        hostname=node.name,
+        entrypoint=node.entrypoint,
+        command=node.command,
+        labels={**dict(node.labels), naming.HASH_LABEL: node.fingerprint},
+        ports=[port for port, _ in node.ports],
+        host_config=host_config,
         networking_config=networking,
     )
     return client.containers.get(created["Id"])

@@ -34,9 +34,17 @@ class ExtraNode:
 
 
 @contextmanager
-def extra_node(client: docker.DockerClient, project: Project, image: str, name: str,
-               routes: list[str], cert_pem: bytes, key_pem: bytes,
-               ca_pem: bytes, network: str | None = None) -> Iterator[ExtraNode]:
+def extra_node(
+    client: docker.DockerClient,
+    project: Project,
+    image: str,
+    name: str,
+    routes: list[str],
+    cert_pem: bytes,
+    key_pem: bytes,
+    ca_pem: bytes,
+    network: str | None = None,
+) -> Iterator[ExtraNode]:
     """Run `name` on `network` (default: the cluster's) with the given route TLS material
     and routes; removed on exit."""
     spec = project.spec
@@ -49,23 +57,32 @@ def extra_node(client: docker.DockerClient, project: Project, image: str, name: 
             "port": spec.ports.cluster,
             "no_advertise": True,
             "routes": routes,
-            "tls": {"cert_file": naming.PROBE_CERT_FILE, "key_file": naming.PROBE_KEY_FILE,
-                    "ca_file": naming.PROBE_CA_FILE},
+            "tls": {
+                "cert_file": naming.PROBE_CERT_FILE,
+                "key_file": naming.PROBE_KEY_FILE,
+                "ca_file": naming.PROBE_CA_FILE,
+            },
         },
     }
     with tempfile.TemporaryDirectory(prefix="courtyard-extra-") as tmp:
         folder = Path(tmp)
-        for file, data in ((naming.PROBE_CONFIG_FILE,
-                            render(config, f"Courtyard extra node {name}")),
-                           (naming.PROBE_CERT_FILE, cert_pem), (naming.PROBE_CA_FILE, ca_pem)):
+        for file, data in (
+            (naming.PROBE_CONFIG_FILE, render(config, f"Courtyard extra node {name}")),
+            (naming.PROBE_CERT_FILE, cert_pem),
+            (naming.PROBE_CA_FILE, ca_pem),
+        ):
             write_file(folder / Path(file).name, data)
         write_file(folder / Path(naming.PROBE_KEY_FILE).name, key_pem, private=True)
         folder.chmod(0o755)
         labels = {**project.names.labels(project.spec_file), naming.ROLE_LABEL: "extra-node"}
         container = client.containers.run(
-            image, entrypoint=list(naming.ENTRYPOINT),
+            image,
+            entrypoint=list(naming.ENTRYPOINT),
             command=["--config", naming.PROBE_CONFIG_FILE],
-            name=name, hostname=name, labels=labels, detach=True,
+            name=name,
+            hostname=name,
+            labels=labels,
+            detach=True,
             network=network or project.names.network,
             volumes={tmp: {"bind": naming.PROBE_DIR, "mode": "ro"}},
             ports={f"{spec.ports.monitor}/tcp": ("127.0.0.1", None)},

@@ -104,8 +104,12 @@ def build_image(client: docker.DockerClient, tag: str) -> None:
     log: list[str] = []
     try:
         stream = client.api.build(
-            fileobj=io.BytesIO(build_context()), custom_context=True, tag=tag, rm=True,
-            forcerm=True, decode=True,
+            fileobj=io.BytesIO(build_context()),
+            custom_context=True,
+            tag=tag,
+            rm=True,
+            forcerm=True,
+            decode=True,
             labels={naming.MANAGED_LABEL: "true", naming.VERSION_LABEL: server_version()},
         )
         for chunk in stream:
@@ -113,9 +117,8 @@ def build_image(client: docker.DockerClient, tag: str) -> None:
                 log += [line for line in chunk["stream"].splitlines() if line.strip()]
             if "error" in chunk:
                 log.append(chunk["error"].strip())
-                raise CourtyardError(
-                    f"building {tag} failed: {' | '.join(log[-5:])}"
-                )
+                raise CourtyardError(f"building {tag} failed: {' | '.join(log[-5:])}")
     except (APIError, DockerException) as exc:
-        raise CourtyardError(f"building {tag} failed: {exc}; last build lines: "
-                             f"{' | '.join(log[-5:]) or '-'}") from None
+        raise CourtyardError(
+            f"building {tag} failed: {exc}; last build lines: {' | '.join(log[-5:]) or '-'}"
+        ) from None

@@ -24,8 +24,9 @@ def carries_cluster_labels(labels: dict[str, str] | None, fullname: str) -> bool
     switching between them keeps the JetStream data. Containers are adopted only by `up`.
     """
     labels = labels or {}
-    return (labels.get(naming.MANAGED_LABEL) == "true"
-            and labels.get(naming.CLUSTER_LABEL) == fullname)
+    return (
+        labels.get(naming.MANAGED_LABEL) == "true" and labels.get(naming.CLUSTER_LABEL) == fullname
+    )
 
 
 def owner_of(labels: dict[str, str] | None, fullname: str) -> Owner:

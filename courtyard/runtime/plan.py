@@ -31,8 +31,7 @@ class ContainerState:
 
 
 def state_of(container: Container) -> ContainerState:
-    return ContainerState(container.name, container.status,
-                          container.labels.get(naming.HASH_LABEL))
+    return ContainerState(container.name, container.status, container.labels.get(naming.HASH_LABEL))
 
 
 @dataclass
@@ -54,8 +53,11 @@ class Plan:
         return self.start + [node for node, _ in self.roll]
 
 
-def plan_nodes(nodes: Iterable[NodeSpec], existing: Mapping[str, ContainerState | None],
-               ours: Iterable[str] = ()) -> Plan:
+def plan_nodes(
+    nodes: Iterable[NodeSpec],
+    existing: Mapping[str, ContainerState | None],
+    ours: Iterable[str] = (),
+) -> Plan:
     """The plan for `nodes`, given the container (if any) that holds each node's name now
     and the names of every container of this cluster (`ours`), to find those to remove."""
     plan = Plan()

@@ -23,8 +23,12 @@ def port_is_free(port: int) -> bool:
 
 def published_ports(container: Container) -> set[int]:
     bindings = (container.attrs.get("HostConfig") or {}).get("PortBindings") or {}
-    return {int(b["HostPort"]) for entries in bindings.values() for b in entries or []
-            if b.get("HostPort")}
+    return {
+        int(b["HostPort"])
+        for entries in bindings.values()
+        for b in entries or []
+        if b.get("HostPort")
+    }
 
 
 def check_ports(nodes: Iterable[NodeSpec], held_by_us: set[int]) -> None:

@@ -37,16 +37,20 @@ def load_spec(path: str | os.PathLike[str] | None = None) -> Spec:
     file = spec_path(path)
     try:
         if file.stat().st_size > MAX_SPEC_BYTES:
-            raise SpecError(f"spec file {file} is larger than {MAX_SPEC_BYTES // 1024} KiB; "
-                            "point --spec at a Courtyard spec")
+            raise SpecError(
+                f"spec file {file} is larger than {MAX_SPEC_BYTES // 1024} KiB; "
+                "point --spec at a Courtyard spec"
+            )
         raw = yaml.safe_load(file.read_text())
     except FileNotFoundError:
         raise SpecError(
             f"spec file {file} does not exist; create it or point {SPEC_ENV} at one"
         ) from None
     except (IsADirectoryError, UnicodeDecodeError, PermissionError) as exc:
-        raise SpecError(f"spec file {file} cannot be read ({type(exc).__name__}); "
-                        "point --spec at a readable YAML file") from None
+        raise SpecError(
+            f"spec file {file} cannot be read ({type(exc).__name__}); "
+            "point --spec at a readable YAML file"
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
@@ -61,8 +65,21 @@ def parse_spec(raw: Any, path: Path) -> Spec:
     reader.only(
         top,
         "",
-        {"release", "namespace", "cluster_domain", "fullname_override", "cluster_name",
-         "replicas", "image", "jetstream", "ports", "host_ports", "routes", "helm", "tls"},
+        {
+            "release",
+            "namespace",
+            "cluster_domain",
+            "fullname_override",
+            "cluster_name",
+            "replicas",
+            "image",
+            "jetstream",
+            "ports",
+            "host_ports",
+            "routes",
+            "helm",
+            "tls",
+        },
     )
     release = reader.dns_label(top, "release", "skunkwolf-nats")
     namespace = reader.dns_label(top, "namespace", "default")
@@ -101,10 +118,13 @@ def parse_spec(raw: Any, path: Path) -> Spec:
     if layout not in CHART_LAYOUTS:
         reader.fail("helm.layout", layout, f"must be one of {', '.join(CHART_LAYOUTS)}")
 
-    tls = reader.tls(reader.section(
-        top, "tls",
-        {"subject", "ca_validity_days", "cert_validity_days", "extra_sans", "clients"},
-    ))
+    tls = reader.tls(
+        reader.section(
+            top,
+            "tls",
+            {"subject", "ca_validity_days", "cert_validity_days", "extra_sans", "clients"},
+        )
+    )
 
     warnings = []
     if replicas < 3:
@@ -116,10 +136,21 @@ def parse_spec(raw: Any, path: Path) -> Spec:
             f"replicas is {replicas}: an even count tolerates no more failures than {replicas - 1}"
         )
     return Spec(
-        path=path, release=release, namespace=namespace, cluster_domain=domain.lower(),
-        fullname_override=fullname_override, cluster_name=cluster_name, replicas=replicas,
-        image=image, use_fqdn=use_fqdn, chart_layout=layout, jetstream=jetstream,
-        ports=ports, host_ports=host_ports, tls=tls, warnings=tuple(warnings),
+        path=path,
+        release=release,
+        namespace=namespace,
+        cluster_domain=domain.lower(),
+        fullname_override=fullname_override,
+        cluster_name=cluster_name,
+        replicas=replicas,
+        image=image,
+        use_fqdn=use_fqdn,
+        chart_layout=layout,
+        jetstream=jetstream,
+        ports=ports,
+        host_ports=host_ports,
+        tls=tls,
+        warnings=tuple(warnings),
     )
 
 
@@ -172,8 +203,12 @@ class _Reader:
     def dns_label(self, section: dict[str, Any], name: str, default: str) -> str:
         value = self.string(section, name, default)
         if not _DNS1123_LABEL.match(value):
-            self.fail(name, value, "is not a DNS-1123 name (lowercase letters, digits and -, "
-                      "starting and ending with a letter or digit, at most 63)")
+            self.fail(
+                name,
+                value,
+                "is not a DNS-1123 name (lowercase letters, digits and -, "
+                "starting and ending with a letter or digit, at most 63)",
+            )
         return value
 
     def optional_dns_label(self, section: dict[str, Any], name: str) -> str | None:
@@ -222,27 +257,35 @@ class _Reader:
                 self.fail(name, ports.start, f"leaves no room for {replicas} nodes below 65536")
         (a, ra), (b, rb) = ranges.items()
         if set(ra) & set(rb):
-            self.fail(b, rb.start, f"overlaps {a} (node i publishes on base + i, "
-                      f"{replicas} nodes)")
+            self.fail(b, rb.start, f"overlaps {a} (node i publishes on base + i, {replicas} nodes)")
 
     def tls(self, section: dict[str, Any]) -> Tls:
-        subj = self.section(section, "subject",
-                            {"common_name", "organization", "organizational_unit"})
+        subj = self.section(
+            section, "subject", {"common_name", "organization", "organizational_unit"}
+        )
         defaults = Subject()
-        subject = Subject(**{
-            key: self.string(subj, f"tls.subject.{key}", default)
-            for key, default in vars(defaults).items()
-        })
+        subject = Subject(
+            **{
+                key: self.string(subj, f"tls.subject.{key}", default)
+                for key, default in vars(defaults).items()
+            }
+        )
         ca_days = self.integer(section, "tls.ca_validity_days", 3650)
         cert_days = self.integer(section, "tls.cert_validity_days", 365)
-        for name, days in (("tls.ca_validity_days", ca_days),
-                           ("tls.cert_validity_days", cert_days)):
+        for name, days in (
+            ("tls.ca_validity_days", ca_days),
+            ("tls.cert_validity_days", cert_days),
+        ):
             if days < 31:
-                self.fail(name, days, "must be at least 31 days (certificates renew 30 days "
-                          "before they expire)")
+                self.fail(
+                    name,
+                    days,
+                    "must be at least 31 days (certificates renew 30 days before they expire)",
+                )
         if cert_days > ca_days:
-            self.fail("tls.cert_validity_days", cert_days,
-                      f"exceeds tls.ca_validity_days ({ca_days})")
+            self.fail(
+                "tls.cert_validity_days", cert_days, f"exceeds tls.ca_validity_days ({ca_days})"
+            )
         sans = self.list_of_strings(section, "tls.extra_sans", [])
         extra: list[San] = []
         for entry in sans:
@@ -255,12 +298,20 @@ class _Reader:
             self.fail("tls.clients", clients, "must name at least one client identity")
         for client in clients:
             if not _DNS1123_LABEL.match(client):
-                self.fail("tls.clients", client, "is not a DNS-1123 name (used as file name "
-                          "and certificate CN)")
+                self.fail(
+                    "tls.clients",
+                    client,
+                    "is not a DNS-1123 name (used as file name and certificate CN)",
+                )
         if len(set(clients)) != len(clients):
             self.fail("tls.clients", clients, "lists an identity twice")
-        return Tls(subject=subject, ca_validity_days=ca_days, cert_validity_days=cert_days,
-                   extra_sans=tuple(extra), clients=tuple(clients))
+        return Tls(
+            subject=subject,
+            ca_validity_days=ca_days,
+            cert_validity_days=cert_days,
+            extra_sans=tuple(extra),
+            clients=tuple(clients),
+        )
 
     def list_of_strings(self, section: dict[str, Any], name: str, default: list[str]) -> list[str]:
         value = section.get(self._leaf(name), default)

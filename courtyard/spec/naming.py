@@ -188,8 +188,10 @@ class ClusterNames:
     def route_urls(self) -> list[str]:
         """The route URLs the chart renders into every node's `cluster.routes`."""
         if self.layout == "legacy":
-            return [f"nats://{self.legacy_route_host(i)}:{self.cluster_port}"
-                    for i in range(self.replicas)]
+            return [
+                f"nats://{self.legacy_route_host(i)}:{self.cluster_port}"
+                for i in range(self.replicas)
+            ]
         return [f"tls://{self.route_host(i)}:{self.cluster_port}" for i in range(self.replicas)]
 
     def legacy_route_host(self, index: int) -> str:
@@ -237,8 +239,7 @@ class ClusterNames:
     def pod_aliases(self, index: int) -> list[str]:
         """The names a headless Service gives one pod, each a network alias of its container."""
         host = self.pod_host(index)
-        parts = [host, f"{host}.{self.namespace}", f"{host}.{self.namespace}.svc",
-                 self.fqdn(host)]
+        parts = [host, f"{host}.{self.namespace}", f"{host}.{self.namespace}.svc", self.fqdn(host)]
         if self.layout == "legacy":
             parts.append(self.legacy_route_host(index))
         return _unique(parts)
@@ -246,8 +247,14 @@ class ClusterNames:
     @property
     def shared_aliases(self) -> list[str]:
         """Names every container answers to, as a Service answers with all its pods."""
-        return _unique([self.headless, self.fqdn(self.headless),
-                        self.client_service, self.fqdn(self.client_service)])
+        return _unique(
+            [
+                self.headless,
+                self.fqdn(self.headless),
+                self.client_service,
+                self.fqdn(self.client_service),
+            ]
+        )
 
     def aliases(self, index: int) -> list[str]:
         return _unique(self.pod_aliases(index) + self.shared_aliases)

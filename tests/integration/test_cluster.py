@@ -36,22 +36,30 @@ def ids(client, project):
 
 def node_ips(client, project):
     network = project.names.network
-    return {c.name: c.attrs["NetworkSettings"]["Networks"][network]["IPAddress"]
-            for c in docker_objects.our_containers(client, project)}
+    return {
+        c.name: c.attrs["NetworkSettings"]["Networks"][network]["IPAddress"]
+        for c in docker_objects.our_containers(client, project)
+    }
 
 
 def resolver_image(client):
     """A real resolver inside the network: busybox nslookup."""
-    return busybox_image(client, RESOLVER_IMAGE,
-                         'FROM scratch\nCOPY busybox /bin/busybox\nENTRYPOINT ["/bin/busybox"]\n')
+    return busybox_image(
+        client,
+        RESOLVER_IMAGE,
+        'FROM scratch\nCOPY busybox /bin/busybox\nENTRYPOINT ["/bin/busybox"]\n',
+    )
 
 
 def resolve_inside(client, project, names_to_resolve):
     """Answers of Docker's DNS inside the cluster network: name -> set of IPs."""
-    script = "; ".join(f"echo '=== {n}'; /bin/busybox nslookup {n} 127.0.0.11"
-                       for n in names_to_resolve)
+    script = "; ".join(
+        f"echo '=== {n}'; /bin/busybox nslookup {n} 127.0.0.11" for n in names_to_resolve
+    )
     output = client.containers.run(
-        resolver_image(client), ["sh", "-c", script], remove=True,
+        resolver_image(client),
+        ["sh", "-c", script],
+        remove=True,
         network=project.names.network,
         labels=project.names.labels(project.spec_file),
     ).decode()
@@ -74,8 +82,22 @@ def test_up_from_nothing_is_ready(docker_client, cluster):
 
 def test_status_json_for_machines(cluster):
     proc = subprocess.run(
-        [sys.executable, "-m", "invoke", "-r", str(REPO), "status", "--json", "--spec",
-         str(cluster.spec.path)], capture_output=True, text=True, timeout=60, check=False)
+        [
+            sys.executable,
+            "-m",
+            "invoke",
+            "-r",
+            str(REPO),
+            "status",
+            "--json",
+            "--spec",
+            str(cluster.spec.path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert report["healthy"] and [n["node"] for n in report["nodes"]] == cluster.names.pods
@@ -100,15 +122,27 @@ def test_every_alias_resolves_to_the_right_node(docker_client, cluster):
 
 def test_extra_node_routes_to_fqdn_aliases_and_joins_all(docker_client, cluster):
     names, layout = cluster.names, cluster.layout
-    routes = [f"tls://{names.pod_fqdn(i)}:{cluster.spec.ports.cluster}"
-              for i in range(names.replicas)]
-    with extra_node(docker_client, cluster, local_image(), f"{names.fullname}-probe", routes,
-                    layout.cert("route").read_bytes(), layout.key("route").read_bytes(),
-                    layout.ca_cert.read_bytes()) as node:
+    routes = [
+        f"tls://{names.pod_fqdn(i)}:{cluster.spec.ports.cluster}" for i in range(names.replicas)
+    ]
+    with extra_node(
+        docker_client,
+        cluster,
+        local_image(),
+        f"{names.fullname}-probe",
+        routes,
+        layout.cert("route").read_bytes(),
+        layout.key("route").read_bytes(),
+        layout.ca_cert.read_bytes(),
+    ) as node:
         try:
-            peers = poll(lambda: monitor.peers_of(node.monitor_port),
-                         what="the probe node to route to every pod", timeout=30, interval=0.2,
-                         done=lambda found: found >= set(names.pods))
+            peers = poll(
+                lambda: monitor.peers_of(node.monitor_port),
+                what="the probe node to route to every pod",
+                timeout=30,
+                interval=0.2,
+                done=lambda found: found >= set(names.pods),
+            )
         except WaitTimeout as exc:
             peers = exc.last
         assert peers >= set(names.pods), f"probe routes: {peers}\n{node.logs()}"
@@ -128,12 +162,25 @@ def test_status_fails_with_a_node_stopped_and_up_restarts_it(docker_client, own_
     assert not status.healthy
     assert status.nodes[2].container == "exited"
     proc = subprocess.run(
-        [sys.executable, "-m", "invoke", "-r", str(REPO), "status", "--spec",
-         str(cluster.spec.path)], capture_output=True, text=True, timeout=60, check=False)
+        [
+            sys.executable,
+            "-m",
+            "invoke",
+            "-r",
+            str(REPO),
+            "status",
+            "--spec",
+            str(cluster.spec.path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert proc.returncode == 1 and "not healthy" in proc.stderr and "Traceback" not in proc.stderr
     before = ids(docker_client, cluster)
     quiet_up(cluster)
-    assert ids(docker_client, cluster) == before   # restarted, not recreated
+    assert ids(docker_client, cluster) == before  # restarted, not recreated
     assert cluster_status(docker_client, cluster).healthy
 
 
@@ -192,12 +239,14 @@ def test_exported_compose_file_describes_the_containers_up_made(docker_client, c
         attrs = running[name].attrs
         config, host = attrs["Config"], attrs["HostConfig"]
         assert (service["image"], service["hostname"]) == (config["Image"], config["Hostname"])
-        assert (service["entrypoint"], service["command"]) == (config["Entrypoint"],
-                                                               config["Cmd"])
+        assert (service["entrypoint"], service["command"]) == (config["Entrypoint"], config["Cmd"])
         endpoint = attrs["NetworkSettings"]["Networks"][doc["networks"][NETWORK_KEY]["name"]]
         assert set(service["networks"][NETWORK_KEY]["aliases"]) <= set(endpoint["Aliases"])
-        published = {f"{b['HostIp']}:{b['HostPort']}:{port.split('/')[0]}"
-                     for port, bindings in host["PortBindings"].items() for b in bindings}
+        published = {
+            f"{b['HostIp']}:{b['HostPort']}:{port.split('/')[0]}"
+            for port, bindings in host["PortBindings"].items()
+            for b in bindings
+        }
         assert set(service["ports"]) == published
         mounts = {m["Destination"]: m for m in attrs["Mounts"]}
         for entry in service["volumes"]:
@@ -211,10 +260,14 @@ def test_exported_compose_file_describes_the_containers_up_made(docker_client, c
         assert mounts == {}, f"{name} mounts more than the Compose service: {sorted(mounts)}"
         # Compose sets the same labels, apart from the fingerprint `up` adds and those the
         # image itself carries.
-        compose_labels = {k: v for k, v in service["labels"].items()
-                          if k != naming.CREATED_BY_LABEL}
+        compose_labels = {
+            k: v for k, v in service["labels"].items() if k != naming.CREATED_BY_LABEL
+        }
         inherited = docker_client.images.get(config["Image"]).labels or {}
-        set_by_up = {k: v for k, v in config["Labels"].items()
-                     if k != naming.HASH_LABEL and inherited.get(k) != v}
+        set_by_up = {
+            k: v
+            for k, v in config["Labels"].items()
+            if k != naming.HASH_LABEL and inherited.get(k) != v
+        }
         assert compose_labels.items() <= config["Labels"].items()
         assert set_by_up.items() <= compose_labels.items()

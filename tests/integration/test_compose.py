@@ -22,8 +22,10 @@ def compose_command() -> list[str]:
         return ["docker", "compose"]
     if shutil.which("docker-compose"):
         return ["docker-compose"]
-    pytest.fail("neither `docker compose` nor `docker-compose` is installed "
-                "(apt-get install docker-compose)")
+    pytest.fail(
+        "neither `docker compose` nor `docker-compose` is installed "
+        "(apt-get install docker-compose)"
+    )
 
 
 def test_compose_cluster_is_ready_passes_smoke_and_up_refuses_it(docker_client, make_project):
@@ -34,8 +36,9 @@ def test_compose_cluster_is_ready_passes_smoke_and_up_refuses_it(docker_client, 
     path = write_compose(project, nodes)
     compose = [*compose_command(), "-f", str(path)]
     try:
-        subprocess.run([*compose, "up", "-d"], check=True, capture_output=True, timeout=300,
-                       cwd="/")
+        subprocess.run(
+            [*compose, "up", "-d"], check=True, capture_output=True, timeout=300, cwd="/"
+        )
         state = readiness.wait_for_cluster(project, project.names.monitor_targets, 90)
         assert state.ready, state.problems
         report = smoke.run(project, messages=200)
@@ -43,5 +46,6 @@ def test_compose_cluster_is_ready_passes_smoke_and_up_refuses_it(docker_client, 
         with pytest.raises(CourtyardError, match="created by Docker Compose"):
             quiet_up(project)
     finally:
-        subprocess.run([*compose, "down", "-v"], capture_output=True, timeout=300, check=False,
-                       cwd="/")
+        subprocess.run(
+            [*compose, "down", "-v"], capture_output=True, timeout=300, check=False, cwd="/"
+        )

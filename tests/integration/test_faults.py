@@ -20,8 +20,11 @@ CRASH_IMAGE = "courtyard-test/crash:1"
 
 def labelled(client, project):
     labels = project.names.any_selector
-    return (client.containers.list(all=True, filters=labels), client.networks.list(filters=labels),
-            client.volumes.list(filters=labels))
+    return (
+        client.containers.list(all=True, filters=labels),
+        client.networks.list(filters=labels),
+        client.volumes.list(filters=labels),
+    )
 
 
 def test_busy_host_port_fails_before_anything_exists(docker_client, make_project):
@@ -41,8 +44,7 @@ def test_foreign_container_with_clashing_name_is_left_alone(docker_client, make_
     pods = project.names.pods
     removed = docker_objects.get_container(docker_client, pods[0])
     docker_objects.remove_container(removed)
-    foreign = docker_client.containers.create(local_image(), name=pods[0],
-                                              command=["--version"])
+    foreign = docker_client.containers.create(local_image(), name=pods[0], command=["--version"])
     try:
         with pytest.raises(CourtyardError, match="not created by Courtyard"):
             quiet_up(project)
@@ -53,13 +55,16 @@ def test_foreign_container_with_clashing_name_is_left_alone(docker_client, make_
         assert docker_objects.get_container(docker_client, pods[0]).id == foreign.id
     finally:
         foreign.remove(force=True)
-    quiet_up(project)   # once the cause is gone, up works
+    quiet_up(project)  # once the cause is gone, up works
 
 
 def crash_image(client) -> str:
     """An image whose "nats-server" exits at once: busybox without such an applet."""
-    return busybox_image(client, CRASH_IMAGE, "FROM scratch\nCOPY busybox "
-                         "/usr/local/bin/nats-server\nENV PATH=/usr/local/bin\n")
+    return busybox_image(
+        client,
+        CRASH_IMAGE,
+        "FROM scratch\nCOPY busybox /usr/local/bin/nats-server\nENV PATH=/usr/local/bin\n",
+    )
 
 
 def test_node_crashing_at_start_is_diagnosed_and_up_recovers(docker_client, make_project):
@@ -68,10 +73,19 @@ def test_node_crashing_at_start_is_diagnosed_and_up_recovers(docker_client, make
         quiet_up(project, timeout=60)
     assert "stopped while starting" in str(err.value)
     assert "applet not found" in err.value.diagnosis
-    fixed = load_project(write_spec(project.spec.root, {
-        "release": project.spec.release, "replicas": 3,
-        "host_ports": {"client": project.spec.host_ports.client,
-                       "monitor": project.spec.host_ports.monitor}}))
+    fixed = load_project(
+        write_spec(
+            project.spec.root,
+            {
+                "release": project.spec.release,
+                "replicas": 3,
+                "host_ports": {
+                    "client": project.spec.host_ports.client,
+                    "monitor": project.spec.host_ports.monitor,
+                },
+            },
+        )
+    )
     quiet_up(fixed)
 
 

@@ -26,8 +26,9 @@ def test_spec_change_rolls_nodes_and_loses_no_acknowledged_message(docker_client
     ready = threading.Event()
 
     async def publisher():
-        nc = await connect(project, allow_reconnect=True, max_reconnect_attempts=-1,
-                           reconnect_time_wait=0.1)
+        nc = await connect(
+            project, allow_reconnect=True, max_reconnect_attempts=-1, reconnect_time_wait=0.1
+        )
         js = nc.jetstream()
         await create_stream(js, name="ROLL", subjects=["roll.>"], num_replicas=3)
         ready.set()

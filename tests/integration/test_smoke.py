@@ -32,6 +32,7 @@ def stream_and_bucket_names(project) -> list[str]:
             return [info.config.name for info in await nc.jetstream().streams_info()]
         finally:
             await nc.close()
+
     return asyncio.run(names())
 
 
@@ -46,8 +47,9 @@ def test_smoke_passes_on_a_fresh_cluster_and_leaves_nothing(cluster):
 
 def test_security_probes_are_all_refused(cluster):
     layout = cluster.layout
-    results = asyncio.run(security.run_client_probes(
-        layout.ca_cert, layout.ca_key, cluster.spec.host_ports.client))
+    results = asyncio.run(
+        security.run_client_probes(layout.ca_cert, layout.ca_key, cluster.spec.host_ports.client)
+    )
     assert [name for name, refused, _ in results if not refused] == []
     assert len(results) == 4
 
@@ -56,23 +58,32 @@ def test_a_probe_the_server_wrongly_accepts_fails_the_smoke(cluster):
     """A real nats-server on 127.0.0.1 with client TLS but without `verify`."""
     layout = cluster.layout
     port = free_port_base(1)
-    config = {"port": port, "host": "127.0.0.1",
-              "tls": {"cert_file": str(layout.cert("server")),
-                      "key_file": str(layout.key("server")),
-                      "ca_file": str(layout.ca_cert)}}
+    config = {
+        "port": port,
+        "host": "127.0.0.1",
+        "tls": {
+            "cert_file": str(layout.cert("server")),
+            "key_file": str(layout.key("server")),
+            "ca_file": str(layout.ca_cert),
+        },
+    }
     with tempfile.TemporaryDirectory() as tmp:
         conf = Path(tmp) / "lax.conf"
         write_file(conf, render(config, "a node configured without verify"))
-        server = subprocess.Popen([str(server_binary()), "-c", str(conf)],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server = subprocess.Popen(
+            [str(server_binary()), "-c", str(conf)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             _wait_port(port)
-            results = asyncio.run(security.run_client_probes(
-                layout.ca_cert, layout.ca_key, port))
+            results = asyncio.run(security.run_client_probes(layout.ca_cert, layout.ca_key, port))
             accepted = {name for name, refused, _ in results if not refused}
-            assert accepted == {"TLS without a client certificate",
-                                "client certificate from another CA",
-                                "expired client certificate"}
+            assert accepted == {
+                "TLS without a client certificate",
+                "client certificate from another CA",
+                "expired client certificate",
+            }
             probe = smoke.Smoke(cluster)
             ok = asyncio.run(probe.check("security", lambda: probe.client_security(port)))
             assert not ok and "ACCEPTED" in probe.report.checks[0].detail
@@ -105,9 +116,24 @@ def test_failover_keeps_every_acknowledged_message(docker_client, own_cluster):
 
 def test_smoke_json_report_for_machines(cluster):
     proc = subprocess.run(
-        [sys.executable, "-m", "invoke", "-r", str(REPO), "smoke", "--json", "--messages", "50",
-         "--spec", str(cluster.spec.path)], capture_output=True, text=True, timeout=120,
-        check=False)
+        [
+            sys.executable,
+            "-m",
+            "invoke",
+            "-r",
+            str(REPO),
+            "smoke",
+            "--json",
+            "--messages",
+            "50",
+            "--spec",
+            str(cluster.spec.path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert report["ok"] and report["cluster"] == cluster.names.fullname
@@ -124,8 +150,22 @@ def test_node_down_before_the_smoke_is_named(docker_client, own_cluster):
 def test_smoke_without_a_cluster_is_one_sentence(make_project):
     project = make_project()
     proc = subprocess.run(
-        [sys.executable, "-m", "invoke", "-r", str(REPO), "smoke", "--spec",
-         str(project.spec.path)], capture_output=True, text=True, timeout=60, check=False)
+        [
+            sys.executable,
+            "-m",
+            "invoke",
+            "-r",
+            str(REPO),
+            "smoke",
+            "--spec",
+            str(project.spec.path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
-    assert (f"no running Courtyard cluster for spec {project.spec.path}; run `invoke up`"
-            in proc.stderr)
+    assert (
+        f"no running Courtyard cluster for spec {project.spec.path}; run `invoke up`" in proc.stderr
+    )

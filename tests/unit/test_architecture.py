@@ -63,10 +63,14 @@ def test_each_layer_says_what_it_owns_and_may_import(layer):
 
 
 def upward_edges(graph: dict[str, set[str]]) -> list[str]:
-    return [f"{source} -> {target}" for source, targets in graph.items()
-            for target in targets
-            if layer_of(source) is not None and layer_of(target) is not None
-            and layer_of(target) > layer_of(source)]
+    return [
+        f"{source} -> {target}"
+        for source, targets in graph.items()
+        for target in targets
+        if layer_of(source) is not None
+        and layer_of(target) is not None
+        and layer_of(target) > layer_of(source)
+    ]
 
 
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -77,7 +81,7 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
         state[node] = "open"
         for target in sorted(graph.get(node, ())):
             if state.get(target) == "open":
-                found.append([*path[path.index(target):], target])
+                found.append([*path[path.index(target) :], target])
             elif target not in state:
                 visit(target, [*path, target])
         state[node] = "done"
@@ -121,8 +125,11 @@ def code_only(text: str) -> str:
     for node in ast.walk(ast.parse(text)):
         body = getattr(node, "body", None)
         first = body[0] if isinstance(body, list) and body else None
-        if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) \
-                and isinstance(first.value.value, str):
+        if (
+            isinstance(first, ast.Expr)
+            and isinstance(first.value, ast.Constant)
+            and isinstance(first.value.value, str)
+        ):
             docstrings.add((first.lineno, first.col_offset))
     kept = []
     for token in tokenize.generate_tokens(io.StringIO(text).readline):
@@ -144,15 +151,18 @@ def test_only_the_naming_module_spells_names(module):
     assert names_built_in(MODULES[module].read_text()) == []
 
 
-@pytest.mark.parametrize(("snippet", "what"), [
-    ('LABEL = "io.skunkwolf.courtyard.role"\n', "label key"),
-    ('net = f"courtyard-{fullname}"\n', "a name built on the courtyard prefix"),
-    ("port = spec.host_ports.client + index\n", "host port arithmetic"),
-    ('url = f"tls://localhost:{port}"\n', "a localhost client URL"),
-    ('path = "/etc/nats-config/nats.conf"\n', "a container mount path"),
-    ('host = f"{fullname}-headless"\n', "a Kubernetes service name"),
-    ("who = spec.tls.clients[0]\n", "the default client identity"),
-])
+@pytest.mark.parametrize(
+    ("snippet", "what"),
+    [
+        ('LABEL = "io.skunkwolf.courtyard.role"\n', "label key"),
+        ('net = f"courtyard-{fullname}"\n', "a name built on the courtyard prefix"),
+        ("port = spec.host_ports.client + index\n", "host port arithmetic"),
+        ('url = f"tls://localhost:{port}"\n', "a localhost client URL"),
+        ('path = "/etc/nats-config/nats.conf"\n', "a container mount path"),
+        ('host = f"{fullname}-headless"\n', "a Kubernetes service name"),
+        ("who = spec.tls.clients[0]\n", "the default client identity"),
+    ],
+)
 def test_the_names_check_can_fail(snippet, what):
     assert names_built_in(f'"""A module."""\n# {snippet}{snippet}') == [what]
     assert names_built_in(f'"""A module that says {snippet.strip()} in prose."""\n') == []

@@ -35,11 +35,19 @@ def handshake(cert_file, key_file, ca_file, hostname):
 
 def test_layout_and_key_modes(project):
     layout = project.layout
-    for path in [layout.ca_key, layout.key("route"), layout.key("server"),
-                 layout.client_key("dev")]:
+    for path in [
+        layout.ca_key,
+        layout.key("route"),
+        layout.key("server"),
+        layout.client_key("dev"),
+    ]:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
-    for path in [layout.ca_cert, layout.cert("route"), layout.cert("server"),
-                 layout.client_cert("dev")]:
+    for path in [
+        layout.ca_cert,
+        layout.cert("route"),
+        layout.cert("server"),
+        layout.client_cert("dev"),
+    ]:
         assert path.exists()
 
 
@@ -71,8 +79,16 @@ def test_ssl_verifies_route_cert_for_every_pod_fqdn(project):
             assert serves(layout.cert("route"), layout.key("route"), layout.ca_cert, host), host
 
 
-@pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "skunkwolf-nats",
-                                  "skunkwolf-nats.default.svc.cluster.local", "nats.example.com"])
+@pytest.mark.parametrize(
+    "host",
+    [
+        "localhost",
+        "127.0.0.1",
+        "skunkwolf-nats",
+        "skunkwolf-nats.default.svc.cluster.local",
+        "nats.example.com",
+    ],
+)
 def test_ssl_verifies_server_cert_for_client_names(project, host):
     layout = project.layout
     assert serves(layout.cert("server"), layout.key("server"), layout.ca_cert, host)
@@ -83,8 +99,7 @@ def test_ssl_rejects_wrong_host_and_foreign_ca(project, tmp_path):
     with pytest.raises(ssl.SSLCertVerificationError):
         handshake(layout.cert("server"), layout.key("server"), layout.ca_cert, "evil.example")
     other_ca, other_key = pki.create_ca(Name("Other CA"), 100)
-    cert, key = pki.issue_leaf(other_ca, other_key, Name("x"), [dns("localhost")],
-                               Usage.SERVER, 30)
+    cert, key = pki.issue_leaf(other_ca, other_key, Name("x"), [dns("localhost")], Usage.SERVER, 30)
     pki.write_pair(cert, key, tmp_path / "foreign.crt", tmp_path / "foreign.key")
     with pytest.raises(ssl.SSLCertVerificationError):
         handshake(tmp_path / "foreign.crt", tmp_path / "foreign.key", layout.ca_cert, "localhost")
@@ -106,7 +121,9 @@ def test_changed_extra_san_reissues_server_only(project, project_factory):
     assert {k for k, r in results.items() if r.action != "kept"} == {"server"}
     after = all_files(project.layout)
     assert {p for p in before if before[p] != after[p]} == {
-        project.layout.cert("server"), project.layout.key("server")}
+        project.layout.cert("server"),
+        project.layout.key("server"),
+    }
     assert dns("lb.skunkwolf.io") in sans_of(pki.load_cert(project.layout.cert("server")))
 
 
@@ -126,30 +143,52 @@ def test_expiring_and_foreign_ca_and_force_reissue(project):
 
 def test_adhoc_cert_with_armory_options(project):
     sans = parse_san_list("DNS:a.example, DNS:b.example, IP:10.0.0.1")
-    result = issue_adhoc(project.spec, project.layout, common_name="NATS Cluster",
-                         base="nats-cluster", organizational_unit="NATS", sans=sans,
-                         usage=Usage.ROUTE)
+    result = issue_adhoc(
+        project.spec,
+        project.layout,
+        common_name="NATS Cluster",
+        base="nats-cluster",
+        organizational_unit="NATS",
+        sans=sans,
+        usage=Usage.ROUTE,
+    )
     assert result.action == "created"
     cert = pki.load_cert(project.layout.cert("nats-cluster"))
     assert sans_of(cert) == {dns("a.example"), dns("b.example"), San("IP", "10.0.0.1")}
     assert pki.usages_of(cert) == {EKU.SERVER_AUTH, EKU.CLIENT_AUTH}
     assert "OU=NATS" in cert.subject.rfc4514_string()
-    again = issue_adhoc(project.spec, project.layout, common_name="NATS Cluster",
-                        base="nats-cluster", organizational_unit="NATS", sans=sans,
-                        usage=Usage.ROUTE)
+    again = issue_adhoc(
+        project.spec,
+        project.layout,
+        common_name="NATS Cluster",
+        base="nats-cluster",
+        organizational_unit="NATS",
+        sans=sans,
+        usage=Usage.ROUTE,
+    )
     assert again.action == "kept"
     with pytest.raises(CourtyardError, match="not allowed"):
-        issue_adhoc(project.spec, project.layout, common_name="x", base="ca",
-                    organizational_unit=None, sans=[], usage=Usage.SERVER)
+        issue_adhoc(
+            project.spec,
+            project.layout,
+            common_name="x",
+            base="ca",
+            organizational_unit=None,
+            sans=[],
+            usage=Usage.SERVER,
+        )
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("DNS:a,, DNS:b", "empty entry"),
-    ("a.example", "must start with DNS: or IP:"),
-    ("DNS:a, IP:1.2.3", "not a valid IP address"),
-    ("DNS:-bad-.example", "not a valid DNS name"),
-    ("", "empty entry"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("DNS:a,, DNS:b", "empty entry"),
+        ("a.example", "must start with DNS: or IP:"),
+        ("DNS:a, IP:1.2.3", "not a valid IP address"),
+        ("DNS:-bad-.example", "not a valid DNS name"),
+        ("", "empty entry"),
+    ],
+)
 def test_san_list_is_parsed_strictly(text, message):
     with pytest.raises(ValueError, match=message):
         parse_san_list(text)

@@ -30,7 +30,10 @@ def test_round_trip_every_alias_mount_port_and_volume(project_factory):
     for node in nodes:
         svc = doc["services"][node.name]
         assert (svc["container_name"], svc["hostname"], svc["image"]) == (
-            node.name, node.name, node.image)
+            node.name,
+            node.name,
+            node.image,
+        )
         assert svc["entrypoint"] == node.entrypoint and svc["command"] == node.command
         assert svc["networks"][NETWORK_KEY]["aliases"] == list(node.aliases)
         assert svc["ports"] == [f"127.0.0.1:{host}:{port}" for port, host in node.ports]
@@ -46,9 +49,14 @@ def test_round_trip_every_alias_mount_port_and_volume(project_factory):
         assert volumes == {naming.STORE_DIR: node.volume}
         assert svc["labels"] == {**dict(node.labels), naming.CREATED_BY_LABEL: "compose"}
     assert {name: v["name"] for name, v in doc["volumes"].items()} == {
-        n.volume: n.volume for n in nodes}
-    assert all(Path(folder / s.split(":")[0]).exists()
-               for svc in doc["services"].values() for s in svc["volumes"] if s.startswith("."))
+        n.volume: n.volume for n in nodes
+    }
+    assert all(
+        Path(folder / s.split(":")[0]).exists()
+        for svc in doc["services"].values()
+        for s in svc["volumes"]
+        if s.startswith(".")
+    )
 
 
 def test_scratch_image_says_why_there_is_no_healthcheck(project_factory):
@@ -67,4 +75,5 @@ def test_official_image_gets_a_healthcheck(project_factory):
 def test_project_name_is_in_the_env_file(project_factory):
     project, _, path, _ = exported(project_factory, local_image())
     assert (path.parent / ".env").read_text() == (
-        f"COMPOSE_PROJECT_NAME=courtyard-{project.names.fullname}\n")
+        f"COMPOSE_PROJECT_NAME=courtyard-{project.names.fullname}\n"
+    )

@@ -28,10 +28,14 @@ DURATION = re.compile(r"\(\d+\.\d+s\)")
 
 
 def invoke(root: Path, *args: str) -> str:
-    proc = subprocess.run([sys.executable, "-m", "invoke", "-r", str(REPO), *args],
-                          capture_output=True, text=True, timeout=120, check=False,
-                          env={**os.environ, "COURTYARD_SPEC": str(root / "config" /
-                                                                   "courtyard.yaml")})
+    proc = subprocess.run(
+        [sys.executable, "-m", "invoke", "-r", str(REPO), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "COURTYARD_SPEC": str(root / "config" / "courtyard.yaml")},
+    )
     assert proc.returncode == 0, proc.stderr
     return proc.stdout + (f"--- stderr ---\n{proc.stderr}" if proc.stderr else "")
 
@@ -53,9 +57,11 @@ def outputs(tmp_path_factory) -> dict[str, str]:
     """Every golden item, generated once for the default spec in a fresh project folder."""
     root = tmp_path_factory.mktemp("golden")
     write_spec(root)
-    found = {"invoke-list.txt": invoke(root, "--list"),
-             "configs.out": invoke(root, "configs"),
-             "export-helm.out": invoke(root, "export-helm")}
+    found = {
+        "invoke-list.txt": invoke(root, "--list"),
+        "configs.out": invoke(root, "configs"),
+        "export-helm.out": invoke(root, "export-helm"),
+    }
     for conf in sorted((root / "config" / "nodes").glob("*.conf")):
         found[f"nodes/{conf.name}"] = conf.read_text()
     helm = root / "dist" / "helm"
@@ -69,10 +75,17 @@ def outputs(tmp_path_factory) -> dict[str, str]:
     return {name: normalise(text, root) for name, text in found.items()}
 
 
-NAMES = ["invoke-list.txt", "configs.out", "export-helm.out",
-         *[f"nodes/skunkwolf-nats-{i}.conf" for i in range(3)],
-         "helm/values.yaml", "helm/README.md", "helm/secrets-shape.yaml",
-         "compose/docker-compose.yml", "compose/.env"]
+NAMES = [
+    "invoke-list.txt",
+    "configs.out",
+    "export-helm.out",
+    *[f"nodes/skunkwolf-nats-{i}.conf" for i in range(3)],
+    "helm/values.yaml",
+    "helm/README.md",
+    "helm/secrets-shape.yaml",
+    "compose/docker-compose.yml",
+    "compose/.env",
+]
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -46,12 +46,18 @@ def exported(project_factory, tmp_path):
         ensure_certs(project.spec, project.names, project.layout)
         nodeconf.write_configs(project.spec, project.names, project.layout)
         return project, export_helm(project, tmp_path / "out")
+
     return make
 
 
-@pytest.mark.parametrize("changes", [
-    {}, {"routes": {"use_fqdn": True}}, {"fullname_override": "bus", "cluster_name": "east"},
-])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"routes": {"use_fqdn": True}},
+        {"fullname_override": "bus", "cluster_name": "east"},
+    ],
+)
 def test_every_exported_key_path_exists_in_the_chart_defaults(exported, changes):
     project, _ = exported(changes)
     reference = reference_values()
@@ -63,8 +69,9 @@ def test_every_exported_key_path_exists_in_the_chart_defaults(exported, changes)
 
 
 def test_values_carry_the_spec(exported):
-    project, result = exported({"routes": {"use_fqdn": True},
-                                "jetstream": {"memory_store": "512MB", "file_store": "2Gi"}})
+    project, result = exported(
+        {"routes": {"use_fqdn": True}, "jetstream": {"memory_store": "512MB", "file_store": "2Gi"}}
+    )
     values = yaml.safe_load((result.out / "values.yaml").read_text())
     cluster = values["config"]["cluster"]
     assert cluster["replicas"] == 3 and cluster["tls"]["enabled"]
@@ -75,8 +82,11 @@ def test_values_carry_the_spec(exported):
     assert js["fileStore"]["pvc"]["size"] == js["fileStore"]["maxSize"] == "2Gi"
     assert values["container"]["image"]["tag"] == f"{helm_values.chart_version()}-alpine"
     assert "fullnameOverride" not in values
-    assert values["tlsCA"] == {"enabled": True, "secretName": project.names.ca_secret,
-                               "key": "ca.crt"}
+    assert values["tlsCA"] == {
+        "enabled": True,
+        "secretName": project.names.ca_secret,
+        "key": "ca.crt",
+    }
 
 
 def test_secrets_decode_to_the_files_under_certs_and_names_agree(exported):
@@ -132,8 +142,9 @@ def test_route_certificate_serves_every_route_host_the_chart_renders(exported, l
     hosts |= {project.names.pod_fqdn(i) for i in range(3)}
     layout_files = project.layout
     for host in hosts:
-        assert serves(layout_files.cert("route"), layout_files.key("route"),
-                      layout_files.ca_cert, host), host
+        assert serves(
+            layout_files.cert("route"), layout_files.key("route"), layout_files.ca_cert, host
+        ), host
 
 
 def test_legacy_values_layout(exported):
@@ -146,7 +157,9 @@ def test_legacy_values_layout(exported):
     assert values["nats"]["jetstream"]["fileStorage"]["size"] == "1Gi"
     assert values["nats"]["image"] == f"nats:{helm_values.chart_version()}-alpine"
     assert {d["metadata"]["name"] for d in secret_manifests(project)} >= {
-        project.names.route_secret, project.names.client_secret}
+        project.names.route_secret,
+        project.names.client_secret,
+    }
 
 
 LOCAL = """
@@ -159,10 +172,14 @@ jetstream { max_memory_store: 256Mi, store_dir: "/data" }
 
 
 def chart_conf(**overrides):
-    base = {"server_name": "$SERVER_NAME", "port": 4222, "pid_file": "/var/run/nats/nats.pid",
-            "tls": {"cert_file": "/etc/nats-certs/nats/tls.crt", "verify": True},
-            "cluster": {"name": "n", "routes": ["tls://n-0.n-headless:6222"]},
-            "jetstream": {"max_memory_store": 268435456, "store_dir": "/data"}}
+    base = {
+        "server_name": "$SERVER_NAME",
+        "port": 4222,
+        "pid_file": "/var/run/nats/nats.pid",
+        "tls": {"cert_file": "/etc/nats-certs/nats/tls.crt", "verify": True},
+        "cluster": {"name": "n", "routes": ["tls://n-0.n-headless:6222"]},
+        "jetstream": {"max_memory_store": 268435456, "store_dir": "/data"},
+    }
     base.update(overrides)
     return base
 
@@ -174,15 +191,17 @@ def test_compare_equal_but_for_expected_differences():
 
 
 def test_compare_path_only_differences_are_expected():
-    rows = natsconf.compare(natsconf.parse_conf(LOCAL),
-                            chart_conf(tls={"cert_file": "/other/tls.crt", "verify": True}))
+    rows = natsconf.compare(
+        natsconf.parse_conf(LOCAL), chart_conf(tls={"cert_file": "/other/tls.crt", "verify": True})
+    )
     path_rows = [row for row in rows if row[0] == "tls.cert_file"]
     assert path_rows and path_rows[0][3] == "file path"
 
 
 def test_compare_reports_a_real_difference():
-    rows = natsconf.compare(natsconf.parse_conf(LOCAL),
-                            chart_conf(tls={"cert_file": "/etc/nats-certs/nats/tls.crt"}))
+    rows = natsconf.compare(
+        natsconf.parse_conf(LOCAL), chart_conf(tls={"cert_file": "/etc/nats-certs/nats/tls.crt"})
+    )
     real = [row for row in rows if row[3] is None]
     assert real == [("tls.verify", True, None, None)]
 

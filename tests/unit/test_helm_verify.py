@@ -26,6 +26,7 @@ def prepared(project_factory):
         ensure_certs(project.spec, project.names, project.layout)
         nodeconf.write_configs(project.spec, project.names, project.layout)
         return project
+
     return make
 
 
@@ -47,12 +48,15 @@ def test_missing_chart_path_is_one_sentence(prepared, tmp_path):
         verify(prepared(), tmp_path / "nope")
 
 
-@pytest.mark.skipif(not os.environ.get("COURTYARD_NATS_CHART"),
-                    reason="COURTYARD_NATS_CHART does not name a nats/nats chart folder or .tgz")
+@pytest.mark.skipif(
+    not os.environ.get("COURTYARD_NATS_CHART"),
+    reason="COURTYARD_NATS_CHART does not name a nats/nats chart folder or .tgz",
+)
 @pytest.mark.parametrize("changes", [{}, {"routes": {"use_fqdn": True}}])
 def test_real_chart_renders_the_same_cluster(prepared, changes):
     report = verify(prepared(changes), Path(os.environ["COURTYARD_NATS_CHART"]))
     assert report.unexpected == []
     assert report.uncovered == []
     assert {row[0] for row in report.differences} <= {"server_name", "pid_file"} | {
-        row[0] for row in report.differences if row[3] == "file path"}
+        row[0] for row in report.differences if row[3] == "file path"
+    }

@@ -53,9 +53,9 @@ def test_definition_follows_the_names_module(project_factory):
     names = project.names
     assert [n.name for n in nodes] == names.pods
     assert [(n.client_host_port, n.monitor_host_port) for n in nodes] == [
-        (names.client_host_port(i), names.monitor_host_port(i)) for i in range(3)]
+        (names.client_host_port(i), names.monitor_host_port(i)) for i in range(3)
+    ]
     assert nodes[2].ports == ((4222, 5002), (8222, 6002))
     assert nodes[0].network == names.network and nodes[0].volume == names.volume(0)
     assert dict(nodes[0].mounts)[naming.CONFIG_FILE] == project.layout.node_config(names.pod(0))
-    assert nodes[0].entrypoint + nodes[0].command == ["nats-server", "--config",
-                                                      naming.CONFIG_FILE]
+    assert nodes[0].entrypoint + nodes[0].command == ["nats-server", "--config", naming.CONFIG_FILE]

@@ -12,10 +12,18 @@ from courtyard.runtime.plan import ROLL_REASON, ContainerState, plan_nodes
 
 def node(index: int, fingerprint: str = "f1") -> NodeSpec:
     name = f"n-{index}"
-    return NodeSpec(index=index, name=name, image="img", network="net", aliases=(name,),
-                    volume=f"v-{index}", mounts=(("/etc/x", Path("/x")),),
-                    ports=((4222, 4222 + index), (8222, 8222 + index)), labels=(),
-                    fingerprint=fingerprint)
+    return NodeSpec(
+        index=index,
+        name=name,
+        image="img",
+        network="net",
+        aliases=(name,),
+        volume=f"v-{index}",
+        mounts=(("/etc/x", Path("/x")),),
+        ports=((4222, 4222 + index), (8222, 8222 + index)),
+        labels=(),
+        fingerprint=fingerprint,
+    )
 
 
 NODES = [node(0), node(1), node(2)]
@@ -39,8 +47,11 @@ def test_every_node_running_unchanged_changes_nothing():
 
 
 def test_a_changed_running_node_rolls_and_a_changed_stopped_one_is_replaced():
-    existing = {"n-0": running("n-0", "old"), "n-1": ContainerState("n-1", "exited", "old"),
-                "n-2": running("n-2")}
+    existing = {
+        "n-0": running("n-0", "old"),
+        "n-1": ContainerState("n-1", "exited", "old"),
+        "n-2": running("n-2"),
+    }
     plan = plan_nodes(NODES, existing)
     assert [(n.name, why) for n, why in plan.roll] == [("n-0", ROLL_REASON)]
     assert [n.name for n in plan.start] == ["n-1"]

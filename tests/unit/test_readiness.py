@@ -19,8 +19,10 @@ def routez(*peers: str) -> dict:
 def jsz(leader: str = "n-0", replicas=None, streams=()) -> dict:
     if replicas is None:
         replicas = [{"name": p, "current": True, "offline": False} for p in PODS if p != leader]
-    return {"meta_cluster": {"name": "c", "leader": leader, "replicas": replicas},
-            "account_details": [{"name": "$G", "stream_detail": list(streams)}]}
+    return {
+        "meta_cluster": {"name": "c", "leader": leader, "replicas": replicas},
+        "account_details": [{"name": "$G", "stream_detail": list(streams)}],
+    }
 
 
 def judge(name="n-0", health=OK, routes=None, js=None, full=OK) -> NodeProbe:
@@ -51,10 +53,13 @@ def test_no_meta_leader_yet():
     assert probe.problems == ["no JetStream meta leader yet"]
 
 
-@pytest.mark.parametrize("replica", [
-    {"name": "n-2", "current": False, "offline": False},
-    {"name": "n-2", "current": True, "offline": True},  # offline peers refuse placement
-])
+@pytest.mark.parametrize(
+    "replica",
+    [
+        {"name": "n-2", "current": False, "offline": False},
+        {"name": "n-2", "current": True, "offline": True},  # offline peers refuse placement
+    ],
+)
 def test_the_leader_sees_a_peer_not_current_or_offline(replica):
     js = jsz(replicas=[{"name": "n-1", "current": True}, replica])
     probe = judge(js=js)
@@ -69,13 +74,22 @@ def test_a_follower_does_not_judge_the_meta_group():
 
 def test_streams_without_a_leader_or_with_lagging_replicas_are_not_ready():
     leaderless = {"name": "ORDERS", "cluster": {"leader": ""}}
-    lagging = {"name": "PAYMENTS", "cluster": {"leader": "n-0", "replicas": [
-        {"name": "n-1", "current": True}, {"name": "n-2", "current": False}]}}
-    elsewhere = {"name": "OTHER", "cluster": {"leader": "n-1", "replicas": [
-        {"name": "n-2", "current": False}]}}  # judged by its own leader, not here
+    lagging = {
+        "name": "PAYMENTS",
+        "cluster": {
+            "leader": "n-0",
+            "replicas": [{"name": "n-1", "current": True}, {"name": "n-2", "current": False}],
+        },
+    }
+    elsewhere = {
+        "name": "OTHER",
+        "cluster": {"leader": "n-1", "replicas": [{"name": "n-2", "current": False}]},
+    }  # judged by its own leader, not here
     probe = judge(js=jsz(streams=[leaderless, lagging, elsewhere]))
-    assert probe.problems == ["stream ORDERS has no leader yet",
-                              "stream PAYMENTS: replica on n-2 not current"]
+    assert probe.problems == [
+        "stream ORDERS has no leader yet",
+        "stream PAYMENTS: replica on n-2 not current",
+    ]
 
 
 def test_the_full_health_counts_only_when_asked_and_all_else_is_fine():
@@ -85,15 +99,25 @@ def test_the_full_health_counts_only_when_asked_and_all_else_is_fine():
 
 
 def ready_cluster(*leaders: str) -> Readiness:
-    return Readiness([judge(name, js=jsz(leader=leader, replicas=[
-        {"name": p, "current": True} for p in PODS if p != leader]))
-        for name, leader in zip(PODS, leaders, strict=True)])
+    return Readiness(
+        [
+            judge(
+                name,
+                js=jsz(
+                    leader=leader,
+                    replicas=[{"name": p, "current": True} for p in PODS if p != leader],
+                ),
+            )
+            for name, leader in zip(PODS, leaders, strict=True)
+        ]
+    )
 
 
 def test_a_cluster_is_ready_when_every_node_is_and_all_agree_on_the_leader():
     state = ready_cluster("n-0", "n-0", "n-0")
-    assert state.ready and state.summary().startswith("health 3/3, routes full mesh, meta "
-                                                      "leader n-0")
+    assert state.ready and state.summary().startswith(
+        "health 3/3, routes full mesh, meta leader n-0"
+    )
 
 
 def test_nodes_that_disagree_on_the_meta_leader_are_not_ready():

@@ -17,7 +17,10 @@ def parse(changes: dict) -> object:
 def test_repo_spec_has_the_documented_defaults():
     spec = load_spec(REPO_SPEC)
     assert (spec.release, spec.namespace, spec.cluster_domain) == (
-        "skunkwolf-nats", "default", "cluster.local")
+        "skunkwolf-nats",
+        "default",
+        "cluster.local",
+    )
     assert spec.replicas == 3
     assert (spec.ports.client, spec.ports.cluster, spec.ports.monitor) == (4222, 6222, 8222)
     assert spec.tls.clients == ("dev",)
@@ -90,8 +93,15 @@ def test_missing_and_malformed_files_give_one_sentence(tmp_path):
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("256Mi", 256 * 2**20), ("1Gi", 2**30), ("512MB", 512 * 2**20), ("1G", 10**9),
-     ("10k", 10_000), ("2TiB", 2 * 2**40), (1024, 1024)],
+    [
+        ("256Mi", 256 * 2**20),
+        ("1Gi", 2**30),
+        ("512MB", 512 * 2**20),
+        ("1G", 10**9),
+        ("10k", 10_000),
+        ("2TiB", 2 * 2**40),
+        (1024, 1024),
+    ],
 )
 def test_sizes_follow_nats_server_rules(text, expected):
     assert parse_size(text) == expected

@@ -10,14 +10,31 @@ from tests.helpers import REPO, write_spec
 
 
 def invoke(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "invoke", "-r", str(REPO), *args],
-                          capture_output=True, text=True, timeout=120, env=env, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "invoke", "-r", str(REPO), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
 
 
 def test_every_task_is_listed_with_help():
     listing = invoke("--list").stdout
-    for name in ("certs", "cert", "configs", "up", "down", "status", "logs", "env", "smoke",
-                 "export-helm", "export-compose"):
+    for name in (
+        "certs",
+        "cert",
+        "configs",
+        "up",
+        "down",
+        "status",
+        "logs",
+        "env",
+        "smoke",
+        "export-helm",
+        "export-compose",
+    ):
         line = next(line for line in listing.splitlines() if line.strip().startswith(name + " "))
         assert len(line.split()) > 1, f"{name} has no help line"
 
@@ -54,8 +71,9 @@ def test_unreachable_docker_engine_is_one_sentence_and_creates_nothing(tmp_path)
     env = {**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/no-docker.sock"}
     proc = invoke("up", "--spec", str(spec), env=env)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
-    assert (f"cannot reach the Docker engine at unix://{tmp_path}/no-docker.sock; "
-            "is Docker running?") in proc.stderr
+    assert (
+        f"cannot reach the Docker engine at unix://{tmp_path}/no-docker.sock; is Docker running?"
+    ) in proc.stderr
     assert not (tmp_path / "certs").exists()
 
 
@@ -64,8 +82,11 @@ def test_env_prints_exports_and_writes_a_nats_context(tmp_path):
     env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "xdg")}
     proc = invoke("env", "--spec", str(spec), env=env)
     assert proc.returncode == 0, proc.stderr
-    lines = dict(line.removeprefix("export ").split("=", 1)
-                 for line in proc.stdout.splitlines() if line.startswith("export "))
+    lines = dict(
+        line.removeprefix("export ").split("=", 1)
+        for line in proc.stdout.splitlines()
+        if line.startswith("export ")
+    )
     assert lines["NATS_URL"] == "tls://localhost:4222,tls://localhost:4223,tls://localhost:4224"
     assert lines["NATS_CERT"] == str(tmp_path / "certs" / "clients" / "dev.crt")
     context = tmp_path / "xdg" / "nats" / "context" / "courtyard-skunkwolf-nats.json"
