@@ -44,6 +44,10 @@ def user_errors(func):
             raise Exit(f"courtyard: {exc}", code=1) from None
         except KeyboardInterrupt:
             raise Exit("courtyard: interrupted", code=130) from None
+        except BrokenPipeError:
+            # The reader went away (`invoke env | head -1`): stop quietly, as a shell tool does.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise Exit(code=141) from None
 
     return wrapper
 

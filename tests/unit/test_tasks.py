@@ -91,3 +91,19 @@ def test_env_prints_exports_and_writes_a_nats_context(tmp_path):
     assert lines["NATS_CERT"] == str(tmp_path / "certs" / "clients" / "dev.crt")
     context = tmp_path / "xdg" / "nats" / "context" / "courtyard-skunkwolf-nats.json"
     assert context.exists() and '"ca":' in context.read_text()
+
+
+def test_output_cut_short_by_the_reader_is_no_traceback(tmp_path):
+    spec = write_spec(tmp_path)
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "xdg")}
+    proc = subprocess.run(
+        f"{sys.executable} -m invoke -r {REPO} env --spec {spec} | head -1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+    assert proc.stdout.startswith("export NATS_URL=")
+    assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr
