@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import yaml
@@ -24,7 +22,7 @@ from courtyard.runtime.extra_node import extra_node
 from courtyard.runtime.teardown import down
 from courtyard.spec import naming
 from courtyard.spec.naming import local_image
-from tests.helpers import REPO
+from tests.helpers import invoke
 from tests.integration.conftest import busybox_image, quiet_up
 
 RESOLVER_IMAGE = "courtyard-test/resolver:1"
@@ -81,23 +79,7 @@ def test_up_from_nothing_is_ready(docker_client, cluster):
 
 
 def test_status_json_for_machines(cluster):
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "invoke",
-            "-r",
-            str(REPO),
-            "status",
-            "--json",
-            "--spec",
-            str(cluster.spec.path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    proc = invoke("status", "--json", "--spec", str(cluster.spec.path), timeout=60)
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert report["healthy"] and [n["node"] for n in report["nodes"]] == cluster.names.pods
@@ -161,22 +143,7 @@ def test_status_fails_with_a_node_stopped_and_up_restarts_it(docker_client, own_
     status = cluster_status(docker_client, cluster)
     assert not status.healthy
     assert status.nodes[2].container == "exited"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "invoke",
-            "-r",
-            str(REPO),
-            "status",
-            "--spec",
-            str(cluster.spec.path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    proc = invoke("status", "--spec", str(cluster.spec.path), timeout=60)
     assert proc.returncode == 1 and "not healthy" in proc.stderr and "Traceback" not in proc.stderr
     before = ids(docker_client, cluster)
     quiet_up(cluster)

@@ -6,7 +6,6 @@ import asyncio
 import json
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -21,7 +20,7 @@ from courtyard.checks.natsclient import connect
 from courtyard.core.errors import CourtyardError
 from courtyard.runtime import docker_objects
 from courtyard.spec.server import server_binary
-from tests.helpers import REPO
+from tests.helpers import invoke
 from tests.integration.conftest import free_port_base
 
 
@@ -115,24 +114,13 @@ def test_failover_keeps_every_acknowledged_message(docker_client, own_cluster):
 
 
 def test_smoke_json_report_for_machines(cluster):
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "invoke",
-            "-r",
-            str(REPO),
-            "smoke",
-            "--json",
-            "--messages",
-            "50",
-            "--spec",
-            str(cluster.spec.path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    proc = invoke(
+        "smoke",
+        "--json",
+        "--messages",
+        "50",
+        "--spec",
+        str(cluster.spec.path),
     )
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
@@ -149,22 +137,7 @@ def test_node_down_before_the_smoke_is_named(docker_client, own_cluster):
 
 def test_smoke_without_a_cluster_is_one_sentence(make_project):
     project = make_project()
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "invoke",
-            "-r",
-            str(REPO),
-            "smoke",
-            "--spec",
-            str(project.spec.path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    proc = invoke("smoke", "--spec", str(project.spec.path), timeout=60)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert (
         f"no running Courtyard cluster for spec {project.spec.path}; run `invoke up`" in proc.stderr

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,21 +18,16 @@ from courtyard.artefacts.compose import write_compose
 from courtyard.artefacts.node_containers import node_specs
 from courtyard.spec.naming import local_image
 from courtyard.spec.project import load_project
-from tests.helpers import REPO, write_spec
+from tests.helpers import REPO, invoke, write_spec
 
 GOLDEN = REPO / "tests" / "golden" / "default"
 UPDATE = bool(os.environ.get("COURTYARD_UPDATE_GOLDEN"))
 DURATION = re.compile(r"\(\d+\.\d+s\)")
 
 
-def invoke(root: Path, *args: str) -> str:
-    proc = subprocess.run(
-        [sys.executable, "-m", "invoke", "-r", str(REPO), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={**os.environ, "COURTYARD_SPEC": str(root / "config" / "courtyard.yaml")},
+def run_task(root: Path, *args: str) -> str:
+    proc = invoke(
+        *args, env={**os.environ, "COURTYARD_SPEC": str(root / "config" / "courtyard.yaml")}
     )
     assert proc.returncode == 0, proc.stderr
     return proc.stdout + (f"--- stderr ---\n{proc.stderr}" if proc.stderr else "")
@@ -58,9 +51,9 @@ def outputs(tmp_path_factory) -> dict[str, str]:
     root = tmp_path_factory.mktemp("golden")
     write_spec(root)
     found = {
-        "invoke-list.txt": invoke(root, "--list"),
-        "configs.out": invoke(root, "configs"),
-        "export-helm.out": invoke(root, "export-helm"),
+        "invoke-list.txt": run_task(root, "--list"),
+        "configs.out": run_task(root, "configs"),
+        "export-helm.out": run_task(root, "export-helm"),
     }
     for conf in sorted((root / "config" / "nodes").glob("*.conf")):
         found[f"nodes/{conf.name}"] = conf.read_text()

@@ -6,18 +6,7 @@ import os
 import subprocess
 import sys
 
-from tests.helpers import REPO, write_spec
-
-
-def invoke(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "invoke", "-r", str(REPO), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        check=False,
-    )
+from tests.helpers import REPO, invoke, write_spec
 
 
 def test_every_task_is_listed_with_help():
