@@ -33,6 +33,20 @@ def _is_truthy(value: object) -> bool:
     return bool(value)
 
 
+class _Deadline:
+    """The clock of one wait: how long to pause after a "not yet", or give up naming why."""
+
+    def __init__(self, what: str, timeout: float, interval: float) -> None:
+        self.what, self.timeout, self.interval = what, timeout, interval
+        self.ends = time.monotonic() + timeout
+
+    def pause_after(self, answer: object) -> float:
+        remaining = self.ends - time.monotonic()
+        if remaining <= 0:
+            raise WaitTimeout(self.what, self.timeout, answer)
+        return min(self.interval, remaining)
+
+
 def poll(
     ask: Callable[[], T],
     *,
@@ -48,7 +62,7 @@ def poll(
     least one call is made; the last one happens at or after the deadline. Raises
     WaitTimeout naming `what`, with the last answer or exception in `.last`.
     """
-    deadline = time.monotonic() + timeout
+    deadline = _Deadline(what, timeout, interval)
     while True:
         try:
             answer: Any = ask()
@@ -56,10 +70,7 @@ def poll(
                 return answer
         except not_yet as exc:
             answer = exc
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise WaitTimeout(what, timeout, answer)
-        time.sleep(min(interval, remaining))
+        time.sleep(deadline.pause_after(answer))
 
 
 async def poll_async(
@@ -72,7 +83,7 @@ async def poll_async(
     done: Callable[[T], bool] = _is_truthy,
 ) -> T:
     """`poll` for coroutines: await `ask()` until `done(answer)`, sleeping without blocking."""
-    deadline = time.monotonic() + timeout
+    deadline = _Deadline(what, timeout, interval)
     while True:
         try:
             answer: Any = await ask()
@@ -80,10 +91,7 @@ async def poll_async(
                 return answer
         except not_yet as exc:
             answer = exc
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise WaitTimeout(what, timeout, answer)
-        await asyncio.sleep(min(interval, remaining))
+        await asyncio.sleep(deadline.pause_after(answer))
 
 
 def any_answer(_: object) -> bool:
