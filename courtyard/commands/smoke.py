@@ -6,6 +6,7 @@ import json
 import time
 
 from courtyard.checks import smoke as smoke_check
+from courtyard.checks.outcome import CheckResult
 from courtyard.commands.output import CROSS, TICK
 from courtyard.commands.steps import load
 from courtyard.core.errors import CourtyardError
@@ -15,7 +16,7 @@ def smoke(spec: str | None, *, messages: int, failover: bool, as_json: bool) -> 
     project = load(spec)
     started = time.monotonic()
 
-    def show(result: smoke_check.CheckResult) -> None:
+    def show(result: CheckResult) -> None:
         if not as_json:
             mark = TICK if result.ok else CROSS
             print(f" {mark} {result.name}: {result.detail} ({result.seconds:.2f}s)", flush=True)

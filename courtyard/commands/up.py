@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import docker
@@ -104,7 +103,7 @@ def start(ctx: UpContext) -> None:
     if not ctx.plan.start:
         return
     with step("Nodes") as info:
-        in_parallel(
+        docker_objects.in_parallel(
             [
                 lambda n=node: docker_objects.start_node(ctx.client, n, ctx.existing[n.name])
                 for node in ctx.plan.start
@@ -155,15 +154,6 @@ UP_STEPS: tuple[Callable[[UpContext], None], ...] = (
     roll,
     scale_down,
 )
-
-
-def in_parallel(jobs: list[Callable[[], object]]) -> None:
-    """Run Docker calls side by side (nodes are independent); the first error is raised."""
-    if not jobs:
-        return
-    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
-        for future in [pool.submit(job) for job in jobs]:
-            future.result()
 
 
 def up(

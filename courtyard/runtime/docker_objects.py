@@ -7,6 +7,9 @@ alone.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
 import docker
 from docker.errors import APIError, NotFound
 from docker.models.containers import Container
@@ -149,6 +152,15 @@ def remove_container(container: Container) -> None:
     if container.status == "running":
         container.stop(timeout=STOP_TIMEOUT)
     container.remove(v=False, force=True)
+
+
+def in_parallel(jobs: list[Callable[[], object]]) -> None:
+    """Run Docker calls side by side (nodes are independent); the first error is raised."""
+    if not jobs:
+        return
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        for future in [pool.submit(job) for job in jobs]:
+            future.result()
 
 
 def log_tail(container: Container, lines: int = 20) -> str:

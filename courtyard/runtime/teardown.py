@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import docker
+from docker.models.containers import Container
 
 from courtyard.runtime import docker_objects
 from courtyard.runtime.ownership import Owner, carries_cluster_labels, owner_of
@@ -20,13 +20,9 @@ class DownReport:
     left_alone: list[str]
 
 
-def remove_all(containers: list) -> None:
+def remove_all(containers: list[Container]) -> None:
     """Stop and remove containers side by side (the engine stops each in its own time)."""
-    if not containers:
-        return
-    with ThreadPoolExecutor(max_workers=len(containers)) as pool:
-        for future in [pool.submit(docker_objects.remove_container, c) for c in containers]:
-            future.result()
+    docker_objects.in_parallel([lambda c=c: docker_objects.remove_container(c) for c in containers])
 
 
 def down(client: docker.DockerClient, project: Project, *, volumes: bool = False) -> DownReport:
