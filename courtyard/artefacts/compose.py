@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from courtyard.artefacts.files import write_file
-from courtyard.artefacts.node_containers import NodeSpec
+from courtyard.artefacts.node_containers import NodeSpec, sync_config_mount
 from courtyard.spec import naming
 from courtyard.spec.project import Project
 
@@ -99,6 +99,8 @@ def write_compose(project: Project, nodes: list[NodeSpec]) -> Path:
         f"# Project name {project.names.compose_project} comes from the .env file beside "
         "this one.\n" + healthcheck_note
     )
+    for node in nodes:
+        sync_config_mount(node)  # the services mount these folders
     document = compose_document(project, nodes, folder)
     path = folder / COMPOSE_FILE
     write_file(path, header + yaml.safe_dump(document, sort_keys=False))

@@ -15,7 +15,8 @@ def write_file(path: Path, data: bytes | str, *, private: bool = False) -> bool:
     """
     content = data.encode() if isinstance(data, str) else data
     mode = 0o600 if private else 0o644
-    if path.exists() and path.read_bytes() == content:
+    # Only a regular file is read back: a FIFO (a node's start gate) would block the read.
+    if path.is_file() and path.read_bytes() == content:
         if private and path.stat().st_mode & 0o777 != mode:
             path.chmod(mode)
         return False

@@ -2,7 +2,12 @@
 
 A NodeSpec holds everything Docker needs to run one node; the Docker runtime and the Compose
 export both read it, so the two cannot drift apart. Its fingerprint is computed once, when
-the definition is made, from the definition and the bytes of every file it mounts.
+the definition is made, from the definition and the bytes of every file it runs with.
+
+The chart mounts its ConfigMap as the folder /etc/nats-config; so does a node here, from
+`run/<pod>/nats-config/`, which holds a copy of the generated `config/nodes/<pod>.conf`
+(`sync_config_mount`). The folder, not the file, is mounted so that the runtime can turn
+`nats.conf` into a start gate for a moment and back (courtyard/runtime/start_gate.py).
 """
 
 from __future__ import annotations
@@ -12,7 +17,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from courtyard.artefacts.nodeconf import node_mounts
+from courtyard.artefacts.files import write_file
+from courtyard.artefacts.nodeconf import tls_mounts
 from courtyard.spec import naming
 from courtyard.spec.project import Project
 
@@ -25,10 +31,21 @@ class NodeSpec:
     network: str
     aliases: tuple[str, ...]
     volume: str
-    mounts: tuple[tuple[str, Path], ...]  # (container path, host file), all read-only
+    mounts: tuple[tuple[str, Path], ...]  # (container path, host file or folder), read-only
     ports: tuple[tuple[int, int], ...]  # (container port, host port on 127.0.0.1)
     labels: tuple[tuple[str, str], ...]
+    config_file: Path  # the generated config, config/nodes/<pod>.conf
     fingerprint: str  # changes whenever the node must be replaced
+
+    @property
+    def config_mount(self) -> Path:
+        """The host folder mounted at the config folder."""
+        return dict(self.mounts)[naming.CONFIG_DIR]
+
+    @property
+    def mounted_config(self) -> Path:
+        """The config file as the node sees it (normally a copy of `config_file`)."""
+        return self.config_mount / Path(naming.CONFIG_FILE).name
 
     @property
     def entrypoint(self) -> list[str]:
@@ -55,8 +72,10 @@ def fingerprint(
     volume: str,
     ports: tuple[tuple[int, int], ...],
     mounts: tuple[tuple[str, Path], ...],
+    config_file: Path,
 ) -> str:
-    """A short hash of a node's definition and the current bytes of every file it mounts."""
+    """A short hash of a node's definition and the current bytes of every file it runs with:
+    its generated config and each mounted file (the config folder counts by its path)."""
     digest = hashlib.sha256()
     definition = {
         "image": image,
@@ -69,8 +88,9 @@ def fingerprint(
         "mounts": [(c, str(h)) for c, h in mounts],
     }
     digest.update(json.dumps(definition, sort_keys=True).encode())
-    for _, host in mounts:
-        digest.update(host.read_bytes() if host.exists() else b"<missing>")
+    files = [host for path, host in mounts if path != naming.CONFIG_DIR]
+    for host in (config_file, *files):
+        digest.update(host.read_bytes() if host.is_file() else b"<missing>")
     return digest.hexdigest()[:16]
 
 
@@ -86,7 +106,11 @@ def node_spec(project: Project, image: str, index: int) -> NodeSpec:
             (spec.ports.client, names.client_host_port(index)),
             (spec.ports.monitor, names.monitor_host_port(index)),
         ),
-        "mounts": tuple(node_mounts(project.layout, pod).items()),
+        "mounts": (
+            (naming.CONFIG_DIR, project.layout.node_config_mount(pod)),
+            *tls_mounts(project.layout).items(),
+        ),
+        "config_file": project.layout.node_config(pod),
     }
     return NodeSpec(
         index=index,
@@ -100,3 +124,11 @@ def node_spec(project: Project, image: str, index: int) -> NodeSpec:
 def node_specs(project: Project, image: str) -> list[NodeSpec]:
     """Every node of the spec; build them after the certificates and configs are written."""
     return [node_spec(project, image, i) for i in range(project.spec.replicas)]
+
+
+def sync_config_mount(node: NodeSpec) -> bool:
+    """Make the node's mounted config folder hold exactly its generated config; True when
+    the copy was (re)written. A start gate (a FIFO) is left to the runtime that armed it."""
+    if node.mounted_config.is_fifo():
+        return False
+    return write_file(node.mounted_config, node.config_file.read_bytes())

@@ -64,16 +64,21 @@ def node_config(spec: Spec, names: ClusterNames, index: int) -> dict[str, Config
     }
 
 
-def node_mounts(layout: Layout, pod: str) -> dict[str, Path]:
-    """Container path -> host file, for every file a node reads (all mounted read-only)."""
+def tls_mounts(layout: Layout) -> dict[str, Path]:
+    """Container path -> host file for the certificates and keys every node reads."""
     return {
-        naming.CONFIG_FILE: layout.node_config(pod),
         naming.CA_FILE: layout.ca_cert,
         naming.CLIENT_CERT_FILE: layout.cert("server"),
         naming.CLIENT_KEY_FILE: layout.key("server"),
         naming.ROUTE_CERT_FILE: layout.cert("route"),
         naming.ROUTE_KEY_FILE: layout.key("route"),
     }
+
+
+def node_mounts(layout: Layout, pod: str) -> dict[str, Path]:
+    """Container path -> host file, for every file a node reads: its generated config and
+    the certificates (what `nats-server -t` checks with host paths swapped in)."""
+    return {naming.CONFIG_FILE: layout.node_config(pod), **tls_mounts(layout)}
 
 
 def render(config: dict[str, ConfigValue], header: str = "") -> str:

@@ -16,7 +16,7 @@ from docker.models.containers import Container
 from docker.models.networks import Network
 from docker.models.volumes import Volume
 
-from courtyard.artefacts.node_containers import NodeSpec
+from courtyard.artefacts.node_containers import NodeSpec, sync_config_mount
 from courtyard.runtime.ownership import Owner, carries_cluster_labels, owner_of, refuse_foreign
 from courtyard.spec import naming
 from courtyard.spec.project import Project
@@ -139,7 +139,9 @@ def create_node(client: docker.DockerClient, node: NodeSpec) -> Container:
 
 
 def start_node(client: docker.DockerClient, node: NodeSpec, old: Container | None) -> None:
-    """Start the node: its stopped container when it still fits, else a new one."""
+    """Start the node: its stopped container when it still fits, else a new one. Its mounted
+    config folder first gets the generated config (unless a start gate is armed there)."""
+    sync_config_mount(node)
     if old is not None and old.labels.get(naming.HASH_LABEL) == node.fingerprint:
         old.start()
         return

@@ -43,6 +43,16 @@ class Layout:
         return self.nodes / f"{pod}.conf"
 
     @property
+    def run(self) -> Path:
+        """What running nodes mount that is not generated config: Courtyard keeps it."""
+        return self.root / "run"
+
+    def node_config_mount(self, pod: str) -> Path:
+        """The folder mounted at the chart's config folder: a copy of the node's config, or,
+        for a moment during a cold start, its start gate."""
+        return self.run / pod / "nats-config"
+
+    @property
     def helm_out(self) -> Path:
         return self.root / "dist" / "helm"
 

@@ -57,5 +57,11 @@ def test_definition_follows_the_names_module(project_factory):
     ]
     assert nodes[2].ports == ((4222, 5002), (8222, 6002))
     assert nodes[0].network == names.network and nodes[0].volume == names.volume(0)
-    assert dict(nodes[0].mounts)[naming.CONFIG_FILE] == project.layout.node_config(names.pod(0))
+    # The config folder is mounted, as the chart mounts its ConfigMap; it holds a copy of the
+    # generated config, which is what the fingerprint reads.
+    assert dict(nodes[0].mounts)[naming.CONFIG_DIR] == project.layout.node_config_mount(
+        names.pod(0)
+    )
+    assert nodes[0].config_file == project.layout.node_config(names.pod(0))
+    assert nodes[0].mounted_config == project.layout.node_config_mount(names.pod(0)) / "nats.conf"
     assert nodes[0].entrypoint + nodes[0].command == ["nats-server", "--config", naming.CONFIG_FILE]

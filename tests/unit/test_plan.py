@@ -22,6 +22,7 @@ def node(index: int, fingerprint: str = "f1") -> NodeSpec:
         mounts=(("/etc/x", Path("/x")),),
         ports=((4222, 4222 + index), (8222, 8222 + index)),
         labels=(),
+        config_file=Path(f"/{name}.conf"),
         fingerprint=fingerprint,
     )
 
