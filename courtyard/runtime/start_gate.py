@@ -31,6 +31,8 @@ from courtyard.artefacts.files import write_file
 from courtyard.artefacts.node_containers import NodeSpec
 from courtyard.core.polling import WaitTimeout, poll
 from courtyard.runtime.docker_objects import get_container
+from courtyard.spec import naming
+from courtyard.spec.layout import Layout
 
 # Switch the gate off (benchmarks compare with and without it).
 DISABLE_ENV = "COURTYARD_START_GATE"
@@ -56,6 +58,19 @@ def arm(nodes: Sequence[NodeSpec]) -> None:
         armed.unlink(missing_ok=True)
         os.mkfifo(armed, 0o644)
         os.replace(armed, gate)
+
+
+def disarm(layout: Layout, pods: Sequence[str]) -> list[str]:
+    """With no container left to read them (after `down`), every gate of `pods` becomes the
+    regular config again, so that nothing later (Compose, a manual start) waits at one.
+    Returns the pods disarmed."""
+    done = []
+    for pod in pods:
+        gate = layout.node_config_mount(pod) / Path(naming.CONFIG_FILE).name
+        if gate.is_fifo():
+            write_file(gate, layout.node_config(pod).read_bytes())
+            done.append(pod)
+    return done
 
 
 def armed(nodes: Sequence[NodeSpec]) -> list[NodeSpec]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import docker
 from docker.models.containers import Container
 
-from courtyard.runtime import docker_objects
+from courtyard.runtime import docker_objects, start_gate
 from courtyard.runtime.ownership import Owner, carries_cluster_labels, owner_of
 from courtyard.spec.project import Project
 
@@ -30,6 +30,7 @@ def down(client: docker.DockerClient, project: Project, *, volumes: bool = False
     names = project.names
     containers = docker_objects.our_containers(client, project)
     remove_all(containers)
+    start_gate.disarm(project.layout, names.pods)
     network = docker_objects.get_network(client, names.network)
     removed_network = False
     left_alone = []

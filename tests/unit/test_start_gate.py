@@ -14,7 +14,7 @@ import pytest
 
 from courtyard.artefacts.node_containers import NodeSpec
 from courtyard.core.polling import poll
-from courtyard.runtime.start_gate import arm, armed, release
+from courtyard.runtime.start_gate import arm, armed, disarm, release
 from courtyard.spec import naming
 from courtyard.spec.server import server_binary
 
@@ -107,3 +107,20 @@ def test_arming_twice_keeps_one_gate(tmp_path):
     assert sorted(p.name for p in nodes[0].config_mount.iterdir()) == ["nats.conf"]
     assert release(nodes, running=lambda name: False) == ([], [])
     assert nodes[0].mounted_config.read_bytes() == nodes[0].config_file.read_bytes()
+
+
+def test_down_disarms_a_gate_nobody_reads_any_more(project_factory):
+    """A gate left armed, then `down`: nothing later (Compose, a manual start) may wait."""
+    project = project_factory()
+    layout, pod = project.layout, project.names.pod(1)
+    layout.node_config(pod).parent.mkdir(parents=True)
+    layout.node_config(pod).write_text("server_name: x\n")
+    node = NodeSpec(
+        index=1, name=pod, image="-", network="-", aliases=(), volume="-",
+        mounts=((naming.CONFIG_DIR, layout.node_config_mount(pod)),), ports=(), labels=(),
+        config_file=layout.node_config(pod), fingerprint="-",
+    )  # fmt: skip
+    arm([node])
+    assert disarm(layout, project.names.pods) == [pod]
+    assert node.mounted_config.read_text() == "server_name: x\n"
+    assert disarm(layout, project.names.pods) == []
