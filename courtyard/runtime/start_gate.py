@@ -54,10 +54,10 @@ def arm(nodes: Sequence[NodeSpec]) -> None:
         gate.parent.mkdir(parents=True, exist_ok=True)
         if gate.is_fifo():
             continue
-        armed = gate.with_name(f".{gate.name}.gate")
-        armed.unlink(missing_ok=True)
-        os.mkfifo(armed, 0o644)
-        os.replace(armed, gate)
+        fifo = gate.with_name(f".{gate.name}.gate")
+        fifo.unlink(missing_ok=True)
+        os.mkfifo(fifo, 0o644)
+        os.replace(fifo, gate)  # atomic: the folder always holds a nats.conf
 
 
 def disarm(layout: Layout, pods: Sequence[str]) -> list[str]:
