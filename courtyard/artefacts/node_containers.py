@@ -55,14 +55,6 @@ class NodeSpec:
     def command(self) -> list[str]:
         return list(naming.COMMAND)
 
-    @property
-    def client_host_port(self) -> int:
-        return self.ports[0][1]
-
-    @property
-    def monitor_host_port(self) -> int:
-        return self.ports[1][1]
-
 
 def fingerprint(
     *,

@@ -46,8 +46,9 @@ class UpContext:
         return self.plan.changes_nothing and self.network_existed
 
     def wait_ready(self) -> str:
-        targets = [(node.name, node.monitor_host_port) for node in self.nodes]
-        return wait_ready(self.client, self.project, targets, self.timeout)
+        return wait_ready(
+            self.client, self.project, self.project.names.monitor_targets, self.timeout
+        )
 
 
 def connect(ctx: UpContext) -> None:

@@ -52,7 +52,7 @@ def test_definition_follows_the_names_module(project_factory):
     nodes = node_specs(project, "img")
     names = project.names
     assert [n.name for n in nodes] == names.pods
-    assert [(n.client_host_port, n.monitor_host_port) for n in nodes] == [
+    assert [(n.ports[0][1], n.ports[1][1]) for n in nodes] == [
         (names.client_host_port(i), names.monitor_host_port(i)) for i in range(3)
     ]
     assert nodes[2].ports == ((4222, 5002), (8222, 6002))
