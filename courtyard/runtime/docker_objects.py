@@ -34,7 +34,8 @@ def get_container(client: docker.DockerClient, name: str) -> Container | None:
 
 
 def our_containers(client: docker.DockerClient, project: Project) -> list[Container]:
-    """Containers `invoke up` made for this cluster (not Compose's, not probe nodes' owners)."""
+    """Containers made for this cluster by Courtyard itself, not by Compose. Probe nodes
+    (the smoke's rogue node) carry the same labels, so they are among them while they run."""
     found = client.containers.list(all=True, filters=project.names.selector)
     return [c for c in found if owner_of(c.labels, project.names.fullname) is Owner.OURS]
 
