@@ -123,12 +123,12 @@ def release(
     except WaitTimeout:
         pass  # the late ones are returned
     finally:
-        by_name = {node.name: node for node in nodes}
+        configs = {node.name: node.config_file.read_bytes() for node in armed(nodes)}
         for name, fd in waiting.items():
             with os.fdopen(fd, "wb") as gate:
-                gate.write(by_name[name].config_file.read_bytes())
+                gate.write(configs[name])
         for node in armed(nodes):
-            write_file(node.mounted_config, node.config_file.read_bytes())  # atomic replace
+            write_file(node.mounted_config, configs[node.name])  # atomic replace
     return sorted(waiting), sorted(pending)
 
 
