@@ -143,29 +143,20 @@ def test_expiring_and_foreign_ca_and_force_reissue(project):
 
 def test_adhoc_cert_with_armory_options(project):
     sans = parse_san_list("DNS:a.example, DNS:b.example, IP:10.0.0.1")
-    result = issue_adhoc(
-        project.spec,
-        project.layout,
-        common_name="NATS Cluster",
-        base="nats-cluster",
-        organizational_unit="NATS",
-        sans=sans,
-        usage=Usage.ROUTE,
-    )
+    options = {
+        "common_name": "NATS Cluster",
+        "base": "nats-cluster",
+        "organizational_unit": "NATS",
+        "sans": sans,
+        "usage": Usage.ROUTE,
+    }
+    result = issue_adhoc(project.spec, project.layout, **options)
     assert result.action == "created"
     cert = pki.load_cert(project.layout.cert("nats-cluster"))
     assert sans_of(cert) == {dns("a.example"), dns("b.example"), San("IP", "10.0.0.1")}
     assert pki.usages_of(cert) == {EKU.SERVER_AUTH, EKU.CLIENT_AUTH}
     assert "OU=NATS" in cert.subject.rfc4514_string()
-    again = issue_adhoc(
-        project.spec,
-        project.layout,
-        common_name="NATS Cluster",
-        base="nats-cluster",
-        organizational_unit="NATS",
-        sans=sans,
-        usage=Usage.ROUTE,
-    )
+    again = issue_adhoc(project.spec, project.layout, **options)  # the same call again
     assert again.action == "kept"
     with pytest.raises(CourtyardError, match="not allowed"):
         issue_adhoc(
