@@ -12,9 +12,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import random
 import secrets
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +24,7 @@ from courtyard.core.errors import CourtyardError
 from courtyard.runtime import docker_objects
 from courtyard.runtime.engine import connect
 from courtyard.runtime.image import scratch_context
+from courtyard.runtime.ports import free_port_base
 from courtyard.spec.project import Project, load_project
 from tests.helpers import write_spec
 
@@ -45,30 +44,6 @@ def docker_client() -> docker.DockerClient:
         if os.environ.get("COURTYARD_REQUIRE_DOCKER"):
             pytest.fail(f"Docker is required here: {exc}")
         pytest.skip(str(exc))
-
-
-def _ports_free(ports: range) -> bool:
-    for port in ports:
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                return False
-    return True
-
-
-# Below Linux's ephemeral range (32768 and up), where clients' own source ports would
-# collide with a cluster's host ports.
-PORT_RANGE = range(20000, 32000, 10)
-
-
-def free_port_base(count: int) -> int:
-    """A base port with `count` free ports above it, away from the defaults."""
-    for _ in range(200):
-        base = random.choice(PORT_RANGE)
-        if _ports_free(range(base, base + count)):
-            return base
-    raise RuntimeError("no free port range found")
 
 
 def test_spec_changes(replicas: int = 3) -> dict:

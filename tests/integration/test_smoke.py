@@ -19,9 +19,9 @@ from courtyard.checks.failover import ACKS_UNDER_NEW_LEADER, WARM_UP_ACKS
 from courtyard.checks.natsclient import connect
 from courtyard.core.errors import CourtyardError
 from courtyard.runtime import docker_objects
+from courtyard.runtime.ports import free_port_base
 from courtyard.spec.server import server_binary
 from tests.helpers import invoke
-from tests.integration.conftest import free_port_base
 
 
 def stream_and_bucket_names(project) -> list[str]:
