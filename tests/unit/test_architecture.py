@@ -1,6 +1,7 @@
 """The architecture holds: layers import downwards only, no cycles, one module spells names.
 
-Layers, in the order data flows: core → spec → artefacts → runtime → checks → commands.
+Layers, in the order data flows: core → spec → artefacts → runtime → checks → commands,
+and last the pytest plugin (testing) that service suites use.
 Every import counts, also one inside a function (a lazy import does not dodge the rule).
 """
 
@@ -17,7 +18,7 @@ import pytest
 from tests.helpers import REPO
 
 PACKAGE = REPO / "courtyard"
-LAYERS = ["core", "spec", "artefacts", "runtime", "checks", "commands"]
+LAYERS = ["core", "spec", "artefacts", "runtime", "checks", "commands", "testing"]
 NAMING = PACKAGE / "spec" / "naming.py"
 
 

@@ -1,0 +1,188 @@
+"""The cluster a test session talks to: its addresses, the CA, each identity's certificate,
+nats-py connections, and nodes a failover test may stop and start again."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import docker
+import nats
+from nats.aio.client import Client
+
+from courtyard.artefacts.client_access import client_identity, env_vars
+from courtyard.checks.natsclient import tls_context
+from courtyard.checks.readiness import wait_ready
+from courtyard.core.errors import CourtyardError
+from courtyard.runtime import docker_objects
+from courtyard.spec import naming
+from courtyard.spec.project import Project
+
+# A test's client rides out a node restart: it retries every 0.2 s for about 10 s.
+CONNECT_DEFAULTS = {
+    "connect_timeout": 3,
+    "reconnect_time_wait": 0.2,
+    "max_reconnect_attempts": 50,
+}
+START_TIMEOUT = 60.0
+
+
+def _refuse_on_event_loop(method: str) -> None:
+    """A blocking call on the event loop's thread would freeze the service under test (and
+    its clients' heartbeats) for the whole stop or start: say what to call instead."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    raise CourtyardError(
+        f"{method} blocks and this is async code; use `await courtyard_cluster.{method}_async(...)`"
+    )
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A client identity of the spec: its certificate and key, signed by the cluster's CA."""
+
+    name: str
+    cert: Path
+    key: Path
+    ca: Path
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """Mutual TLS: trusts only the cluster's CA, verifies host names, presents the pair."""
+        return tls_context(self.ca, self.cert, self.key)
+
+
+@dataclass
+class Hub:
+    """What a service test needs to reach the cluster, handed over by `courtyard_cluster`."""
+
+    project: Project
+    client: docker.DockerClient = field(repr=False)
+    ephemeral: bool = False
+    stopped: set[int] = field(default_factory=set)
+
+    @property
+    def name(self) -> str:
+        """The cluster's name: the chart's fullname, prefix of every container."""
+        return self.project.names.fullname
+
+    @property
+    def spec_file(self) -> Path:
+        return self.project.spec.path
+
+    @property
+    def servers(self) -> list[str]:
+        """`tls://localhost:<port>` of every node, in pod order."""
+        return self.project.names.client_urls
+
+    @property
+    def monitor_urls(self) -> list[str]:
+        return [f"http://127.0.0.1:{port}" for _, port in self.project.names.monitor_targets]
+
+    @property
+    def ca_file(self) -> Path:
+        return self.project.layout.ca_cert
+
+    @property
+    def identities(self) -> dict[str, Identity]:
+        layout = self.project.layout
+        return {
+            name: Identity(name, layout.client_cert(name), layout.client_key(name), self.ca_file)
+            for name in self.project.names.identities
+        }
+
+    def identity(self, name: str | None = None) -> Identity:
+        """The identity named (one of the spec's), else the spec's first."""
+        return self.identities[client_identity(self.project, name)]
+
+    def ssl_context(self, identity: str | None = None) -> ssl.SSLContext:
+        return self.identity(identity).ssl_context()
+
+    def env(self, identity: str | None = None) -> dict[str, str]:
+        """NATS_URL, NATS_CA, NATS_CERT and NATS_KEY, as `invoke env` prints them."""
+        return env_vars(self.project, identity)
+
+    async def connect(
+        self, identity: str | None = None, *, nodes: list[int] | None = None, **options
+    ) -> Client:
+        """A nats-py client on the running event loop, with mutual TLS as `identity`.
+
+        `nodes` limits (and orders) the servers it may use, e.g. `[0]` to publish through
+        the first node only; other options go to `nats.connect` as they are.
+        """
+        servers = self.servers if nodes is None else [self._url(i) for i in nodes]
+        settings = {
+            **CONNECT_DEFAULTS,
+            "name": naming.connection_name("pytest"),
+            "dont_randomize": nodes is not None,
+            **options,
+        }
+        return await nats.connect(servers=servers, tls=self.ssl_context(identity), **settings)
+
+    def node_index(self, server_name: str) -> int:
+        """The index of the node with this server name (its pod name), e.g. a stream's leader
+        as `stream_info().cluster.leader` names it."""
+        pods = self.project.names.pods
+        if server_name not in pods:
+            raise CourtyardError(
+                f"no node is named {server_name!r}; cluster {self.name} has {', '.join(pods)}"
+            )
+        return pods.index(server_name)
+
+    def stop_node(self, index: int) -> None:
+        """Stop node `index` (its container, as a crashed pod); returns once it is down."""
+        _refuse_on_event_loop("stop_node")
+        container = self._container(index)
+        container.stop(timeout=docker_objects.STOP_TIMEOUT)
+        self.stopped.add(index)
+
+    def start_node(self, index: int, timeout: float = START_TIMEOUT) -> None:
+        """Start node `index` again and wait until the cluster is ready, as `invoke up` does."""
+        _refuse_on_event_loop("start_node")
+        self._container(index).start()
+        self.stopped.discard(index)
+        targets = [
+            t for i, t in enumerate(self.project.names.monitor_targets) if i not in self.stopped
+        ]
+        wait_ready(self.client, self.project, targets, timeout)
+
+    async def stop_node_async(self, index: int) -> None:
+        """`stop_node` for async code: the event loop (and the service under test) runs on."""
+        await asyncio.to_thread(self.stop_node, index)
+
+    async def start_node_async(self, index: int, timeout: float = START_TIMEOUT) -> None:
+        """`start_node` for async code: the event loop runs on while the node comes back."""
+        await asyncio.to_thread(self.start_node, index, timeout)
+
+    def restore(self) -> list[int]:
+        """Start every node this session stopped and left stopped; their indexes."""
+        left = sorted(self.stopped)
+        for index in left:
+            self._container(index).start()
+        self.stopped.clear()
+        if left:
+            wait_ready(self.client, self.project, self.project.names.monitor_targets, START_TIMEOUT)
+        return left
+
+    def _url(self, index: int) -> str:
+        self._check_index(index)
+        return self.project.names.client_url(index)
+
+    def _check_index(self, index: int) -> None:
+        replicas = self.project.spec.replicas
+        if not 0 <= index < replicas:
+            raise CourtyardError(
+                f"there is no node {index}; cluster {self.name} has nodes 0 to {replicas - 1}"
+            )
+
+    def _container(self, index: int):
+        self._check_index(index)
+        container = docker_objects.node_containers(self.client, self.project)[index]
+        if container is None:
+            raise CourtyardError(
+                f"node {index} of {self.name} has no container; run `invoke up` to recreate it"
+            )
+        return container

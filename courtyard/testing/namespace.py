@@ -1,0 +1,56 @@
+"""A test's own corner of the cluster: one unique prefix for its subjects, streams and buckets.
+
+Two tests (or two pytest sessions on one cluster) never share a name, so they never see each
+other's messages or data; cleanup deletes exactly the streams that carry the prefix.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+
+# JetStream stream and bucket names: letters, digits, `-` and `_` (no `.`, `*`, `>` or spaces).
+_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+# A subject's tokens: anything but whitespace and empty tokens; `*` and `>` stay wildcards.
+_SUBJECT = re.compile(r"^[^\s.]+(\.[^\s.]+)*$")
+# What JetStream puts in front of a bucket's name for the stream that holds it.
+_BUCKET_STREAM_HEADS = ("KV_", "OBJ_")
+
+
+@dataclass(frozen=True)
+class Namespace:
+    """`prefix` is unique per test, e.g. `cy1f3a9c07`."""
+
+    prefix: str
+
+    @classmethod
+    def new(cls) -> Namespace:
+        return cls(f"cy{secrets.token_hex(4)}")
+
+    def subject(self, subject: str) -> str:
+        """`orders.created` becomes `<prefix>.orders.created`; wildcards keep working."""
+        if not _SUBJECT.match(subject):
+            raise ValueError(f"{subject!r} is not a NATS subject (dot-separated, no spaces)")
+        return f"{self.prefix}.{subject}"
+
+    def stream(self, name: str) -> str:
+        """`ORDERS` becomes `<prefix>_ORDERS`."""
+        return f"{self.prefix}_{self._checked(name, 'stream')}"
+
+    def bucket(self, name: str) -> str:
+        """A key-value bucket or object store name: `<prefix>_<name>`."""
+        return f"{self.prefix}_{self._checked(name, 'bucket')}"
+
+    def owns_stream(self, stream: str) -> bool:
+        """True for the streams of this namespace, including those behind its buckets."""
+        heads = ("", *_BUCKET_STREAM_HEADS)
+        return any(stream.startswith(f"{head}{self.prefix}_") for head in heads)
+
+    @staticmethod
+    def _checked(name: str, kind: str) -> str:
+        if not _NAME.match(name):
+            raise ValueError(
+                f"{name!r} is not a valid {kind} name; use letters, digits, '-' and '_'"
+            )
+        return name

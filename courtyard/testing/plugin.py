@@ -1,0 +1,132 @@
+"""The pytest plugin (entry point `pytest11: courtyard`): a TLS JetStream cluster for tests.
+
+    def test_orders(courtyard_cluster, courtyard_namespace):
+        async def main():
+            nc = await courtyard_cluster.connect()
+            await nc.publish(courtyard_namespace.subject("orders.created"), b"{}")
+            await nc.close()
+        asyncio.run(main())
+
+Nothing happens unless a test asks for a fixture: the imports that reach Docker and NATS
+wait until then, so the plugin costs other suites nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from courtyard.core.errors import CourtyardError
+
+if TYPE_CHECKING:
+    from courtyard.testing.hub import Hub
+    from courtyard.testing.namespace import Namespace
+    from courtyard.testing.session import TestSession
+
+FIXTURES = {"courtyard_cluster", "courtyard_namespace"}
+SESSION: pytest.StashKey[TestSession] = pytest.StashKey()
+SUMMARY: pytest.StashKey[list[str]] = pytest.StashKey()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("courtyard", "Courtyard: a TLS JetStream cluster for the tests")
+    group.addoption(
+        "--courtyard-spec",
+        metavar="FILE",
+        help="the Courtyard spec of the cluster to use (default: $COURTYARD_SPEC, else "
+        "config/courtyard.yaml under the rootdir)",
+    )
+    group.addoption(
+        "--courtyard-ephemeral",
+        action="store_true",
+        help="always bring up a throw-away cluster, even when the spec's cluster is up",
+    )
+    group.addoption(
+        "--courtyard-keep",
+        action="store_true",
+        help="leave a throw-away cluster running at the end and print how to reach it",
+    )
+    group.addoption(
+        "--courtyard-timeout",
+        type=float,
+        default=90.0,
+        metavar="SECONDS",
+        help="how long a throw-away cluster may take to become ready (default: 90)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "courtyard: the test uses Courtyard's NATS cluster (courtyard_* fixtures)"
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that use the fixtures carry the `courtyard` mark: `-m "not courtyard"` skips them."""
+    for item in items:
+        if FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.courtyard)
+
+
+@pytest.fixture(scope="session")
+def courtyard_cluster(request: pytest.FixtureRequest) -> Iterator[Hub]:
+    """The cluster: `servers`, `ca_file`, `identities`, `connect(identity=...)`,
+    `stop_node(i)` / `start_node(i)`. The spec's running cluster when it is up and healthy,
+    else a throw-away one that is removed at the end of the session."""
+    from courtyard.testing.session import SessionOptions, open_session
+
+    config = request.config
+    spec = config.getoption("courtyard_spec")
+    options = SessionOptions(
+        spec_file=Path(spec) if spec else None,
+        ephemeral=config.getoption("courtyard_ephemeral"),
+        keep=config.getoption("courtyard_keep"),
+        timeout=config.getoption("courtyard_timeout"),
+        root=config.rootpath,
+        environ=dict(os.environ),
+    )
+    try:
+        session = open_session(options)
+    except CourtyardError as exc:
+        failure = f"courtyard_cluster: {exc}"
+    else:
+        failure = None
+    if failure is not None:  # outside the except: one sentence, no chained traceback
+        pytest.fail(failure, pytrace=False)
+    config.stash[SESSION] = session
+    try:
+        yield session.hub
+    finally:
+        config.stash[SUMMARY] = session.close()
+
+
+@pytest.fixture
+def courtyard_namespace(
+    courtyard_cluster: Hub, request: pytest.FixtureRequest
+) -> Iterator[Namespace]:
+    """A unique prefix for the test's subjects, streams and buckets; its streams and buckets
+    are deleted when the test ends, also when it failed."""
+    from courtyard.testing.namespace import Namespace
+
+    session = request.config.stash[SESSION]
+    namespace = Namespace.new()
+    yield namespace
+    try:
+        session.clean(namespace)
+    except CourtyardError as exc:
+        failure = f"courtyard_namespace {namespace.prefix}: {exc}"
+    else:
+        return
+    pytest.fail(failure, pytrace=False)
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    lines = config.stash.get(SUMMARY, None)
+    if lines:
+        terminalreporter.write_sep("-", "courtyard")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -1,0 +1,221 @@
+"""One test session's hub: the project's running cluster when it is up and healthy, else a
+throw-away cluster with names and host ports of its own, removed when the session ends.
+
+The pytest plugin is a thin layer over `open_session` and `TestSession`; benchmarks call
+them too, so the figures measure exactly what a test session pays.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import secrets
+import shutil
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import docker
+import yaml
+
+from courtyard.checks import readiness
+from courtyard.commands import up as up_command
+from courtyard.core.errors import CourtyardError
+from courtyard.runtime import docker_objects, engine, ports
+from courtyard.spec import naming
+from courtyard.spec.loader import DEFAULT_SPEC, SPEC_ENV, load_spec
+from courtyard.spec.project import Project, load_project
+from courtyard.testing.housekeeping import Housekeeper
+from courtyard.testing.hub import Hub
+from courtyard.testing.namespace import Namespace
+
+THROWAWAY_RELEASE = "courtyard-pytest"
+DEFAULT_TIMEOUT = 90.0
+
+
+@dataclass(frozen=True)
+class SessionOptions:
+    spec_file: Path | None = None  # explicit --courtyard-spec
+    ephemeral: bool = False  # always a throw-away cluster
+    keep: bool = False  # leave a throw-away cluster running at the end
+    timeout: float = DEFAULT_TIMEOUT
+    root: Path = field(default_factory=Path.cwd)  # where config/courtyard.yaml is looked for
+    environ: dict[str, str] = field(default_factory=dict)
+
+
+def find_spec(options: SessionOptions) -> Path | None:
+    """--courtyard-spec, else $COURTYARD_SPEC, else <root>/config/courtyard.yaml if present."""
+    if options.spec_file is not None:
+        return options.spec_file
+    if options.environ.get(SPEC_ENV):
+        return Path(options.environ[SPEC_ENV])
+    default = options.root / DEFAULT_SPEC
+    return default if default.is_file() else None
+
+
+def not_ready_reason(client: docker.DockerClient, project: Project) -> str | None:
+    """Why the project's cluster cannot serve the tests as it is; None when it can."""
+    containers = docker_objects.node_containers(client, project)
+    down = [
+        pod
+        for pod, container in zip(project.names.pods, containers, strict=True)
+        if container is None or container.status != "running"
+    ]
+    if down:
+        return f"{', '.join(down)} not running"
+    if not project.layout.ca_cert.is_file():
+        return f"no CA certificate at {project.layout.ca_cert}"
+    state = readiness.check(project.names.monitor_targets)
+    return None if state.ready else "; ".join(state.problems)
+
+
+@dataclass
+class TestSession:
+    """The hub of one pytest session and what it did, for the summary at the end."""
+
+    __test__ = False  # not a test class, whatever pytest collects
+
+    hub: Hub
+    why: str
+    setup_seconds: float
+    keep: bool = False
+    cleanup_seconds: list[float] = field(default_factory=list)
+    _housekeeper: Housekeeper | None = None
+
+    @property
+    def ephemeral(self) -> bool:
+        return self.hub.ephemeral
+
+    def housekeeper(self) -> Housekeeper:
+        if self._housekeeper is None:
+            # Reconnects like a test's client, so it rides out a node a failover test stops.
+            name = naming.connection_name("pytest-cleanup")
+            self._housekeeper = Housekeeper(lambda: self.hub.connect(name=name))
+        return self._housekeeper
+
+    def clean(self, namespace: Namespace) -> list[str]:
+        """Delete the namespace's streams and buckets; the stream names deleted."""
+        started = time.perf_counter()
+        deleted = self.housekeeper().delete_streams(namespace.owns_stream)
+        self.cleanup_seconds.append(time.perf_counter() - started)
+        return deleted
+
+    def close(self) -> list[str]:
+        """Restore or remove the cluster; the lines the summary prints."""
+        lines: list[str] = []
+        if self._housekeeper is not None:
+            self._housekeeper.close()
+        hub = self.hub
+        if self.cleanup_seconds:
+            median_ms = statistics.median(self.cleanup_seconds) * 1000
+            lines.append(
+                f"{len(self.cleanup_seconds)} test namespace(s) cleaned, "
+                f"median {median_ms:.0f} ms each"
+            )
+        if not hub.ephemeral:
+            restarted = hub.restore()
+            lines.insert(
+                0,
+                f"tests used the running cluster {hub.name} ({hub.spec_file}), "
+                f"attached in {self.setup_seconds:.2f}s",
+            )
+            if restarted:
+                lines.append(f"started node(s) {restarted} again: the tests left them stopped")
+            return lines
+        lines.insert(
+            0,
+            f"throw-away cluster {hub.name} ({self.why}) came up in {self.setup_seconds:.1f}s",
+        )
+        if self.keep:
+            lines += kept_lines(hub)
+        else:
+            remove_throwaway(hub.client, hub.project)
+            lines.append(f"removed {hub.name}: its containers, network, volumes and files")
+        return lines
+
+
+def kept_lines(hub: Hub) -> list[str]:
+    env = f"COURTYARD_SPEC={hub.spec_file}"
+    return [
+        f"kept {hub.name} running (--courtyard-keep):",
+        f"  servers   {','.join(hub.servers)}",
+        f"  CA        {hub.ca_file}",
+        *(f"  identity  {i.name}: {i.cert} {i.key}" for i in hub.identities.values()),
+        f"  reuse it  pytest --courtyard-spec {hub.spec_file}",
+        f'  reach it  eval "$({env} invoke env)"',
+        f"  remove it {env} invoke down --volumes && rm -r {hub.project.spec.root}",
+    ]
+
+
+def remove_throwaway(client: docker.DockerClient, project: Project) -> None:
+    docker_objects.purge(client, project)
+    shutil.rmtree(project.spec.root, ignore_errors=True)
+
+
+def throwaway_spec(template: Path | None, root: Path, host_base: int, replicas: int) -> Path:
+    """The template spec (or the defaults) with a unique release and host ports from
+    `host_base`: a cluster whose names and ports clash with nothing else."""
+    raw = yaml.safe_load(template.read_text()) if template is not None else {}
+    raw.pop("fullname_override", None)
+    raw["release"] = f"{THROWAWAY_RELEASE}-{secrets.token_hex(3)}"
+    raw["host_ports"] = {"client": host_base, "monitor": host_base + replicas}
+    path = root / DEFAULT_SPEC
+    path.parent.mkdir(parents=True)
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+def start_throwaway(client: docker.DockerClient, template: Path | None, timeout: float) -> Project:
+    """Bring up a throw-away cluster like `invoke up` (its output kept for a failure)."""
+    replicas = load_spec(template).replicas if template is not None else 3
+    root = Path(tempfile.mkdtemp(prefix=f"{THROWAWAY_RELEASE}-"))
+    output = io.StringIO()
+    project: Project | None = None
+    try:
+        with contextlib.redirect_stdout(output):
+            ctx = None
+            # Ports are chosen and published under one host-wide lock, so two sessions
+            # starting at once never take the same ones; the readiness wait runs outside it.
+            split = up_command.UP_STEPS.index(up_command.start) + 1
+            with ports.reservation():
+                base = ports.free_port_base(2 * replicas)
+                project = load_project(throwaway_spec(template, root, base, replicas))
+                ctx = up_command.UpContext(project, timeout=timeout)
+                for run_step in up_command.UP_STEPS[:split]:
+                    run_step(ctx)
+            for run_step in up_command.UP_STEPS[split:]:
+                run_step(ctx)
+    except BaseException as exc:
+        if project is not None:
+            remove_throwaway(client, project)
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+        if isinstance(exc, CourtyardError):
+            raise CourtyardError(
+                f"the throw-away cluster did not come up: {exc}\n{output.getvalue()}"
+            ) from None
+        raise
+    return project
+
+
+def open_session(options: SessionOptions) -> TestSession:
+    """The running cluster of the spec when it is up and healthy, else a throw-away one."""
+    started = time.perf_counter()
+    client = engine.connect()
+    spec_file = find_spec(options)
+    if options.ephemeral:
+        why = "--courtyard-ephemeral"
+    elif spec_file is None:
+        why = f"no {DEFAULT_SPEC} here and no --courtyard-spec"
+    else:
+        project = load_project(spec_file)
+        reason = not_ready_reason(client, project)
+        if reason is None:
+            hub = Hub(project, client, ephemeral=False)
+            return TestSession(hub, "running", time.perf_counter() - started)
+        why = f"{project.names.fullname} is not up: {reason}"
+    project = start_throwaway(client, spec_file, options.timeout)
+    hub = Hub(project, client, ephemeral=True)
+    return TestSession(hub, why, time.perf_counter() - started, keep=options.keep)
