@@ -1,0 +1,129 @@
+"""The order service against Courtyard's cluster: three nodes, mutual TLS, JetStream.
+
+Uses the fixtures of Courtyard's pytest plugin (installed with courtyard, no import needed):
+`courtyard_cluster` reaches the cluster, `courtyard_namespace` keeps each test's subjects and
+streams apart and deletes them afterwards. Plain `asyncio.run`, no pytest-asyncio needed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+
+from nats.errors import Error as NatsError
+from orders_service import OrderNames, OrderService
+
+ORDER = {
+    "items": [
+        {"sku": "A1", "qty": 2, "price_cents": 350},
+        {"sku": "B7", "qty": 1, "price_cents": 99},
+    ]
+}
+
+
+def names_in(namespace) -> OrderNames:
+    return OrderNames(
+        stream=namespace.stream("ORDERS"),
+        created=namespace.subject("orders.created"),
+        processed=namespace.subject("orders.processed"),
+        rejected=namespace.subject("orders.rejected"),
+    )
+
+
+@contextlib.asynccontextmanager
+async def running_service(cluster, names: OrderNames, nodes: list[int] | None = None):
+    nc = await cluster.connect(nodes=nodes)
+    service = OrderService(nc, names)
+    await service.setup()
+    stopping = asyncio.Event()
+    task = asyncio.create_task(service.run(stopping))
+    try:
+        yield service
+    finally:
+        stopping.set()
+        await task
+        await nc.close()
+
+
+async def publish_order(js, subject: str, order: dict, attempts: int = 30) -> None:
+    """An acknowledged publish, retried while the stream elects a new leader."""
+    for _ in range(attempts):
+        try:
+            await js.publish(subject, json.dumps(order).encode(), timeout=1)
+            return
+        except (NatsError, TimeoutError):
+            await asyncio.sleep(0.2)
+    raise AssertionError(f"no acknowledgement for {subject} after {attempts} attempts")
+
+
+def test_an_order_published_through_one_node_is_priced_by_a_service_on_another(
+    courtyard_cluster, courtyard_namespace
+):
+    names = names_in(courtyard_namespace)
+
+    async def main():
+        async with running_service(courtyard_cluster, names, nodes=[1]) as service:
+            publisher = await courtyard_cluster.connect(nodes=[0])
+            watcher = await courtyard_cluster.connect(nodes=[2])
+            ports = {nc.connected_url.port for nc in (publisher, service.nc, watcher)}
+            assert len(ports) == 3, "each client should be on a node of its own"
+            results = await watcher.subscribe(f"{names.processed}.>")
+            await watcher.flush()
+            await publish_order(publisher.jetstream(), f"{names.created}.o-1", ORDER)
+            result = await results.next_msg(timeout=10)
+            await publisher.close()
+            await watcher.close()
+        return json.loads(result.data)
+
+    assert asyncio.run(main()) == {"order": "o-1", "total_cents": 799}
+
+
+def test_an_order_without_items_is_rejected_with_a_reason(courtyard_cluster, courtyard_namespace):
+    names = names_in(courtyard_namespace)
+
+    async def main():
+        async with running_service(courtyard_cluster, names):
+            nc = await courtyard_cluster.connect()
+            rejected = await nc.subscribe(f"{names.rejected}.>")
+            await nc.flush()
+            await publish_order(nc.jetstream(), f"{names.created}.o-2", {"items": []})
+            result = await rejected.next_msg(timeout=10)
+            await nc.close()
+        return json.loads(result.data)
+
+    assert asyncio.run(main()) == {
+        "order": "o-2",
+        "reason": "an order needs a non-empty list of items",
+    }
+
+
+def test_orders_keep_flowing_while_the_stream_leader_is_down(
+    courtyard_cluster, courtyard_namespace
+):
+    names = names_in(courtyard_namespace)
+
+    async def main():
+        async with running_service(courtyard_cluster, names) as service:
+            nc = await courtyard_cluster.connect()
+            js = nc.jetstream()
+            processed = await nc.subscribe(f"{names.processed}.>")
+            await nc.flush()
+            await publish_order(js, f"{names.created}.before", ORDER)
+            await processed.next_msg(timeout=10)
+
+            leader = (await service.js.stream_info(names.stream)).cluster.leader
+            stopped = courtyard_cluster.node_index(leader)
+            await courtyard_cluster.stop_node_async(stopped)
+            try:
+                await publish_order(js, f"{names.created}.during", ORDER)
+                during = json.loads((await processed.next_msg(timeout=20)).data)
+            finally:
+                await courtyard_cluster.start_node_async(stopped)
+            new_leader = (await js.stream_info(names.stream)).cluster.leader
+            await nc.close()
+        return leader, new_leader, during
+
+    leader, new_leader, during = asyncio.run(main())
+    assert during == {"order": "during", "total_cents": 799}
+    assert new_leader != leader
