@@ -1,0 +1,278 @@
+"""The pytest plugin as a service team meets it: real pytest sessions in their own processes,
+against the real engine, a real cluster and nats-py.
+
+The module's `cluster` plays the developer's running cluster (`invoke up`): sessions given
+its spec reuse it. A test here may stop one of its nodes only to show that the plugin starts
+it again; the cluster is healthy again when that test ends.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from courtyard.checks import readiness
+from courtyard.checks.natsclient import connect as nats_connect
+from courtyard.checks.natsclient import run_quietly
+from courtyard.runtime import docker_objects
+from courtyard.spec.project import load_project
+from courtyard.testing.session import remove_throwaway
+
+
+def write_tests(folder: Path, source: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "test_service.py").write_text(textwrap.dedent(source))
+    return folder
+
+
+def pytest_command(folder: Path, *args: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        "--rootdir",
+        str(folder),
+        str(folder),
+        *args,
+    ]
+
+
+def run_pytest(folder: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        pytest_command(folder, *args),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=folder,
+        check=False,
+    )
+
+
+def facts(folder: Path) -> dict:
+    return json.loads((folder / "facts.json").read_text())
+
+
+def stream_names(project) -> list[str]:
+    async def names():
+        nc = await nats_connect(project)
+        try:
+            return [s.config.name for s in await nc.jetstream().streams_info()]
+        finally:
+            await nc.close()
+
+    return run_quietly(names())
+
+
+FACTS = """
+    import asyncio, json, pathlib
+
+    import nats
+    import pytest
+
+    def record(**facts):
+        path = pathlib.Path(__file__).with_name("facts.json")
+        known = json.loads(path.read_text()) if path.exists() else {}
+        path.write_text(json.dumps({**known, **facts}))
+"""
+
+
+def test_a_session_reuses_the_running_cluster_and_each_test_reaches_it_with_mutual_tls(
+    cluster, docker_client, tmp_path
+):
+    folder = write_tests(
+        tmp_path / "suite",
+        FACTS
+        + """
+    def test_facts(courtyard_cluster):
+        record(ephemeral=courtyard_cluster.ephemeral, servers=courtyard_cluster.servers,
+               identities=sorted(courtyard_cluster.identities))
+
+    def test_plain_nats_py_with_the_handed_over_ssl_context(courtyard_cluster):
+        async def main():
+            nc = await nats.connect(servers=courtyard_cluster.servers,
+                                    tls=courtyard_cluster.identity().ssl_context())
+            reply = await nc.request("$JS.API.INFO", b"", timeout=5)
+            await nc.close()
+            return json.loads(reply.data)
+        assert "error" not in asyncio.run(main())
+    """,
+    )
+    before = {c.name for c in docker_client.containers.list(all=True)}
+
+    result = run_pytest(folder, "--courtyard-spec", str(cluster.spec_file))
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"tests used the running cluster {cluster.names.fullname}" in result.stdout
+    assert facts(folder) == {
+        "ephemeral": False,
+        "servers": cluster.names.client_urls,
+        "identities": sorted(cluster.names.identities),
+    }
+    assert {c.name for c in docker_client.containers.list(all=True)} == before
+
+
+def test_a_tests_streams_and_buckets_are_deleted_when_it_ends_even_when_it_failed(
+    cluster, tmp_path
+):
+    folder = write_tests(
+        tmp_path / "suite",
+        FACTS
+        + """
+    def test_fails_after_making_data(courtyard_cluster, courtyard_namespace):
+        async def main():
+            nc = await courtyard_cluster.connect()
+            js = nc.jetstream()
+            await js.add_stream(name=courtyard_namespace.stream("ORDERS"),
+                                subjects=[courtyard_namespace.subject("orders.>")], num_replicas=3)
+            await js.publish(courtyard_namespace.subject("orders.created.1"), b"{}")
+            kv = await js.create_key_value(bucket=courtyard_namespace.bucket("config"))
+            await kv.put("region", b"eu")
+            record(prefix=courtyard_namespace.prefix,
+                   streams=[s.config.name for s in await js.streams_info()])
+            await nc.close()
+        asyncio.run(main())
+        assert False, "the test failed after making its data"
+
+    def test_the_next_test_sees_none_of_it(courtyard_cluster, courtyard_namespace):
+        async def main():
+            nc = await courtyard_cluster.connect()
+            names = [s.config.name for s in await nc.jetstream().streams_info()]
+            await nc.close()
+            return names
+        prefix = json.loads(pathlib.Path(__file__).with_name("facts.json").read_text())["prefix"]
+        assert not [name for name in asyncio.run(main()) if prefix in name]
+    """,
+    )
+
+    result = run_pytest(folder, "--courtyard-spec", str(cluster.spec_file))
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "1 failed, 1 passed" in result.stdout
+    made = facts(folder)
+    prefix = made["prefix"]
+    assert sorted(n for n in made["streams"] if prefix in n) == [
+        f"KV_{prefix}_config",
+        f"{prefix}_ORDERS",
+    ]
+    assert [name for name in stream_names(cluster) if prefix in name] == []
+    assert "2 test namespace(s) cleaned" in result.stdout
+
+
+def test_a_node_a_test_left_stopped_is_started_again_when_the_session_ends(
+    cluster, docker_client, tmp_path
+):
+    folder = write_tests(
+        tmp_path / "suite",
+        FACTS
+        + """
+    from courtyard.core.errors import CourtyardError
+
+    def test_blocking_stop_from_async_code_says_what_to_call(courtyard_cluster):
+        async def main():
+            courtyard_cluster.stop_node(2)
+        with pytest.raises(CourtyardError, match="await courtyard_cluster.stop_node_async"):
+            asyncio.run(main())
+
+    def test_stops_a_node_and_forgets_it(courtyard_cluster):
+        courtyard_cluster.stop_node(2)
+    """,
+    )
+
+    result = run_pytest(folder, "--courtyard-spec", str(cluster.spec_file))
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "started node(s) [2] again: the tests left them stopped" in result.stdout
+    node = docker_objects.node_containers(docker_client, cluster)[2]
+    assert node.status == "running"
+    assert readiness.check(cluster.names.monitor_targets).ready
+
+
+def test_two_sessions_at_once_each_get_a_throwaway_cluster_and_keep_leaves_one_running(
+    docker_client, tmp_path
+):
+    source = (
+        FACTS
+        + """
+    def test_acked_publish_on_a_replicated_stream(courtyard_cluster, courtyard_namespace):
+        async def main():
+            nc = await courtyard_cluster.connect()
+            js = nc.jetstream()
+            await js.add_stream(name=courtyard_namespace.stream("S"),
+                                subjects=[courtyard_namespace.subject(">")], num_replicas=3)
+            ack = await js.publish(courtyard_namespace.subject("hello"), b"hi")
+            await nc.close()
+            return ack.seq
+        assert asyncio.run(main()) == 1
+        record(name=courtyard_cluster.name, servers=courtyard_cluster.servers,
+               spec=str(courtyard_cluster.spec_file))
+    """
+    )
+    kept, removed = write_tests(tmp_path / "kept", source), write_tests(tmp_path / "gone", source)
+    sessions = [
+        subprocess.Popen(
+            pytest_command(kept, "--courtyard-ephemeral", "--courtyard-keep"),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=kept,
+        ),
+        subprocess.Popen(
+            pytest_command(removed, "--courtyard-ephemeral"),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=removed,
+        ),
+    ]
+    outputs = [session.communicate(timeout=180)[0] for session in sessions]
+    kept_project = None
+    try:
+        if (kept / "facts.json").exists():
+            kept_project = load_project(facts(kept)["spec"])
+        assert [s.returncode for s in sessions] == [0, 0], "\n".join(outputs)
+        one, other = facts(kept), facts(removed)
+        assert one["name"] != other["name"]
+        assert not set(one["servers"]) & set(other["servers"])
+        assert f"kept {one['name']} running (--courtyard-keep)" in outputs[0]
+        assert f"COURTYARD_SPEC={one['spec']} invoke down --volumes" in outputs[0]
+        assert all(
+            c.status == "running"
+            for c in docker_objects.node_containers(docker_client, kept_project)
+        )
+        assert readiness.check(kept_project.names.monitor_targets).ready
+        assert f"removed {other['name']}" in outputs[1]
+        assert docker_client.containers.list(all=True, filters={"name": other["name"]}) == []
+        assert not Path(other["spec"]).exists()
+    finally:
+        if kept_project is not None:
+            remove_throwaway(docker_client, kept_project)
+
+
+def test_async_tests_under_pytest_asyncio_use_the_same_fixtures(cluster, tmp_path):
+    folder = write_tests(
+        tmp_path / "suite",
+        """
+    import pytest
+
+    @pytest.mark.asyncio
+    async def test_acked_publish(courtyard_cluster, courtyard_namespace):
+        nc = await courtyard_cluster.connect(nodes=[1])
+        js = nc.jetstream()
+        await js.add_stream(name=courtyard_namespace.stream("S"),
+                            subjects=[courtyard_namespace.subject(">")], num_replicas=3)
+        ack = await js.publish(courtyard_namespace.subject("hello"), b"hi")
+        await nc.close()
+        assert ack.seq == 1
+    """,
+    )
+
+    result = run_pytest(folder, "--courtyard-spec", str(cluster.spec_file))
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 passed" in result.stdout
+    assert "1 test namespace(s) cleaned" in result.stdout
