@@ -19,6 +19,8 @@ from pathlib import Path
 import docker
 import pytest
 
+from courtyard.checks.natsclient import connect as nats_connect
+from courtyard.checks.natsclient import run_quietly
 from courtyard.commands.up import up
 from courtyard.core.errors import CourtyardError
 from courtyard.runtime import docker_objects
@@ -100,6 +102,19 @@ def cluster(tmp_path_factory, docker_client) -> Iterator[Project]:
         yield project
     finally:
         docker_objects.purge(docker_client, project)
+
+
+def stream_names(project: Project) -> list[str]:
+    """The names of every stream on the cluster, buckets' streams included."""
+
+    async def names() -> list[str]:
+        nc = await nats_connect(project)
+        try:
+            return [info.config.name for info in await nc.jetstream().streams_info()]
+        finally:
+            await nc.close()
+
+    return run_quietly(names())
 
 
 def busybox_image(client: docker.DockerClient, tag: str, dockerfile: str) -> str:

@@ -15,11 +15,10 @@ import textwrap
 from pathlib import Path
 
 from courtyard.checks import readiness
-from courtyard.checks.natsclient import connect as nats_connect
-from courtyard.checks.natsclient import run_quietly
 from courtyard.runtime import docker_objects
 from courtyard.spec.project import load_project
 from courtyard.testing.session import remove_throwaway
+from tests.integration.conftest import stream_names
 
 
 def write_tests(folder: Path, source: str) -> Path:
@@ -55,17 +54,6 @@ def run_pytest(folder: Path, *args: str, timeout: float = 180) -> subprocess.Com
 
 def facts(folder: Path) -> dict:
     return json.loads((folder / "facts.json").read_text())
-
-
-def stream_names(project) -> list[str]:
-    async def names():
-        nc = await nats_connect(project)
-        try:
-            return [s.config.name for s in await nc.jetstream().streams_info()]
-        finally:
-            await nc.close()
-
-    return run_quietly(names())
 
 
 FACTS = """

@@ -16,32 +16,21 @@ from courtyard.artefacts.files import write_file
 from courtyard.artefacts.nodeconf import render
 from courtyard.checks import security, smoke
 from courtyard.checks.failover import ACKS_UNDER_NEW_LEADER, WARM_UP_ACKS
-from courtyard.checks.natsclient import connect
 from courtyard.core.errors import CourtyardError
 from courtyard.runtime import docker_objects
 from courtyard.runtime.ports import free_port_base
 from courtyard.spec.server import server_binary
 from tests.helpers import invoke
-
-
-def stream_and_bucket_names(project) -> list[str]:
-    async def names():
-        nc = await connect(project)
-        try:
-            return [info.config.name for info in await nc.jetstream().streams_info()]
-        finally:
-            await nc.close()
-
-    return asyncio.run(names())
+from tests.integration.conftest import stream_names
 
 
 def test_smoke_passes_on_a_fresh_cluster_and_leaves_nothing(cluster):
-    before = stream_and_bucket_names(cluster)
+    before = stream_names(cluster)
     report = smoke.run(cluster, messages=300)
     assert report.ok, [(c.name, c.detail) for c in report.checks if not c.ok]
     names = [c.name for c in report.checks]
     assert any("pub/sub" in n for n in names) and any("KV" in n for n in names)
-    assert stream_and_bucket_names(cluster) == before
+    assert stream_names(cluster) == before
 
 
 def test_security_probes_are_all_refused(cluster):
