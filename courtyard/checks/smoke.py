@@ -252,7 +252,13 @@ class Smoke:
         )
         expected = 0
         while expected < self.messages:
-            batch = await psub.fetch(min(500, self.messages - expected), timeout=5)
+            # Right after the consumer is made, node 2 may not know where it lives yet and
+            # answers "no responders" (503); nothing was delivered then, so asking again is safe.
+            wanted = min(500, self.messages - expected)
+            batch = await until_reachable(
+                lambda wanted=wanted: psub.fetch(wanted, timeout=5),
+                what="the consumer to answer through node 2",
+            )
             for msg in batch:
                 if (
                     msg.metadata.sequence.stream != expected + 1

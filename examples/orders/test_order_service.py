@@ -47,14 +47,36 @@ async def running_service(cluster, names: OrderNames, nodes: list[int] | None = 
 
 
 async def publish_order(js, subject: str, order: dict, attempts: int = 30) -> None:
-    """An acknowledged publish, retried while the stream elects a new leader."""
+    """An acknowledged publish, retried while the stream elects a new leader. The message id
+    makes a retry of a publish that was stored but not acknowledged a no-op, not a second order."""
     for _ in range(attempts):
         try:
-            await js.publish(subject, json.dumps(order).encode(), timeout=1)
+            data, msg_id = json.dumps(order).encode(), {"Nats-Msg-Id": subject}
+            await js.publish(subject, data, timeout=1, headers=msg_id)
             return
         except (NatsError, TimeoutError):
             await asyncio.sleep(0.2)
     raise AssertionError(f"no acknowledgement for {subject} after {attempts} attempts")
+
+
+async def results_of(js, names: OrderNames, subject: str):
+    """A durable pull consumer on the results the service stores under `subject`: unlike a
+    plain subscription, it cannot miss a result published before it asked."""
+    return await js.pull_subscribe(f"{subject}.>", durable="test-reader", stream=names.stream)
+
+
+async def next_result(results, timeout: float = 20) -> dict:
+    """The next result, asked for again while a node or leader is changing."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        try:
+            [msg] = await results.fetch(1, timeout=1)
+            await msg.ack()
+            return json.loads(msg.data)
+        except (NatsError, TimeoutError):
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"no result within {timeout:.0f}s") from None
+            await asyncio.sleep(0.1)
 
 
 def test_an_order_published_through_one_node_is_priced_by_a_service_on_another(
@@ -68,13 +90,12 @@ def test_an_order_published_through_one_node_is_priced_by_a_service_on_another(
             watcher = await courtyard_cluster.connect(nodes=[2])
             ports = {nc.connected_url.port for nc in (publisher, service.nc, watcher)}
             assert len(ports) == 3, "each client should be on a node of its own"
-            results = await watcher.subscribe(f"{names.processed}.>")
-            await watcher.flush()
+            results = await results_of(watcher.jetstream(), names, names.processed)
             await publish_order(publisher.jetstream(), f"{names.created}.o-1", ORDER)
-            result = await results.next_msg(timeout=10)
+            result = await next_result(results)
             await publisher.close()
             await watcher.close()
-        return json.loads(result.data)
+        return result
 
     assert asyncio.run(main()) == {"order": "o-1", "total_cents": 799}
 
@@ -85,12 +106,11 @@ def test_an_order_without_items_is_rejected_with_a_reason(courtyard_cluster, cou
     async def main():
         async with running_service(courtyard_cluster, names):
             nc = await courtyard_cluster.connect()
-            rejected = await nc.subscribe(f"{names.rejected}.>")
-            await nc.flush()
+            rejected = await results_of(nc.jetstream(), names, names.rejected)
             await publish_order(nc.jetstream(), f"{names.created}.o-2", {"items": []})
-            result = await rejected.next_msg(timeout=10)
+            result = await next_result(rejected)
             await nc.close()
-        return json.loads(result.data)
+        return result
 
     assert asyncio.run(main()) == {
         "order": "o-2",
@@ -107,17 +127,16 @@ def test_orders_keep_flowing_while_the_stream_leader_is_down(
         async with running_service(courtyard_cluster, names) as service:
             nc = await courtyard_cluster.connect()
             js = nc.jetstream()
-            processed = await nc.subscribe(f"{names.processed}.>")
-            await nc.flush()
+            processed = await results_of(js, names, names.processed)
             await publish_order(js, f"{names.created}.before", ORDER)
-            await processed.next_msg(timeout=10)
+            await next_result(processed)
 
             leader = (await service.js.stream_info(names.stream)).cluster.leader
             stopped = courtyard_cluster.node_index(leader)
             await courtyard_cluster.stop_node_async(stopped)
             try:
                 await publish_order(js, f"{names.created}.during", ORDER)
-                during = json.loads((await processed.next_msg(timeout=20)).data)
+                during = await next_result(processed)
             finally:
                 await courtyard_cluster.start_node_async(stopped)
             new_leader = (await js.stream_info(names.stream)).cluster.leader
