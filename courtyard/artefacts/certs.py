@@ -16,6 +16,7 @@ from cryptography import x509
 from courtyard.artefacts import pki
 from courtyard.artefacts.pki import Name, Usage
 from courtyard.core.errors import CourtyardError
+from courtyard.spec import naming
 from courtyard.spec.layout import Layout
 from courtyard.spec.model import Spec
 from courtyard.spec.naming import ClusterNames
@@ -44,6 +45,12 @@ class CertResult:
     reason: str = ""
 
 
+def client_name(spec: Spec, identity: str) -> Name:
+    """The subject of a client identity's certificate; the server maps it to the user."""
+    subject = spec.tls.subject
+    return Name(identity, subject.organization, subject.organizational_unit)
+
+
 def leaf_plans(spec: Spec, names: ClusterNames, layout: Layout) -> list[LeafPlan]:
     subject = spec.tls.subject
     org, ou = subject.organization, subject.organizational_unit
@@ -70,11 +77,11 @@ def leaf_plans(spec: Spec, names: ClusterNames, layout: Layout) -> list[LeafPlan
             f"client {identity}",
             layout.client_cert(identity),
             layout.client_key(identity),
-            Name(identity, org, ou),
+            client_name(spec, identity),
             (),
             Usage.CLIENT,
         )
-        for identity in spec.tls.clients
+        for identity in (*spec.tls.client_names, naming.RESERVED_IDENTITY)
     ]
     return plans
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from courtyard.artefacts.files import write_file
 from courtyard.core.errors import CourtyardError
+from courtyard.spec import naming
 from courtyard.spec.project import Project
 
 
@@ -24,15 +25,24 @@ def client_identity(project: Project, identity: str | None = None) -> str:
     return identity
 
 
+def restricted(project: Project, identity: str) -> bool:
+    return any(c.name == identity and c.restricted for c in project.spec.tls.clients)
+
+
 def env_vars(project: Project, identity: str | None = None) -> dict[str, str]:
+    """How a client reaches the cluster as `identity`. A restricted identity receives replies
+    only on its own inbox prefix, so its clients must use it (NATS_INBOX_PREFIX)."""
     who = client_identity(project, identity)
     layout = project.layout
-    return {
+    env = {
         "NATS_URL": ",".join(project.names.client_urls),
         "NATS_CA": str(layout.ca_cert),
         "NATS_CERT": str(layout.client_cert(who)),
         "NATS_KEY": str(layout.client_key(who)),
     }
+    if restricted(project, who):
+        env["NATS_INBOX_PREFIX"] = naming.inbox_prefix(who)
+    return env
 
 
 def context_dir() -> Path:
@@ -42,15 +52,18 @@ def context_dir() -> Path:
 
 def write_nats_context(project: Project, identity: str | None = None) -> Path:
     """A context for the nats CLI (`nats --context NAME ...`), in its own context folder."""
-    env = env_vars(project, identity)
+    who = client_identity(project, identity)
+    env = env_vars(project, who)
     context = {
-        "description": f"Courtyard cluster {project.names.fullname} ({project.spec.path})",
+        "description": f"Courtyard cluster {project.names.fullname} as {who} ({project.spec.path})",
         "url": env["NATS_URL"],
         "ca": env["NATS_CA"],
         "cert": env["NATS_CERT"],
         "key": env["NATS_KEY"],
     }
-    path = context_dir() / f"{project.names.nats_context}.json"
+    if "NATS_INBOX_PREFIX" in env:
+        context["inbox_prefix"] = env["NATS_INBOX_PREFIX"]
+    path = context_dir() / f"{project.names.nats_context(who)}.json"
     write_file(path, json.dumps(context, indent=2) + "\n")
     return path
 

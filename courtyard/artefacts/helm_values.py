@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from courtyard.artefacts import authorization
 from courtyard.spec import naming
 from courtyard.spec.project import Project
 from courtyard.spec.server import server_version
@@ -59,7 +60,7 @@ def current_values(project: Project) -> dict[str, Any]:
                 "tls": {
                     "enabled": True,
                     "secretName": names.client_secret,
-                    "merge": {"verify": True},
+                    "merge": {"verify_and_map": True},
                 },
             },
             "monitor": {"enabled": True, "port": spec.ports.monitor},
@@ -78,6 +79,11 @@ def current_values(project: Project) -> dict[str, Any]:
             },
         },
         "container": {"image": {"repository": "nats", "tag": image_tag()}},
+    }
+    # Users, accounts and permissions have no keys of their own in the chart.
+    result["config"]["merge"] = {
+        "accounts": authorization.accounts(spec),
+        "system_account": naming.SYSTEM_ACCOUNT,
     }
     if spec.fullname_override:
         result["fullnameOverride"] = spec.fullname_override
@@ -100,7 +106,7 @@ def legacy_values(project: Project) -> dict[str, Any]:
     result: dict[str, Any] = {
         "nats": {
             "image": naming.official_image(),
-            "tls": {**tls(names.client_secret), "verify": True},
+            "tls": {**tls(names.client_secret), "verifyAndMap": True},
             "jetstream": {
                 "enabled": True,
                 "memStorage": {"enabled": True, "size": kubernetes_quantity(js.memory_store_bytes)},
@@ -117,6 +123,11 @@ def legacy_values(project: Project) -> dict[str, Any]:
             "noAdvertise": True,
             "tls": tls(names.route_secret),
         },
+    }
+    result["auth"] = {
+        "enabled": True,
+        "systemAccount": naming.SYSTEM_ACCOUNT,
+        "basic": {"accounts": authorization.accounts(spec)},
     }
     if names.cluster_name != names.chart_default_cluster_name:
         result["cluster"]["name"] = names.cluster_name

@@ -27,6 +27,12 @@ class VerifyReport:
     chart: str
     differences: list[tuple[str, Any, Any, str | None]] = field(default_factory=list)
     coverage: list[tuple[str, str, bool]] = field(default_factory=list)  # (cert, host, served)
+    authorization: str = ""  # who may log in and do what, as the chart renders it
+
+    @property
+    def authorization_differs(self) -> bool:
+        keys = ("accounts", "system_account", "tls")
+        return any(row[0].split(".")[0] in keys for row in self.unexpected)
 
     @property
     def unexpected(self) -> list[tuple[str, Any, Any, str | None]]:
@@ -112,6 +118,24 @@ def rendered_conf(objects: list[dict[str, Any]]) -> dict[str, Any]:
     )
 
 
+def authorization_summary(conf: dict[str, Any]) -> str:
+    """The rendered config's users, accounts and certificate mapping, in one line."""
+    accounts = conf.get("accounts") or {}
+    users = [
+        user
+        for account in accounts.values()
+        if isinstance(account, dict)
+        for user in account.get("users") or []
+    ]
+    restricted = sum(1 for user in users if isinstance(user, dict) and "permissions" in user)
+    mapped = (conf.get("tls") or {}).get("verify_and_map") is True
+    return (
+        f"{len(users)} certificate users ({restricted} restricted) in {len(accounts)} "
+        f"accounts, system account {conf.get('system_account', '-')}, "
+        f"verify_and_map {'on' if mapped else 'OFF'}"
+    )
+
+
 def coverage(
     project: Project, objects: list[dict[str, Any]], conf: dict[str, Any]
 ) -> list[tuple[str, str, bool]]:
@@ -151,5 +175,8 @@ def verify(project: Project, chart_path: Path | None) -> VerifyReport:
     local_conf = natsconf.parse_conf(project.layout.node_config(project.names.pod(0)).read_text())
     label = str(chart_path) if chart_path else f"nats/nats {version}"
     return VerifyReport(
-        label, natsconf.compare(local_conf, chart_conf), coverage(project, objects, chart_conf)
+        label,
+        natsconf.compare(local_conf, chart_conf),
+        coverage(project, objects, chart_conf),
+        authorization_summary(chart_conf),
     )

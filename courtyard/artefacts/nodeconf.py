@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from courtyard.artefacts import authorization
 from courtyard.artefacts.files import write_file
 from courtyard.spec import naming
 from courtyard.spec.layout import Layout
@@ -43,7 +44,8 @@ def node_config(spec: Spec, names: ClusterNames, index: int) -> dict[str, Config
             "cert_file": naming.CLIENT_CERT_FILE,
             "key_file": naming.CLIENT_KEY_FILE,
             "ca_file": naming.CA_FILE,
-            "verify": True,
+            # verify, and log the client in as the user its certificate's subject names
+            "verify_and_map": True,
         },
         "cluster": {
             "name": names.cluster_name,
@@ -61,6 +63,8 @@ def node_config(spec: Spec, names: ClusterNames, index: int) -> dict[str, Config
             "max_memory_store": Raw(spec.jetstream.memory_store),
             "max_file_store": Raw(spec.jetstream.file_store),
         },
+        "accounts": authorization.accounts(spec),
+        "system_account": naming.SYSTEM_ACCOUNT,
     }
 
 
@@ -92,8 +96,11 @@ def _render_value(value: ConfigValue, depth: int) -> list[str]:
     if isinstance(value, dict):
         return ["{", *_render_block(value, depth + 1), f"{pad}}}"]
     if isinstance(value, list):
-        items = [f"{pad}  {_render_value(item, depth + 1)[0]}" for item in value]
-        return ["[", *items, f"{pad}]"]
+        lines = ["["]
+        for item in value:
+            first, *rest = _render_value(item, depth + 1)
+            lines += [f"{pad}  {first}", *rest]
+        return [*lines, f"{pad}]"]
     if isinstance(value, Raw):
         return [value.text]
     if isinstance(value, bool):

@@ -29,7 +29,8 @@ def tls_context(
 
 
 def client_context(project: Project, identity: str | None = None) -> ssl.SSLContext:
-    who = identity or project.names.default_identity
+    """As `identity`, else as Courtyard's own identity (full access, not in the spec)."""
+    who = identity or naming.RESERVED_IDENTITY
     layout = project.layout
     return tls_context(layout.ca_cert, layout.client_cert(who), layout.client_key(who))
 
@@ -50,7 +51,7 @@ async def connect(
     role: str = "",
     **options,
 ) -> Client:
-    """Connect to the given nodes (default: all) with the spec's client certificate."""
+    """Connect to the given nodes (default: all) as `identity` (default: Courtyard's own)."""
     chosen = indexes if indexes is not None else list(range(project.spec.replicas))
     defaults = {
         "connect_timeout": 3,

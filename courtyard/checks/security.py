@@ -61,7 +61,8 @@ async def tls_refused(port: int, context: ssl.SSLContext) -> tuple[bool, str]:
             error_cb=_ignore,
         )
     except Exception as exc:  # nats-py raises many kinds here; any of them means refused
-        reason = getattr(exc, "reason", None) or type(exc).__name__
+        said = str(exc).removeprefix("nats: ").strip("'")
+        reason = getattr(exc, "reason", None) or said or type(exc).__name__
         return True, f"refused ({reason})"
     try:
         await nc.flush(timeout=2)
@@ -77,11 +78,18 @@ async def _ignore(error: Exception) -> None:
 
 
 def client_probes(
-    ca_file: Path, ca_key_file: Path, folder: Path
+    ca_file: Path,
+    ca_key_file: Path,
+    folder: Path,
+    *,
+    stranger: Name | None = None,
+    route_pair: tuple[Path, Path] | None = None,
 ) -> dict[str, Callable[[int], Awaitable[tuple[bool, str]]]]:
-    """The four client-side probes, with their certificates made on the fly in `folder`.
+    """The client-side probes, with their certificates made on the fly in `folder`.
 
-    Clients trust `ca_file`; the expired certificate is signed by that CA (`ca_key_file`).
+    Clients trust `ca_file`; the expired certificate is signed by that CA (`ca_key_file`),
+    and so is the `stranger`'s: a valid certificate for an identity the server has no user
+    for. `route_pair` is the cluster's route certificate, which must not work as a client's.
     """
     ca_cert, ca_key = pki.load_cert(ca_file), pki.load_key(ca_key_file)
     other_ca, other_key = pki.create_ca(Name("Courtyard smoke: another CA"), 1)
@@ -101,7 +109,7 @@ def client_probes(
         not_after=past + dt.timedelta(days=1),
     )
     pki.write_pair(expired, expired_key, folder / "expired.crt", folder / "expired.key")
-    return {
+    probes = {
         "plaintext connection": plaintext_refused,
         "TLS without a client certificate": lambda port: tls_refused(port, tls_context(ca_file)),
         "client certificate from another CA": lambda port: tls_refused(
@@ -111,14 +119,26 @@ def client_probes(
             port, tls_context(ca_file, folder / "expired.crt", folder / "expired.key")
         ),
     }
+    if stranger is not None:
+        cert, key = pki.issue_leaf(ca_cert, ca_key, stranger, [], Usage.CLIENT, 1)
+        pki.write_pair(cert, key, folder / "stranger.crt", folder / "stranger.key")
+        probes["identity not in the spec"] = lambda port: tls_refused(
+            port, tls_context(ca_file, folder / "stranger.crt", folder / "stranger.key")
+        )
+    if route_pair is not None:
+        probes["route certificate as a client"] = lambda port: tls_refused(
+            port, tls_context(ca_file, *route_pair)
+        )
+    return probes
 
 
 async def run_client_probes(
-    ca_file: Path, ca_key_file: Path, port: int
+    ca_file: Path, ca_key_file: Path, port: int, **extra
 ) -> list[tuple[str, bool, str]]:
-    """Every client probe against 127.0.0.1:`port`: (probe, refused, detail)."""
+    """Every client probe against 127.0.0.1:`port`: (probe, refused, detail); `extra` are
+    the optional probes of `client_probes`."""
     with tempfile.TemporaryDirectory(prefix="courtyard-probe-") as tmp:
-        probes = client_probes(ca_file, ca_key_file, Path(tmp))
+        probes = client_probes(ca_file, ca_key_file, Path(tmp), **extra)
         results = []
         for name, probe in probes.items():
             refused, detail = await probe(port)

@@ -20,8 +20,9 @@ from nats.aio.client import Client
 from nats.js.api import AckPolicy, ConsumerConfig, StorageType
 
 from courtyard.artefacts import pki
+from courtyard.artefacts.certs import client_name
 from courtyard.artefacts.pki import Name, Usage
-from courtyard.checks import monitor, security
+from courtyard.checks import monitor, permissions, security
 from courtyard.checks.failover import Failover
 from courtyard.checks.natsclient import connect, run_quietly
 from courtyard.checks.outcome import CheckFailed, CheckResult, Created, run_check
@@ -36,6 +37,8 @@ from courtyard.core.polling import WaitTimeout, poll_async
 from courtyard.runtime import docker_objects
 from courtyard.runtime.engine import connect as docker_connect
 from courtyard.runtime.extra_node import extra_node
+from courtyard.spec import naming
+from courtyard.spec.model import ClientIdentity
 from courtyard.spec.project import Project
 from courtyard.spec.sans import dns
 
@@ -136,6 +139,14 @@ class Smoke:
                 "security: a route from another CA does not join",
                 lambda: self.rogue_route(client, containers[0]),
             )
+            for identity in self.project.spec.tls.clients:
+                if identity.restricted and self.conns:
+                    await self.check(
+                        f"permissions: {identity.name} gets only what the spec lists",
+                        lambda identity=identity: self.identity_rights(identity),
+                    )
+            if self.conns:
+                await self.check("permissions: admins make $SYS requests", self.admin_rights)
             if failover and self.conns:
                 await self.check(
                     "failover: stream leader stopped, nothing lost", lambda: self.failover(client)
@@ -296,11 +307,47 @@ class Smoke:
     async def client_security(self, port: int | None = None) -> str:
         layout = self.project.layout
         port = port or self.project.names.client_host_port(0)
-        results = await security.run_client_probes(layout.ca_cert, layout.ca_key, port)
+        results = await security.run_client_probes(
+            layout.ca_cert,
+            layout.ca_key,
+            port,
+            stranger=client_name(self.project.spec, f"stranger-{self.tag.lower()}"),
+            route_pair=(layout.cert("route"), layout.key("route")),
+        )
         accepted = [name for name, refused, _ in results if not refused]
         if accepted:
             raise CheckFailed(f"the server ACCEPTED: {', '.join(accepted)}")
         return "; ".join(f"{name}: {detail}" for name, _, detail in results)
+
+    async def identity_rights(self, identity: ClientIdentity) -> str:
+        js = self.conns[0].jetstream()
+        foreign = f"SMOKE_{self.tag}_FOREIGN"
+        if foreign not in self.created.streams:
+            await create_stream(
+                js, name=self.created.stream(foreign), subjects=[f"smoke.{self.tag}.foreign"]
+            )
+        detail = await permissions.probe_identity(
+            self.project, identity, self.conns[0], foreign, self.tag.lower(), self.created
+        )
+        await js.stream_info(foreign)  # the refused delete really left it alone
+        return detail
+
+    async def admin_rights(self) -> str:
+        replicas = self.project.spec.replicas
+        admins = [i.name for i in self.project.spec.tls.clients if not i.restricted]
+        lines = []
+        for who in [naming.RESERVED_IDENTITY, *admins[:1]]:
+            nc = self.conns[0] if who == naming.RESERVED_IDENTITY else None
+            nc = nc or await connect(self.project, identity=who, role=f"smoke-{who}")
+            try:
+                answered = await permissions.system_ping(nc, replicas)
+            finally:
+                if nc is not self.conns[0]:
+                    await nc.close()
+            if answered != replicas:
+                raise CheckFailed(f"{who}: {answered} of {replicas} servers answered $SYS ping")
+            lines.append(f"{who}: {answered} servers answered $SYS.REQ.SERVER.PING")
+        return "; ".join(lines)
 
     async def rogue_route(self, client: docker.DockerClient, node: Container) -> str:
         """A fourth server on the nodes' own network (made by `up` or by Compose)."""

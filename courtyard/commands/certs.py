@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 
+from courtyard.artefacts import authorization
 from courtyard.artefacts import certs as certs_mod
 from courtyard.artefacts.pki import Usage
 from courtyard.commands.output import table
@@ -19,6 +20,10 @@ def certs(spec: str | None, *, force: bool, show: bool, as_json: bool) -> None:
         shown = certs_mod.show_certs(project.spec, project.names, project.layout)
         if not shown:
             raise CourtyardError(f"no certificates in {project.layout.certs}; run `invoke certs`")
+        identities = {f"client {i.name}": i for i in authorization.identities(project.spec)}
+        for label, _, info in shown:
+            if label in identities:
+                info["rights"] = authorization.rights(identities[label])
         if as_json:
             print(
                 json.dumps(
@@ -29,7 +34,9 @@ def certs(spec: str | None, *, force: bool, show: bool, as_json: bool) -> None:
             return
         for label, path, info in shown:
             print(f"{label}: {rel(project, path)}")
-            for key in ("subject", "issuer", "sans", "eku", "not_after", "sha256"):
+            for key in ("subject", "issuer", "sans", "eku", "not_after", "sha256", "rights"):
+                if key not in info:
+                    continue
                 value = info[key]
                 value = ", ".join(value) if isinstance(value, list) else value
                 print(f"  {key:<10} {value or '-'}")

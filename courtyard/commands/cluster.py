@@ -137,6 +137,7 @@ def _follow(container: Container, tail: int, prefix: bool) -> None:
 
 def env(spec: str | None, *, identity: str | None) -> None:
     project = load(spec)
-    print(client_access.shell_exports(client_access.env_vars(project, identity)))
-    path = client_access.write_nats_context(project, identity)
-    print(f"# nats CLI context written to {path}: nats --context {project.names.nats_context}")
+    who = client_access.client_identity(project, identity)
+    print(client_access.shell_exports(client_access.env_vars(project, who)))
+    path = client_access.write_nats_context(project, who)
+    print(f"# nats CLI context written to {path}: nats --context {project.names.nats_context(who)}")

@@ -59,6 +59,11 @@ def _print_verify(report) -> None:
     )
     for cert_name, host, _ in report.uncovered:
         print(f"   {host} is not covered by the {cert_name} certificate")
+    verdict = "DIFFERS from" if report.authorization_differs else "the same as"
+    print(
+        f" {CROSS if report.authorization_differs else TICK} authorization: "
+        f"{report.authorization}; {verdict} the local cluster"
+    )
     if report.ok:
         print(
             f" {TICK} parity: the chart renders the same nats.conf, apart from the expected "

@@ -13,9 +13,19 @@ from typing import Any
 import yaml
 
 from courtyard.core.errors import SpecError
-from courtyard.spec.model import HostPorts, JetStream, Ports, Spec, Subject, Tls
+from courtyard.spec.model import (
+    ClientIdentity,
+    HostPorts,
+    JetStream,
+    Ports,
+    Spec,
+    Subject,
+    Tls,
+)
+from courtyard.spec.naming import RESERVED_IDENTITY
 from courtyard.spec.sans import San, is_dns_name, parse_san
 from courtyard.spec.sizes import parse_size
+from courtyard.spec.subjects import jetstream_name_problem, subject_problem
 
 DEFAULT_SPEC = Path("config/courtyard.yaml")
 SPEC_ENV = "COURTYARD_SPEC"
@@ -23,6 +33,14 @@ CHART_LAYOUTS = ("current", "legacy")
 # A spec is a few dozen lines; anything this large is not one.
 MAX_SPEC_BYTES = 256 * 1024
 
+# What a restricted identity's mapping may hold, and how each entry is checked.
+IDENTITY_KEYS = {
+    "name": None,
+    "publish": subject_problem,
+    "subscribe": subject_problem,
+    "streams": jetstream_name_problem,
+    "buckets": jetstream_name_problem,
+}
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
@@ -293,25 +311,61 @@ class _Reader:
                 extra.append(parse_san(entry))
             except ValueError as exc:
                 self.fail("tls.extra_sans", entry, f"is invalid: {exc}")
-        clients = self.list_of_strings(section, "tls.clients", ["dev"])
-        if not clients:
-            self.fail("tls.clients", clients, "must name at least one client identity")
-        for client in clients:
-            if not _DNS1123_LABEL.match(client):
-                self.fail(
-                    "tls.clients",
-                    client,
-                    "is not a DNS-1123 name (used as file name and certificate CN)",
-                )
-        if len(set(clients)) != len(clients):
-            self.fail("tls.clients", clients, "lists an identity twice")
+        clients = self.identities(section.get("clients", ["dev"]))
         return Tls(
             subject=subject,
             ca_validity_days=ca_days,
             cert_validity_days=cert_days,
             extra_sans=tuple(extra),
-            clients=tuple(clients),
+            clients=clients,
         )
+
+    def identities(self, value: Any) -> tuple[ClientIdentity, ...]:
+        """`tls.clients`: plain names (admins) and mappings (restricted identities)."""
+        name = "tls.clients"
+        if not isinstance(value, list) or not value:
+            self.fail(name, value, "must list at least one client identity")
+        found: list[ClientIdentity] = []
+        for entry in value:
+            identity = self.identity(entry)
+            if identity.name == RESERVED_IDENTITY:
+                self.fail(name, identity.name, "is Courtyard's own identity; choose another name")
+            if identity.name in {i.name for i in found}:
+                self.fail(name, identity.name, "is listed twice")
+            found.append(identity)
+        return tuple(found)
+
+    def identity(self, entry: Any) -> ClientIdentity:
+        if isinstance(entry, str):
+            self.identity_name(entry)
+            return ClientIdentity(entry)
+        if not isinstance(entry, dict):
+            self.fail("tls.clients", entry, "must be a name or a mapping with a name")
+        self.only(entry, "tls.clients[].", set(IDENTITY_KEYS))
+        name = self.identity_name(entry.get("name"))
+        where = f"tls.clients[{name}]"
+        lists = {}
+        for key, check in IDENTITY_KEYS.items():
+            if key == "name":
+                continue
+            items = self.list_of_strings(entry, f"{where}.{key}", [])
+            for item in items:
+                problem = check(item)
+                if problem:
+                    self.fail(f"{where}.{key}", item, problem)
+            if len(set(items)) != len(items):
+                self.fail(f"{where}.{key}", items, "lists an entry twice")
+            lists[key] = tuple(items)
+        return ClientIdentity(name, restricted=True, **lists)
+
+    def identity_name(self, value: Any) -> str:
+        if not isinstance(value, str) or not _DNS1123_LABEL.match(value):
+            self.fail(
+                "tls.clients",
+                value,
+                "is not a DNS-1123 name (used as file name and certificate CN)",
+            )
+        return value
 
     def list_of_strings(self, section: dict[str, Any], name: str, default: list[str]) -> list[str]:
         value = section.get(self._leaf(name), default)

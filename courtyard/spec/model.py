@@ -51,12 +51,29 @@ class Subject:
 
 
 @dataclass(frozen=True)
+class ClientIdentity:
+    """A client certificate and what it may do. A plain name in the spec is an admin
+    (full access); a mapping is restricted to the subjects, streams and buckets it lists."""
+
+    name: str
+    restricted: bool = False
+    publish: tuple[str, ...] = ()
+    subscribe: tuple[str, ...] = ()
+    streams: tuple[str, ...] = ()
+    buckets: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Tls:
     subject: Subject
     ca_validity_days: int
     cert_validity_days: int
     extra_sans: tuple[San, ...]
-    clients: tuple[str, ...]
+    clients: tuple[ClientIdentity, ...]
+
+    @property
+    def client_names(self) -> tuple[str, ...]:
+        return tuple(client.name for client in self.clients)
 
 
 @dataclass(frozen=True)

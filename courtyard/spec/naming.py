@@ -33,6 +33,11 @@ T = TypeVar("T")
 CHART_NAME = "nats"
 # Everything Courtyard makes in Docker (networks, Compose projects, CLI contexts) starts so.
 PREFIX = "courtyard"
+# Courtyard's own client identity (readiness, status, smoke): full access, never in a spec.
+RESERVED_IDENTITY = PREFIX
+# The account every client identity lives in, and the system account ($SYS requests).
+CLIENT_ACCOUNT = "APP"
+SYSTEM_ACCOUNT = "SYS"
 
 # Label keys on Docker objects. Courtyard touches nothing without MANAGED_LABEL and its
 # cluster's CLUSTER_LABEL.
@@ -89,6 +94,12 @@ def localhost_url(port: int) -> str:
     """A node's client port published on the host: TLS, named localhost (the server
     certificate covers it, so host-name verification stays on)."""
     return f"tls://localhost:{port}"
+
+
+def inbox_prefix(identity: str) -> str:
+    """A restricted identity's reply subjects: `_INBOX_<name>.>` is all it may subscribe to
+    beyond its own subjects, so it never sees another client's replies."""
+    return f"_INBOX_{identity}"
 
 
 def connection_name(role: str = "") -> str:
@@ -300,10 +311,12 @@ class ClusterNames:
         """The client identity used when none is named: the spec's first."""
         return self.identities[0]
 
-    @property
-    def nats_context(self) -> str:
-        """The nats CLI context `invoke env` writes."""
-        return f"{PREFIX}-{self.fullname}"
+    def nats_context(self, identity: str | None = None) -> str:
+        """The nats CLI context `invoke env` writes: the default identity's is named after
+        the cluster, any other identity's after the cluster and the identity."""
+        if identity is None or identity == self.default_identity:
+            return f"{PREFIX}-{self.fullname}"
+        return f"{PREFIX}-{self.fullname}-{identity}"
 
 
 def _unique(items: list[T]) -> list[T]:
@@ -324,7 +337,7 @@ def names_for(spec: Spec) -> ClusterNames:
         cluster_name=spec.cluster_name or fullname,
         client_host_base=spec.host_ports.client,
         monitor_host_base=spec.host_ports.monitor,
-        identities=spec.tls.clients,
+        identities=spec.tls.client_names,
         extra_sans=spec.tls.extra_sans,
     )
     longest_pod = names.pod(spec.replicas - 1)

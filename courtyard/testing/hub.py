@@ -49,6 +49,11 @@ class Identity:
     cert: Path
     key: Path
     ca: Path
+    restricted: bool = False  # only what the spec lists; replies on its own inbox prefix
+
+    @property
+    def inbox_prefix(self) -> str | None:
+        return naming.inbox_prefix(self.name) if self.restricted else None
 
     def ssl_context(self) -> ssl.SSLContext:
         """Mutual TLS: trusts only the cluster's CA, verifies host names, presents the pair."""
@@ -90,8 +95,14 @@ class Hub:
     def identities(self) -> dict[str, Identity]:
         layout = self.project.layout
         return {
-            name: Identity(name, layout.client_cert(name), layout.client_key(name), self.ca_file)
-            for name in self.project.names.identities
+            c.name: Identity(
+                c.name,
+                layout.client_cert(c.name),
+                layout.client_key(c.name),
+                self.ca_file,
+                c.restricted,
+            )
+            for c in self.project.spec.tls.clients
         }
 
     def identity(self, name: str | None = None) -> Identity:
@@ -113,14 +124,16 @@ class Hub:
         `nodes` limits (and orders) the servers it may use, e.g. `[0]` to publish through
         the first node only; other options go to `nats.connect` as they are.
         """
+        who = self.identity(identity)
         servers = self.servers if nodes is None else [self._url(i) for i in nodes]
         settings = {
             **CONNECT_DEFAULTS,
             "name": naming.connection_name("pytest"),
             "dont_randomize": nodes is not None,
+            **({"inbox_prefix": who.inbox_prefix} if who.inbox_prefix else {}),
             **options,
         }
-        return await nats.connect(servers=servers, tls=self.ssl_context(identity), **settings)
+        return await nats.connect(servers=servers, tls=who.ssl_context(), **settings)
 
     def node_index(self, server_name: str) -> int:
         """The index of the node with this server name (its pod name), e.g. a stream's leader

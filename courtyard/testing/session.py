@@ -21,14 +21,14 @@ import docker
 import yaml
 
 from courtyard.checks import readiness
+from courtyard.checks.natsclient import connect as nats_connect
 from courtyard.commands import up as up_command
 from courtyard.core.errors import CourtyardError
 from courtyard.runtime import docker_objects, engine, ports
-from courtyard.spec import naming
 from courtyard.spec.loader import DEFAULT_SPEC, SPEC_ENV, load_spec
 from courtyard.spec.project import Project, load_project
 from courtyard.testing.housekeeping import Housekeeper
-from courtyard.testing.hub import Hub
+from courtyard.testing.hub import CONNECT_DEFAULTS, Hub
 from courtyard.testing.namespace import Namespace
 
 THROWAWAY_RELEASE = "courtyard-pytest"
@@ -90,9 +90,14 @@ class TestSession:
 
     def housekeeper(self) -> Housekeeper:
         if self._housekeeper is None:
-            # Reconnects like a test's client, so it rides out a node a failover test stops.
-            name = naming.connection_name("pytest-cleanup")
-            self._housekeeper = Housekeeper(lambda: self.hub.connect(name=name))
+            # Courtyard's own identity (it may delete any test's streams); it reconnects like
+            # a test's client, so it rides out a node a failover test stops.
+            project = self.hub.project
+            self._housekeeper = Housekeeper(
+                lambda: nats_connect(
+                    project, role="pytest-cleanup", allow_reconnect=True, **CONNECT_DEFAULTS
+                )
+            )
         return self._housekeeper
 
     def clean(self, namespace: Namespace) -> list[str]:

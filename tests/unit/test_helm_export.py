@@ -76,7 +76,7 @@ def test_values_carry_the_spec(exported):
     cluster = values["config"]["cluster"]
     assert cluster["replicas"] == 3 and cluster["tls"]["enabled"]
     assert cluster["routeURLs"] == {"useFQDN": True, "k8sClusterDomain": "cluster.local"}
-    assert values["config"]["nats"]["tls"]["merge"] == {"verify": True}
+    assert values["config"]["nats"]["tls"]["merge"] == {"verify_and_map": True}
     js = values["config"]["jetstream"]
     assert js["memoryStore"]["maxSize"] == "512Mi"
     assert js["fileStore"]["pvc"]["size"] == js["fileStore"]["maxSize"] == "2Gi"

@@ -60,3 +60,23 @@ def test_real_chart_renders_the_same_cluster(prepared, changes):
     assert {row[0] for row in report.differences} <= {"server_name", "pid_file"} | {
         row[0] for row in report.differences if row[3] == "file path"
     }
+
+
+@pytest.mark.skipif(
+    not os.environ.get("COURTYARD_NATS_CHART"),
+    reason="COURTYARD_NATS_CHART does not name a nats/nats chart folder or .tgz",
+)
+def test_real_chart_enforces_the_same_users_and_permissions(prepared):
+    project = prepared()
+    report = verify(project, Path(os.environ["COURTYARD_NATS_CHART"]))
+    assert report.authorization == (
+        "3 certificate users (1 restricted) in 2 accounts, system account SYS, "
+        "verify_and_map on"
+    )
+    assert not report.authorization_differs
+
+    local = project.layout.node_config(project.names.pod(0))
+    local.write_text(local.read_text().replace('"orders.>"', '"orders.created"', 1))
+    report = verify(project, Path(os.environ["COURTYARD_NATS_CHART"]))
+    assert report.authorization_differs
+    assert any(row[0].startswith("accounts") for row in report.unexpected)

@@ -23,7 +23,7 @@ def test_one_config_per_node_with_chart_shape(project):
         assert f'server_name: "{pod}"' in text
         for url in names.route_urls:
             assert f'"{url}"' in text
-        assert "verify: true" in text
+        assert "verify_and_map: true" in text
         assert "no_advertise: true" in text
         assert "lame_duck_duration: 30s" in text and "lame_duck_grace_period: 10s" in text
         assert "max_memory_store: 256Mi" in text and "max_file_store: 1Gi" in text

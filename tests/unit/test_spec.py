@@ -6,6 +6,7 @@ import pytest
 
 from courtyard.core.errors import SpecError
 from courtyard.spec.loader import load_spec, parse_spec
+from courtyard.spec.model import ClientIdentity
 from courtyard.spec.sizes import kubernetes_quantity, parse_size
 from tests.helpers import REPO_SPEC, base_spec, deep_update
 
@@ -23,7 +24,17 @@ def test_repo_spec_has_the_documented_defaults():
     )
     assert spec.replicas == 3
     assert (spec.ports.client, spec.ports.cluster, spec.ports.monitor) == (4222, 6222, 8222)
-    assert spec.tls.clients == ("dev",)
+    assert spec.tls.clients == (
+        ClientIdentity("dev"),
+        ClientIdentity(
+            "orders",
+            restricted=True,
+            publish=("orders.>",),
+            subscribe=("orders.>",),
+            streams=("ORDERS",),
+            buckets=("orders-config",),
+        ),
+    )
     assert spec.warnings == ()
     assert spec.root == REPO_SPEC.parent.parent
 

@@ -1,0 +1,47 @@
+"""NATS subjects and JetStream names as the server accepts them, checked before they reach
+a config: one sentence for what is wrong with each."""
+
+from __future__ import annotations
+
+import re
+
+_JETSTREAM_NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
+_SPACE = re.compile(r"\s")
+
+
+def subject_problem(subject: str) -> str | None:
+    """Why `subject` is not a NATS subject (or wildcard pattern); None when it is one."""
+    if not subject or _SPACE.search(subject):
+        return "is not a NATS subject (dot-separated tokens, no spaces)"
+    tokens = subject.split(".")
+    if "" in tokens:
+        return "is not a NATS subject (it has an empty token: a leading, trailing or double dot)"
+    for position, token in enumerate(tokens):
+        if token != "*" and token != ">" and ("*" in token or ">" in token):
+            return f"is not a NATS subject ({token!r}: wildcards stand alone as a token)"
+        if token == ">" and position != len(tokens) - 1:
+            return "is not a NATS subject ('>' may only be the last token)"
+    return None
+
+
+def jetstream_name_problem(name: str) -> str | None:
+    """Why `name` cannot name a stream or bucket; None when it can."""
+    if not _JETSTREAM_NAME.match(name):
+        return "is not a stream or bucket name (letters, digits, '-' and '_' only)"
+    return None
+
+
+def subject_matches(pattern: str, subject: str) -> bool:
+    """Whether the literal `subject` matches `pattern` (`*` one token, `>` the rest)."""
+    wanted, given = pattern.split("."), subject.split(".")
+    for position, token in enumerate(wanted):
+        if token == ">":
+            return len(given) > position
+        if position >= len(given) or (token != "*" and token != given[position]):
+            return False
+    return len(given) == len(wanted)
+
+
+def example_subject(pattern: str, token: str) -> str:
+    """A literal subject the pattern matches: each wildcard becomes `token`."""
+    return ".".join(token if part in ("*", ">") else part for part in pattern.split("."))
