@@ -19,7 +19,7 @@ from nats.js.errors import NotFoundError
 from courtyard.artefacts.authorization import bucket_stream, permissions
 from courtyard.checks.natsclient import connect
 from courtyard.checks.outcome import CheckFailed, Created
-from courtyard.core.polling import WaitTimeout, poll_async
+from courtyard.core.polling import WaitTimeout, any_answer, poll_async
 from courtyard.spec import naming
 from courtyard.spec.model import ClientIdentity
 from courtyard.spec.project import Project
@@ -72,15 +72,31 @@ async def connect_as(
 
 
 async def delivered(sender: Client, receiver: Client, subject: str) -> bool:
-    """A message `sender` publishes on `subject` reaches `receiver`'s subscription."""
+    """A message `sender` publishes on `subject` reaches `receiver`'s subscription.
+
+    The two may be on different nodes, and a new subscription takes a moment to cross the
+    routes: the message is published again every 0.1 s until one arrives (core messages,
+    so a repeat is harmless) or the answer timeout passes.
+    """
     subscription = await receiver.subscribe(subject)
     await receiver.flush()
-    try:
+
+    async def publish_and_listen():
         await sender.publish(subject, b"courtyard smoke")
         await sender.flush()
-        await subscription.next_msg(timeout=ANSWER_TIMEOUT)
+        return await subscription.next_msg(timeout=0.1)
+
+    try:
+        await poll_async(
+            publish_and_listen,
+            what=f"a message on {subject}",
+            timeout=ANSWER_TIMEOUT,
+            interval=0.0,
+            not_yet=(TimeoutError,),
+            done=any_answer,
+        )
         return True
-    except TimeoutError:
+    except WaitTimeout:
         return False
     finally:
         await subscription.unsubscribe()

@@ -16,7 +16,7 @@ from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.client import JetStreamContext
 from nats.js.errors import Error as JetStreamError
-from nats.js.errors import ServiceUnavailableError
+from nats.js.errors import NoStreamResponseError, ServiceUnavailableError
 
 from courtyard.core.polling import any_answer, poll_async
 
@@ -94,15 +94,16 @@ async def until_reachable(
     """Run `call`, retrying while a new stream's interest has not crossed the routes.
 
     Right after a stream (or KV bucket) is created with its leader on another node, this
-    node may not know its subjects yet and answers "no responders" (503); nothing is stored
-    then, so retrying cannot duplicate.
+    node may not know its subjects yet and answers "no responders" (503; a JetStream publish
+    reports it as "no response from stream"); nothing is stored then, so retrying cannot
+    duplicate.
     """
     return await poll_async(
         call,
         what=what,
         timeout=timeout,
         interval=0.02,
-        not_yet=(NoRespondersError, ServiceUnavailableError, *also),
+        not_yet=(NoRespondersError, NoStreamResponseError, ServiceUnavailableError, *also),
         done=any_answer,
     )
 
