@@ -70,8 +70,7 @@ def test_real_chart_enforces_the_same_users_and_permissions(prepared):
     project = prepared()
     report = verify(project, Path(os.environ["COURTYARD_NATS_CHART"]))
     assert report.authorization == (
-        "3 certificate users (1 restricted) in 2 accounts, system account SYS, "
-        "verify_and_map on"
+        "3 certificate users (1 restricted) in 2 accounts, system account SYS, verify_and_map on"
     )
     assert not report.authorization_differs
 

@@ -72,7 +72,40 @@ def test_env_var_chooses_another_spec(tmp_path, monkeypatch):
         ({"host_ports": {"monitor": 4223}}, ["host_ports.monitor", "4223", "overlaps"]),
         ({"host_ports": {"client": 65534}}, ["host_ports.client", "65534"]),
         ({"tls": {"clients": []}}, ["tls.clients", "at least one"]),
+        ({"tls": {"clients": "dev"}}, ["tls.clients", "at least one"]),
         ({"tls": {"clients": ["dev", "dev"]}}, ["tls.clients", "twice"]),
+        ({"tls": {"clients": ["dev", {"name": "dev"}]}}, ["tls.clients", "'dev'", "twice"]),
+        ({"tls": {"clients": ["courtyard"]}}, ["tls.clients", "Courtyard's own identity"]),
+        ({"tls": {"clients": [{"publish": ["a"]}]}}, ["tls.clients", "None", "DNS-1123"]),
+        ({"tls": {"clients": [7]}}, ["tls.clients", "7", "a name or a mapping"]),
+        (
+            {"tls": {"clients": [{"name": "orders", "publsh": ["a"]}]}},
+            ["unknown key tls.clients[].publsh", "publish"],
+        ),
+        (
+            {"tls": {"clients": [{"name": "orders", "publish": ["orders..created"]}]}},
+            ["tls.clients[orders].publish", "'orders..created'", "empty token"],
+        ),
+        (
+            {"tls": {"clients": [{"name": "orders", "subscribe": ["orders.>.x"]}]}},
+            ["tls.clients[orders].subscribe", "'>' may only be the last token"],
+        ),
+        (
+            {"tls": {"clients": [{"name": "orders", "subscribe": ["orders.cre*"]}]}},
+            ["tls.clients[orders].subscribe", "wildcards stand alone"],
+        ),
+        (
+            {"tls": {"clients": [{"name": "orders", "streams": ["ORD.ERS"]}]}},
+            ["tls.clients[orders].streams", "'ORD.ERS'", "letters, digits"],
+        ),
+        (
+            {"tls": {"clients": [{"name": "orders", "buckets": "orders-config"}]}},
+            ["tls.clients[orders].buckets", "list of strings"],
+        ),
+        (
+            {"tls": {"clients": [{"name": "orders", "streams": ["A", "A"]}]}},
+            ["tls.clients[orders].streams", "twice"],
+        ),
         ({"routes": {"use_fqdn": "yes"}}, ["routes.use_fqdn", "true or false"]),
         ({"helm": {"layout": "v0"}}, ["helm.layout", "'v0'"]),
         ({"tls": {"cert_validity_days": 10}}, ["tls.cert_validity_days", "31 days"]),
