@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 
+import pytest
 from nats.errors import Error as NatsError
 from orders_service import OrderNames, OrderService
 
@@ -146,3 +147,39 @@ def test_orders_keep_flowing_while_the_stream_leader_is_down(
     leader, new_leader, during = asyncio.run(main())
     assert during == {"order": "during", "total_cents": 799}
     assert new_leader != leader
+
+
+def test_the_services_own_identity_cannot_read_another_teams_stream(
+    courtyard_cluster, courtyard_namespace
+):
+    """In production the service logs in as `orders` (its certificate), which may use only
+    `orders.>` and its own stream: a service that only works with more rights fails here."""
+    orders = courtyard_cluster.identities.get("orders")
+    if orders is None or not orders.restricted:
+        pytest.skip("the spec has no restricted `orders` identity")
+    billing = courtyard_namespace.stream("BILLING")
+
+    async def main():
+        admin = await courtyard_cluster.connect()
+        await admin.jetstream().add_stream(
+            name=billing, subjects=[courtyard_namespace.subject("billing.>")]
+        )
+        refusals = []
+
+        async def record(error):
+            refusals.append(str(error))
+
+        service = await courtyard_cluster.connect("orders", error_cb=record)
+        with pytest.raises(NatsError):  # no answer: the server refused the request
+            await service.jetstream(timeout=1).stream_info(billing)
+        await service.close()
+        still_there = await admin.jetstream().stream_info(billing)
+        await admin.close()
+        return refusals, still_there.config.name
+
+    refusals, still_there = asyncio.run(main())
+    assert any(
+        f'permissions violation for publish to "$js.api.stream.info.{billing.lower()}"' in r
+        for r in refusals
+    ), refusals
+    assert still_there == billing

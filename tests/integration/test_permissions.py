@@ -1,0 +1,170 @@
+"""Least privilege on the real engine: what a restricted identity may do works end to end,
+everything else is refused by the server — on a cluster from `invoke up`, and on the config
+the real nats/nats chart renders from the exported values."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import pytest
+
+from courtyard.artefacts import helm_verify, nodeconf
+from courtyard.artefacts.certs import client_name
+from courtyard.checks import permissions, security
+from courtyard.checks.natsclient import connect, run_quietly
+from courtyard.checks.outcome import Created
+from courtyard.core.polling import poll
+from courtyard.runtime import docker_objects
+from courtyard.runtime.image import ensure_image
+from courtyard.spec import naming
+from tests.helpers import REPO
+from tests.integration.conftest import quiet_up
+
+
+def orders_of(project):
+    return next(c for c in project.spec.tls.clients if c.name == "orders")
+
+
+async def as_orders(project, refusals=None, nodes=None):
+    return await connect(
+        project,
+        nodes,
+        identity="orders",
+        inbox_prefix=naming.inbox_prefix("orders"),
+        **({"error_cb": refusals.record} if refusals else {}),
+    )
+
+
+def test_a_restricted_identity_uses_its_stream_consumer_and_bucket_end_to_end(cluster):
+    async def main():
+        nc = await as_orders(cluster)
+        js = nc.jetstream()
+        try:
+            await js.add_stream(name="ORDERS", subjects=["orders.>"], num_replicas=3)
+            ack = await js.publish("orders.created.1", b'{"items": []}')
+            consumer = await js.pull_subscribe(
+                "orders.created.>", durable="pricer", stream="ORDERS"
+            )
+            [message] = await consumer.fetch(1, timeout=5)
+            await message.ack()
+            kv = await js.create_key_value(bucket="orders-config", replicas=3)
+            await kv.put("region", b"eu")
+            entry = await kv.get("region")
+            await js.delete_key_value("orders-config")
+            await js.delete_stream("ORDERS")
+            return ack.seq, message.data, entry.value
+        finally:
+            await nc.close()
+
+    assert run_quietly(main()) == (1, b'{"items": []}', b"eu")
+
+
+def test_a_restricted_identity_is_refused_other_streams_and_everyones_replies(cluster):
+    async def main():
+        refusals = permissions.Refusals()
+        nc = await as_orders(cluster, refusals)
+        try:
+            await nc.publish("$JS.API.STREAM.CREATE.PAYMENTS", b"{}", reply=nc.new_inbox())
+            await nc.subscribe("_INBOX.>")  # another client's replies
+            await nc.subscribe(">")
+            await nc.flush()
+            return [
+                await refusals.wait_for("publish", "$JS.API.STREAM.CREATE.PAYMENTS"),
+                await refusals.wait_for("subscription", "_INBOX.>"),
+                await refusals.wait_for("subscription", ">"),
+            ]
+        finally:
+            await nc.close()
+
+    assert run_quietly(main()) == [True, True, True]
+
+
+def shared_chart(version: str) -> Path | None:
+    named = os.environ.get("COURTYARD_NATS_CHART")
+    if named:
+        return Path(named)
+    folder = REPO.parent / "shared" / "charts" / f"nats-{version}"
+    return folder if folder.is_dir() else None
+
+
+CHART = shared_chart("2.14.2")
+
+
+@pytest.mark.skipif(CHART is None, reason="no nats/nats 2.14.2 chart (../shared/charts)")
+def test_the_chart_rendered_config_refuses_the_same(make_project, docker_client, tmp_path):
+    """One node from the chart's own nats.conf (its peers do not exist, so no JetStream
+    leader: the checks are the server's permission refusals, which come first)."""
+    project = make_project()
+    quiet_up(project)  # certificates, configs and the image, as `up` makes them
+    for container in docker_objects.our_containers(docker_client, project):
+        container.remove(force=True)
+    objects = helm_verify.render(project, helm_verify.load_chart(CHART, "2.14.2"))
+    conf = next(o for o in objects if o.get("kind") == "ConfigMap")["data"]["nats.conf"]
+    (tmp_path / "nats.conf").write_text(conf)
+    mounts = {naming.CONFIG_FILE: tmp_path / "nats.conf", **nodeconf.tls_mounts(project.layout)}
+    names = project.names
+    docker_client.containers.run(
+        ensure_image(docker_client).tag,
+        entrypoint=list(naming.ENTRYPOINT),
+        command=list(naming.COMMAND),
+        name=names.pod(0),
+        detach=True,
+        environment={"SERVER_NAME": names.pod(0), "POD_NAME": names.pod(0)},
+        labels=names.labels(str(project.spec.path), 0),
+        volumes={str(host): {"bind": path, "mode": "ro"} for path, host in mounts.items()},
+        tmpfs={"/var/run/nats": "", naming.STORE_DIR: ""},
+        ports={f"{project.spec.ports.client}/tcp": ("127.0.0.1", names.client_host_port(0))},
+    )
+
+    async def probe():
+        admin = await connect(project, [0])
+        try:
+            detail = await permissions.probe_identity(
+                project,
+                orders_of(project),
+                admin,
+                "PAYMENTS",
+                secrets.token_hex(3),
+                Created(),
+                nodes=[0],
+                jetstream=False,
+            )
+        finally:
+            await admin.close()
+        layout = project.layout
+        strangers = await security.run_client_probes(
+            layout.ca_cert,
+            layout.ca_key,
+            names.client_host_port(0),
+            stranger=client_name(project.spec, "stranger"),
+            route_pair=(layout.cert("route"), layout.key("route")),
+        )
+        return detail, strangers
+
+    async def reachable():
+        nc = await connect(project, [0])
+        await nc.close()
+        return True
+
+    poll(
+        lambda: run_quietly(reachable()),
+        what="the chart-rendered node to accept Courtyard's own identity",
+        timeout=30,
+        not_yet=(Exception,),
+    )
+    detail, strangers = run_quietly(probe())
+    assert "refused: publish courtyard.smoke" in detail
+    for refused in (
+        "$SYS server ping",
+        "info of PAYMENTS",
+        "read of PAYMENTS",
+        "delete of PAYMENTS",
+    ):
+        assert refused in detail
+    assert [(name, refused) for name, refused, _ in strangers if not refused] == []
+    assert {name for name, _, _ in strangers} >= {
+        "identity not in the spec",
+        "route certificate as a client",
+    }
