@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +26,16 @@ def deep_update(target: dict[str, Any], changes: dict[str, Any]) -> dict[str, An
         else:
             target[key] = value
     return target
+
+
+def shared_chart(version: str) -> Path | None:
+    """The real nats/nats chart of `version`: $COURTYARD_NATS_CHART for 2.x, else the
+    unmodified copy in ../shared/charts beside the project; None when neither is there."""
+    named = os.environ.get("COURTYARD_NATS_CHART")
+    if named and not version.startswith("0."):
+        return Path(named)
+    folder = REPO.parent / "shared" / "charts" / f"nats-{version}"
+    return folder if folder.is_dir() else None
 
 
 def write_spec(root: Path, changes: dict[str, Any] | None = None) -> Path:

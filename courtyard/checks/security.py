@@ -83,13 +83,14 @@ def client_probes(
     folder: Path,
     *,
     stranger: Name | None = None,
-    route_pair: tuple[Path, Path] | None = None,
+    cluster_pairs: dict[str, tuple[Path, Path]] | None = None,
 ) -> dict[str, Callable[[int], Awaitable[tuple[bool, str]]]]:
     """The client-side probes, with their certificates made on the fly in `folder`.
 
     Clients trust `ca_file`; the expired certificate is signed by that CA (`ca_key_file`),
     and so is the `stranger`'s: a valid certificate for an identity the server has no user
-    for. `route_pair` is the cluster's route certificate, which must not work as a client's.
+    for. `cluster_pairs` are the cluster's own certificates (route, server), which must not
+    work as a client's.
     """
     ca_cert, ca_key = pki.load_cert(ca_file), pki.load_key(ca_key_file)
     other_ca, other_key = pki.create_ca(Name("Courtyard smoke: another CA"), 1)
@@ -125,9 +126,9 @@ def client_probes(
         probes["identity not in the spec"] = lambda port: tls_refused(
             port, tls_context(ca_file, folder / "stranger.crt", folder / "stranger.key")
         )
-    if route_pair is not None:
-        probes["route certificate as a client"] = lambda port: tls_refused(
-            port, tls_context(ca_file, *route_pair)
+    for label, pair in (cluster_pairs or {}).items():
+        probes[f"{label} certificate as a client"] = lambda port, pair=pair: tls_refused(
+            port, tls_context(ca_file, *pair)
         )
     return probes
 

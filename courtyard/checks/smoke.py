@@ -312,7 +312,9 @@ class Smoke:
             layout.ca_key,
             port,
             stranger=client_name(self.project.spec, f"stranger-{self.tag.lower()}"),
-            route_pair=(layout.cert("route"), layout.key("route")),
+            cluster_pairs={
+                base: (layout.cert(base), layout.key(base)) for base in ("route", "server")
+            },
         )
         accepted = [name for name, refused, _ in results if not refused]
         if accepted:

@@ -4,9 +4,7 @@ the real nats/nats chart renders from the exported values."""
 
 from __future__ import annotations
 
-import os
 import secrets
-from pathlib import Path
 
 import pytest
 
@@ -19,7 +17,7 @@ from courtyard.core.polling import poll
 from courtyard.runtime import docker_objects
 from courtyard.runtime.image import ensure_image
 from courtyard.spec import naming
-from tests.helpers import REPO
+from tests.helpers import shared_chart
 from tests.integration.conftest import quiet_up
 
 
@@ -81,14 +79,6 @@ def test_a_restricted_identity_is_refused_other_streams_and_everyones_replies(cl
     assert run_quietly(main()) == [True, True, True]
 
 
-def shared_chart(version: str) -> Path | None:
-    named = os.environ.get("COURTYARD_NATS_CHART")
-    if named:
-        return Path(named)
-    folder = REPO.parent / "shared" / "charts" / f"nats-{version}"
-    return folder if folder.is_dir() else None
-
-
 CHART = shared_chart("2.14.2")
 
 
@@ -139,7 +129,9 @@ def test_the_chart_rendered_config_refuses_the_same(make_project, docker_client,
             layout.ca_key,
             names.client_host_port(0),
             stranger=client_name(project.spec, "stranger"),
-            route_pair=(layout.cert("route"), layout.key("route")),
+            cluster_pairs={
+                base: (layout.cert(base), layout.key(base)) for base in ("route", "server")
+            },
         )
         return detail, strangers
 
@@ -167,4 +159,5 @@ def test_the_chart_rendered_config_refuses_the_same(make_project, docker_client,
     assert {name for name, _, _ in strangers} >= {
         "identity not in the spec",
         "route certificate as a client",
+        "server certificate as a client",
     }
