@@ -6,14 +6,11 @@ other's messages or data; cleanup deletes exactly the streams that carry the pre
 
 from __future__ import annotations
 
-import re
 import secrets
 from dataclasses import dataclass
 
-# JetStream stream and bucket names: letters, digits, `-` and `_` (no `.`, `*`, `>` or spaces).
-_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
-# A subject's tokens: anything but whitespace and empty tokens; `*` and `>` stay wildcards.
-_SUBJECT = re.compile(r"^[^\s.]+(\.[^\s.]+)*$")
+from courtyard.spec.subjects import jetstream_name_problem, subject_problem
+
 # What JetStream puts in front of a bucket's name for the stream that holds it.
 _BUCKET_STREAM_HEADS = ("KV_", "OBJ_")
 
@@ -30,8 +27,9 @@ class Namespace:
 
     def subject(self, subject: str) -> str:
         """`orders.created` becomes `<prefix>.orders.created`; wildcards keep working."""
-        if not _SUBJECT.match(subject):
-            raise ValueError(f"{subject!r} is not a NATS subject (dot-separated, no spaces)")
+        problem = subject_problem(subject)
+        if problem:
+            raise ValueError(f"{subject!r} {problem}")
         return f"{self.prefix}.{subject}"
 
     def stream(self, name: str) -> str:
@@ -49,8 +47,7 @@ class Namespace:
 
     @staticmethod
     def _checked(name: str, kind: str) -> str:
-        if not _NAME.match(name):
-            raise ValueError(
-                f"{name!r} is not a valid {kind} name; use letters, digits, '-' and '_'"
-            )
+        problem = jetstream_name_problem(name)
+        if problem:
+            raise ValueError(f"{kind} {name!r} {problem}")
         return name

@@ -38,8 +38,8 @@ def test_new_namespaces_never_repeat():
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda n: n.stream("ORD.ERS"), "not a valid stream name"),
-        (lambda n: n.bucket("my bucket"), "not a valid bucket name"),
+        (lambda n: n.stream("ORD.ERS"), "stream 'ORD.ERS' is not a stream or bucket name"),
+        (lambda n: n.bucket("my bucket"), "bucket 'my bucket' is not a stream or bucket name"),
         (lambda n: n.subject("orders..created"), "not a NATS subject"),
         (lambda n: n.subject(""), "not a NATS subject"),
     ],
