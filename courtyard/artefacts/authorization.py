@@ -1,11 +1,14 @@
-"""Who may do what: each client certificate maps to a user (`verify_and_map`), users live in
-one client account with JetStream, and restricted identities get only what the spec lists.
+"""Who may do what: each client certificate maps to a user (`verify_and_map`), and
+restricted identities get only what the spec lists.
 
-A restricted identity's `streams` and `buckets` expand to the JetStream API subjects that
-create, use and delete exactly those streams (and their consumers); its replies arrive on
-its own inbox prefix. Admin identities (plain names in the spec) and Courtyard's own have
-full access and may make the `$SYS` requests the system account exports; nobody can log in
-to the system account itself. The same block goes into every node's config and into the
+The users live in the global account, where JetStream is on and where streams made before
+Courtyard had users still are: adding users never hides data, and a rolling update from a
+config without users keeps its routes (both sides know the same accounts). A restricted
+identity's `streams` and `buckets` expand to the JetStream API subjects that create, use and
+delete exactly those streams (and their consumers); its replies arrive on its own inbox
+prefix. Admin identities (plain names in the spec) and Courtyard's own have full access,
+which includes the server ping the system account answers for every account; nobody can log
+in to the system account itself. The same block goes into every node's config and into the
 Helm values, so the chart enforces what the local cluster does.
 """
 
@@ -17,9 +20,9 @@ from courtyard.artefacts.certs import client_name
 from courtyard.spec import naming
 from courtyard.spec.model import ClientIdentity, Spec
 
-# The server requests an admin may make through the system account: the server list and
-# each server's monitoring answers (VARZ, JSZ, ...), from every server at once.
-SYSTEM_SERVICES = ("$SYS.REQ.SERVER.PING", "$SYS.REQ.SERVER.PING.*")
+# The `$SYS` request an admin makes to list the servers: every server answers it (with the
+# account's connections there). Restricted identities may not send it.
+ADMIN_PING = "$SYS.REQ.SERVER.PING.CONNZ"
 JETSTREAM_INFO = "$JS.API.INFO"
 
 
@@ -94,20 +97,18 @@ def user(spec: Spec, identity: ClientIdentity) -> dict[str, Any]:
     return entry
 
 
-def accounts(spec: Spec) -> dict[str, Any]:
-    """The `accounts` block: the system account, and the client account with every user."""
+def users(spec: Spec) -> list[dict[str, Any]]:
+    """One user per identity, named by its certificate's subject."""
+    return [user(spec, identity) for identity in identities(spec)]
+
+
+def server_config(spec: Spec) -> dict[str, Any]:
+    """The `authorization` block and the system account, as every node's config holds them."""
     return {
-        naming.SYSTEM_ACCOUNT: {
-            "exports": [{"service": s, "response_type": "stream"} for s in SYSTEM_SERVICES],
-        },
-        naming.CLIENT_ACCOUNT: {
-            "jetstream": "enabled",
-            "users": [user(spec, identity) for identity in identities(spec)],
-            "imports": [
-                {"service": {"account": naming.SYSTEM_ACCOUNT, "subject": s}}
-                for s in SYSTEM_SERVICES
-            ],
-        },
+        "authorization": {"users": users(spec)},
+        # nats-server's own system account, declared so that it may be named here.
+        "accounts": {naming.SYSTEM_ACCOUNT: {}},
+        "system_account": naming.SYSTEM_ACCOUNT,
     }
 
 

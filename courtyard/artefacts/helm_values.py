@@ -80,11 +80,8 @@ def current_values(project: Project) -> dict[str, Any]:
         },
         "container": {"image": {"repository": "nats", "tag": image_tag()}},
     }
-    # Users, accounts and permissions have no keys of their own in the chart.
-    result["config"]["merge"] = {
-        "accounts": authorization.accounts(spec),
-        "system_account": naming.SYSTEM_ACCOUNT,
-    }
+    # Users and permissions have no keys of their own in the chart.
+    result["config"]["merge"] = authorization.server_config(spec)
     if spec.fullname_override:
         result["fullnameOverride"] = spec.fullname_override
     return result
@@ -127,7 +124,7 @@ def legacy_values(project: Project) -> dict[str, Any]:
     result["auth"] = {
         "enabled": True,
         "systemAccount": naming.SYSTEM_ACCOUNT,
-        "basic": {"accounts": authorization.accounts(spec)},
+        "basic": {"users": authorization.users(spec), "accounts": {naming.SYSTEM_ACCOUNT: {}}},
     }
     if names.cluster_name != names.chart_default_cluster_name:
         result["cluster"]["name"] = names.cluster_name

@@ -31,7 +31,7 @@ class VerifyReport:
 
     @property
     def authorization_differs(self) -> bool:
-        keys = ("accounts", "system_account", "tls")
+        keys = ("authorization", "system_account", "tls")
         return any(row[0].split(".")[0] in keys for row in self.unexpected)
 
     @property
@@ -120,19 +120,12 @@ def rendered_conf(objects: list[dict[str, Any]]) -> dict[str, Any]:
 
 def authorization_summary(conf: dict[str, Any]) -> str:
     """The rendered config's users, accounts and certificate mapping, in one line."""
-    accounts = conf.get("accounts") or {}
-    users = [
-        user
-        for account in accounts.values()
-        if isinstance(account, dict)
-        for user in account.get("users") or []
-    ]
+    users = (conf.get("authorization") or {}).get("users") or []
     restricted = sum(1 for user in users if isinstance(user, dict) and "permissions" in user)
     mapped = (conf.get("tls") or {}).get("verify_and_map") is True
     return (
-        f"{len(users)} certificate users ({restricted} restricted) in {len(accounts)} "
-        f"accounts, system account {conf.get('system_account', '-')}, "
-        f"verify_and_map {'on' if mapped else 'OFF'}"
+        f"{len(users)} certificate users ({restricted} restricted), system account "
+        f"{conf.get('system_account', '-')}, verify_and_map {'on' if mapped else 'OFF'}"
     )
 
 

@@ -63,8 +63,7 @@ def node_config(spec: Spec, names: ClusterNames, index: int) -> dict[str, Config
             "max_memory_store": Raw(spec.jetstream.memory_store),
             "max_file_store": Raw(spec.jetstream.file_store),
         },
-        "accounts": authorization.accounts(spec),
-        "system_account": naming.SYSTEM_ACCOUNT,
+        **authorization.server_config(spec),
     }
 
 

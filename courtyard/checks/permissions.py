@@ -16,7 +16,7 @@ from nats.aio.client import Client
 from nats.js.api import StorageType
 from nats.js.errors import NotFoundError
 
-from courtyard.artefacts.authorization import bucket_stream, permissions
+from courtyard.artefacts.authorization import ADMIN_PING, bucket_stream, permissions
 from courtyard.checks.natsclient import connect
 from courtyard.checks.outcome import CheckFailed, Created
 from courtyard.core.polling import WaitTimeout, any_answer, poll_async
@@ -25,7 +25,6 @@ from courtyard.spec.model import ClientIdentity
 from courtyard.spec.project import Project
 from courtyard.spec.subjects import example_subject, subject_matches
 
-SYSTEM_PING = "$SYS.REQ.SERVER.PING"
 ANSWER_TIMEOUT = 3.0
 
 
@@ -172,7 +171,7 @@ async def probe_identity(
             ok = await refusals.wait_for("subscription", outside)
             (refused if ok else failed).append(f"subscribe {outside}")
         for label, subject in (
-            ("$SYS server ping", SYSTEM_PING),
+            ("$SYS server ping", ADMIN_PING),
             (f"info of {foreign_stream}", f"$JS.API.STREAM.INFO.{foreign_stream}"),
             (f"read of {foreign_stream}", f"$JS.API.STREAM.MSG.GET.{foreign_stream}"),
             (f"delete of {foreign_stream}", f"$JS.API.STREAM.DELETE.{foreign_stream}"),
@@ -187,11 +186,11 @@ async def probe_identity(
 
 
 async def system_ping(nc: Client, replicas: int) -> int:
-    """How many servers answer an admin's `$SYS.REQ.SERVER.PING` (all of them, or fail)."""
+    """How many servers answer an admin's `$SYS` server ping (all of them, or fail)."""
     inbox = nc.new_inbox()
     answers = await nc.subscribe(inbox)
     try:
-        await nc.publish(SYSTEM_PING, b"", reply=inbox)
+        await nc.publish(ADMIN_PING, b"", reply=inbox)
         servers = set()
         try:
             while len(servers) < replicas:

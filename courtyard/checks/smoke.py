@@ -20,6 +20,7 @@ from nats.aio.client import Client
 from nats.js.api import AckPolicy, ConsumerConfig, StorageType
 
 from courtyard.artefacts import pki
+from courtyard.artefacts.authorization import ADMIN_PING
 from courtyard.artefacts.certs import client_name
 from courtyard.artefacts.pki import Name, Usage
 from courtyard.checks import monitor, permissions, security
@@ -348,7 +349,7 @@ class Smoke:
                     await nc.close()
             if answered != replicas:
                 raise CheckFailed(f"{who}: {answered} of {replicas} servers answered $SYS ping")
-            lines.append(f"{who}: {answered} servers answered $SYS.REQ.SERVER.PING")
+            lines.append(f"{who}: {answered} servers answered {ADMIN_PING}")
         return "; ".join(lines)
 
     async def rogue_route(self, client: docker.DockerClient, node: Container) -> str:

@@ -35,9 +35,8 @@ CHART_NAME = "nats"
 PREFIX = "courtyard"
 # Courtyard's own client identity (readiness, status, smoke): full access, never in a spec.
 RESERVED_IDENTITY = PREFIX
-# The account every client identity lives in, and the system account ($SYS requests).
-CLIENT_ACCOUNT = "APP"
-SYSTEM_ACCOUNT = "SYS"
+# The system account (nats-server's default name: nodes with and without users agree).
+SYSTEM_ACCOUNT = "$SYS"
 
 # Label keys on Docker objects. Courtyard touches nothing without MANAGED_LABEL and its
 # cluster's CLUSTER_LABEL.

@@ -46,10 +46,10 @@ def test_an_identity_that_lists_nothing_may_publish_nothing():
     assert rights["subscribe"] == {"allow": ["_INBOX_idle.>"]}
 
 
-def test_admins_and_courtyards_own_identity_have_full_access_and_the_system_ping(project_factory):
+def test_admins_and_courtyards_own_identity_have_full_access(project_factory):
     project = project_factory()
-    accounts = authorization.accounts(project.spec)
-    users = {u["user"]: u for u in accounts["APP"]["users"]}
+    config = authorization.server_config(project.spec)
+    users = {u["user"]: u for u in config["authorization"]["users"]}
     dn = {
         name: client_name(project.spec, name).to_x509().rfc4514_string()
         for name in ("dev", "orders", "courtyard")
@@ -58,9 +58,11 @@ def test_admins_and_courtyards_own_identity_have_full_access_and_the_system_ping
     assert "permissions" not in users[dn["dev"]]
     assert "permissions" not in users[dn["courtyard"]]
     assert "permissions" in users[dn["orders"]]
-    assert "users" not in accounts["SYS"], "nobody logs in to the system account"
-    imported = [i["service"]["subject"] for i in accounts["APP"]["imports"]]
-    assert imported == ["$SYS.REQ.SERVER.PING", "$SYS.REQ.SERVER.PING.*"]
+    # The users stay in the global account (streams made before there were users stay
+    # theirs); the system account is the server's default one, which nobody logs in to.
+    assert set(config) == {"authorization", "accounts", "system_account"}
+    assert config["accounts"] == {"$SYS": {}}
+    assert config["system_account"] == "$SYS"
 
 
 def test_the_node_config_with_users_passes_the_real_servers_check(project_factory):
@@ -74,7 +76,7 @@ def test_the_node_config_with_users_passes_the_real_servers_check(project_factor
     ensure_certs(project.spec, project.names, project.layout)
     nodeconf.write_configs(project.spec, project.names, project.layout)
     text = project.layout.node_config(project.names.pod(0)).read_text()
-    assert "verify_and_map: true" in text and 'system_account: "SYS"' in text
+    assert "verify_and_map: true" in text and 'system_account: "$SYS"' in text
     check_configs(project.names, project.layout)  # raises when nats-server -t rejects one
 
 
@@ -149,6 +151,10 @@ def test_the_legacy_chart_renders_the_same_users_from_auth_basic(project_factory
         if isinstance(doc, dict) and doc.get("kind") == "ConfigMap"
     )
     assert "verify_and_map: true" in conf
-    assert 'system_account: "SYS"' in conf
-    accounts = json.loads(conf.split("accounts:", 1)[1].splitlines()[0])
-    assert accounts == authorization.accounts(project.spec)
+    assert 'system_account: "$SYS"' in conf
+    rendered_users = [
+        json.loads(line.strip().rstrip(","))
+        for line in conf.split("users: [", 1)[1].split("]\n", 1)[0].splitlines()
+        if line.strip().startswith("{")
+    ]
+    assert rendered_users == authorization.users(project.spec)
