@@ -25,6 +25,7 @@ from courtyard.checks.natsclient import connect as nats_connect
 from courtyard.commands import up as up_command
 from courtyard.core.errors import CourtyardError
 from courtyard.runtime import docker_objects, engine, ports
+from courtyard.spec import naming
 from courtyard.spec.loader import DEFAULT_SPEC, SPEC_ENV, load_spec
 from courtyard.spec.project import Project, load_project
 from courtyard.testing.housekeeping import Housekeeper
@@ -65,8 +66,9 @@ def not_ready_reason(client: docker.DockerClient, project: Project) -> str | Non
     ]
     if down:
         return f"{', '.join(down)} not running"
-    if not project.layout.ca_cert.is_file():
-        return f"no CA certificate at {project.layout.ca_cert}"
+    own = project.layout.client_cert(naming.RESERVED_IDENTITY)
+    if not project.layout.ca_cert.is_file() or not own.is_file():
+        return f"its certificates are not all in {project.layout.certs} (run `invoke up`)"
     state = readiness.check(project.names.monitor_targets)
     return None if state.ready else "; ".join(state.problems)
 
