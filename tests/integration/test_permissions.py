@@ -13,6 +13,7 @@ from courtyard.artefacts.certs import client_name
 from courtyard.checks import permissions, security
 from courtyard.checks.natsclient import connect, run_quietly
 from courtyard.checks.outcome import Created
+from courtyard.checks.workload import until_reachable
 from courtyard.core.polling import poll
 from courtyard.runtime import docker_objects
 from courtyard.runtime.image import ensure_image
@@ -41,14 +42,15 @@ def test_a_restricted_identity_uses_its_stream_consumer_and_bucket_end_to_end(cl
         js = nc.jetstream()
         try:
             await js.add_stream(name="ORDERS", subjects=["orders.>"], num_replicas=3)
-            ack = await js.publish("orders.created.1", b'{"items": []}')
+            # A new stream's interest takes a moment to cross the routes (no responders).
+            ack = await until_reachable(lambda: js.publish("orders.created.1", b'{"items": []}'))
             consumer = await js.pull_subscribe(
                 "orders.created.>", durable="pricer", stream="ORDERS"
             )
             [message] = await consumer.fetch(1, timeout=5)
             await message.ack()
             kv = await js.create_key_value(bucket="orders-config", replicas=3)
-            await kv.put("region", b"eu")
+            await until_reachable(lambda: kv.put("region", b"eu"))
             entry = await kv.get("region")
             await js.delete_key_value("orders-config")
             await js.delete_stream("ORDERS")

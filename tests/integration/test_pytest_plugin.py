@@ -59,6 +59,9 @@ def facts(folder: Path) -> dict:
 FACTS = """
     import asyncio, json, pathlib
 
+    # A new stream's interest takes a moment to cross the routes ("no responders"): retry.
+    from courtyard.checks.workload import until_reachable
+
     import nats
     import pytest
 
@@ -117,9 +120,10 @@ def test_a_tests_streams_and_buckets_are_deleted_when_it_ends_even_when_it_faile
             js = nc.jetstream()
             await js.add_stream(name=courtyard_namespace.stream("ORDERS"),
                                 subjects=[courtyard_namespace.subject("orders.>")], num_replicas=3)
-            await js.publish(courtyard_namespace.subject("orders.created.1"), b"{}")
+            subject = courtyard_namespace.subject("orders.created.1")
+            await until_reachable(lambda: js.publish(subject, b"{}"))
             kv = await js.create_key_value(bucket=courtyard_namespace.bucket("config"))
-            await kv.put("region", b"eu")
+            await until_reachable(lambda: kv.put("region", b"eu"))
             record(prefix=courtyard_namespace.prefix,
                    streams=[s.config.name for s in await js.streams_info()])
             await nc.close()
@@ -192,7 +196,8 @@ def test_two_sessions_at_once_each_get_a_throwaway_cluster_and_keep_leaves_one_r
             js = nc.jetstream()
             await js.add_stream(name=courtyard_namespace.stream("S"),
                                 subjects=[courtyard_namespace.subject(">")], num_replicas=3)
-            ack = await js.publish(courtyard_namespace.subject("hello"), b"hi")
+            subject = courtyard_namespace.subject("hello")
+            ack = await until_reachable(lambda: js.publish(subject, b"hi"))
             await nc.close()
             return ack.seq
         assert asyncio.run(main()) == 1
@@ -253,7 +258,10 @@ def test_async_tests_under_pytest_asyncio_use_the_same_fixtures(cluster, tmp_pat
         js = nc.jetstream()
         await js.add_stream(name=courtyard_namespace.stream("S"),
                             subjects=[courtyard_namespace.subject(">")], num_replicas=3)
-        ack = await js.publish(courtyard_namespace.subject("hello"), b"hi")
+        from courtyard.checks.workload import until_reachable
+
+        subject = courtyard_namespace.subject("hello")
+        ack = await until_reachable(lambda: js.publish(subject, b"hi"))
         await nc.close()
         assert ack.seq == 1
     """,
