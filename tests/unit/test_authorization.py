@@ -12,18 +12,13 @@ from courtyard.artefacts import authorization, helm_values, nodeconf
 from courtyard.artefacts.certs import client_name, ensure_certs
 from courtyard.artefacts.client_access import env_vars
 from courtyard.artefacts.config_check import check_configs
+from courtyard.spec.loader import load_spec
 from courtyard.spec.model import ClientIdentity
 from courtyard.spec.subjects import example_subject, subject_matches, subject_problem
-from tests.helpers import invoke, shared_chart, write_spec
+from tests.helpers import REPO_SPEC, invoke, shared_chart, write_spec
 
-ORDERS = ClientIdentity(
-    "orders",
-    restricted=True,
-    publish=("orders.>",),
-    subscribe=("orders.>",),
-    streams=("ORDERS",),
-    buckets=("orders-config",),
-)
+# The default spec's example restricted identity (test_spec pins what it lists).
+ORDERS = next(c for c in load_spec(REPO_SPEC).tls.clients if c.name == "orders")
 
 
 def test_a_restricted_identity_may_use_exactly_its_subjects_streams_and_buckets():
