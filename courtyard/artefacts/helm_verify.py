@@ -31,7 +31,7 @@ class VerifyReport:
 
     @property
     def authorization_differs(self) -> bool:
-        keys = ("authorization", "system_account", "tls")
+        keys = ("authorization", "accounts", "system_account", "tls")
         return any(row[0].split(".")[0] in keys for row in self.unexpected)
 
     @property

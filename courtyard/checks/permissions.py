@@ -8,7 +8,6 @@ waits for that sentence (or for the allowed message to arrive) instead of a fixe
 
 from __future__ import annotations
 
-import asyncio
 import json
 from dataclasses import dataclass, field
 
@@ -40,9 +39,13 @@ class Refusals:
     async def wait_for(self, kind: str, subject: str) -> bool:
         """True once the server refused `kind` ("publish" or "subscription") to `subject`."""
         wanted = f'permissions violation for {kind} to "{subject.lower()}"'
+
+        async def refused() -> bool:
+            return any(wanted in seen for seen in self.seen)
+
         try:
             await poll_async(
-                lambda: asyncio.sleep(0, any(wanted in seen for seen in self.seen)),
+                refused,
                 what=f"the server to refuse {kind} to {subject}",
                 timeout=ANSWER_TIMEOUT,
                 interval=0.02,

@@ -182,7 +182,6 @@ def start_throwaway(client: docker.DockerClient, template: Path | None, timeout:
     project: Project | None = None
     try:
         with contextlib.redirect_stdout(output):
-            ctx = None
             # Ports are chosen and published under one host-wide lock, so two sessions
             # starting at once never take the same ones; the readiness wait runs outside it.
             split = up_command.UP_STEPS.index(up_command.start) + 1

@@ -9,17 +9,15 @@ import secrets
 import pytest
 
 from courtyard.artefacts import helm_verify, nodeconf
-from courtyard.artefacts.certs import client_name
+from courtyard.artefacts.certs import client_name, ensure_certs
 from courtyard.checks import permissions, security
 from courtyard.checks.natsclient import connect, run_quietly
 from courtyard.checks.outcome import Created
 from courtyard.checks.workload import until_reachable
 from courtyard.core.polling import poll
-from courtyard.runtime import docker_objects
 from courtyard.runtime.image import ensure_image
 from courtyard.spec import naming
 from tests.helpers import shared_chart
-from tests.integration.conftest import quiet_up
 
 
 def orders_of(project):
@@ -89,9 +87,7 @@ def test_the_chart_rendered_config_refuses_the_same(make_project, docker_client,
     """One node from the chart's own nats.conf (its peers do not exist, so no JetStream
     leader: the checks are the server's permission refusals, which come first)."""
     project = make_project()
-    quiet_up(project)  # certificates, configs and the image, as `up` makes them
-    for container in docker_objects.our_containers(docker_client, project):
-        container.remove(force=True)
+    ensure_certs(project.spec, project.names, project.layout)  # what the pod mounts
     objects = helm_verify.render(project, helm_verify.load_chart(CHART, "2.14.2"))
     conf = next(o for o in objects if o.get("kind") == "ConfigMap")["data"]["nats.conf"]
     (tmp_path / "nats.conf").write_text(conf)
