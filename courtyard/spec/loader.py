@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from courtyard.core import yamlsafe
 from courtyard.core.errors import SpecError
 from courtyard.spec.model import (
     ClientIdentity,
@@ -32,6 +33,17 @@ SPEC_ENV = "COURTYARD_SPEC"
 CHART_LAYOUTS = ("current", "legacy")
 # A spec is a few dozen lines; anything this large is not one.
 MAX_SPEC_BYTES = 256 * 1024
+# JetStream clusters beyond a handful of nodes make no sense on one machine; every node is a
+# container, a volume and a config, and Raft traffic grows with the square of the count.
+MAX_REPLICAS = 9
+# RFC 5280's upper bounds for the subject attributes Courtyard writes.
+MAX_SUBJECT_CHARS = 64
+# Validity beyond a century is a typo; it also keeps every date far inside what X.509 holds.
+MAX_VALIDITY_DAYS = 36_500
+# nats-server keeps store limits in a signed 64-bit integer.
+MAX_STORE_BYTES = 2**63 - 1
+# Any other string in a spec (an image reference, a domain) is short.
+MAX_STRING_CHARS = 253
 
 # What a restricted identity's mapping may hold, and how each entry is checked.
 IDENTITY_KEYS = {
@@ -59,7 +71,8 @@ def load_spec(path: str | os.PathLike[str] | None = None) -> Spec:
                 f"spec file {file} is larger than {MAX_SPEC_BYTES // 1024} KiB; "
                 "point --spec at a Courtyard spec"
             )
-        raw = yaml.safe_load(file.read_text())
+        text = file.read_text(encoding="utf-8")
+        raw = yamlsafe.load(text)
     except FileNotFoundError:
         raise SpecError(
             f"spec file {file} does not exist; create it or point {SPEC_ENV} at one"
@@ -69,11 +82,26 @@ def load_spec(path: str | os.PathLike[str] | None = None) -> Spec:
             f"spec file {file} cannot be read ({type(exc).__name__}); "
             "point --spec at a readable YAML file"
         ) from None
+    except yamlsafe.DuplicateKeyError as exc:
+        raise SpecError(
+            f"spec file {file} gives key {yamlsafe.shown(exc.key)} twice (line {exc.line}); "
+            "keep one"
+        ) from None
+    except yamlsafe.TooLargeError as exc:
+        raise SpecError(
+            f"spec file {file} is not a Courtyard spec: {exc} (YAML aliases?); write the "
+            "values out plainly"
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         raise SpecError(f"spec file {file} is not valid YAML{where}; fix its syntax") from None
-    return parse_spec(raw if raw is not None else {}, file)
+    if raw is None:
+        raise SpecError(
+            f"spec file {file} is empty; write at least `release: <name>` (every other key "
+            "has a default), or remove the file's path from --spec/COURTYARD_SPEC"
+        )
+    return parse_spec(raw, file)
 
 
 def parse_spec(raw: Any, path: Path) -> Spec:
@@ -109,8 +137,8 @@ def parse_spec(raw: Any, path: Path) -> Spec:
     if cluster_name is not None and not re.fullmatch(r"[A-Za-z0-9_-]+", cluster_name):
         reader.fail("cluster_name", cluster_name, "may hold only letters, digits, - and _")
     replicas = reader.integer(top, "replicas", 3)
-    if replicas < 1:
-        reader.fail("replicas", replicas, "must be at least 1")
+    if not 1 <= replicas <= MAX_REPLICAS:
+        reader.fail("replicas", replicas, f"must be between 1 and {MAX_REPLICAS}")
     image = reader.optional_string(top, "image")
 
     js = reader.section(top, "jetstream", {"memory_store", "file_store"})
@@ -179,19 +207,21 @@ class _Reader:
         self.path = path
 
     def fail(self, name: str, value: object, why: str) -> None:
-        raise SpecError(f"{self.path}: {name} = {value!r} {why}")
+        raise SpecError(f"{self.path}: {name} = {yamlsafe.shown(value)} {why}")
 
     def mapping(self, value: Any, name: str) -> dict[str, Any]:
         if not isinstance(value, dict):
             what = name or "the top level"
-            raise SpecError(f"{self.path}: {what} must be a mapping of keys, not {value!r}")
+            raise SpecError(
+                f"{self.path}: {what} must be a mapping of keys, not {yamlsafe.shown(value)}"
+            )
         return value
 
     def only(self, section: dict[str, Any], prefix: str, allowed: set[str]) -> None:
         for key in section:
             if key not in allowed:
                 raise SpecError(
-                    f"{self.path}: unknown key {prefix}{key!s}; "
+                    f"{self.path}: unknown key {prefix}{yamlsafe.cut(str(key))}; "
                     f"expected one of {', '.join(sorted(allowed))}"
                 )
 
@@ -207,10 +237,18 @@ class _Reader:
     def _leaf(name: str) -> str:
         return name.rpartition(".")[2]
 
-    def string(self, section: dict[str, Any], name: str, default: str) -> str:
+    def string(
+        self,
+        section: dict[str, Any],
+        name: str,
+        default: str,
+        max_chars: int = MAX_STRING_CHARS,
+    ) -> str:
         value = section.get(self._leaf(name), default)
         if not isinstance(value, str) or not value.strip():
             self.fail(name, value, "must be a non-empty string")
+        if len(value.strip()) > max_chars:
+            self.fail(name, value, f"is longer than {max_chars} characters")
         return value.strip()
 
     def optional_string(self, section: dict[str, Any], name: str) -> str | None:
@@ -249,10 +287,13 @@ class _Reader:
     def size(self, section: dict[str, Any], name: str, default: str) -> str:
         value = section.get(self._leaf(name), default)
         try:
-            if parse_size(value) <= 0:
-                self.fail(name, value, "must be larger than 0")
+            size = parse_size(value)
         except ValueError:
             self.fail(name, value, "is not a size like 256Mi, 1Gi or 512MB")
+        if size <= 0:
+            self.fail(name, value, "must be larger than 0")
+        if size > MAX_STORE_BYTES:
+            self.fail(name, value, "is more than nats-server can hold (8Ei); use a real size")
         return str(value).strip()
 
     def port(self, section: dict[str, Any], name: str, default: int) -> int:
@@ -284,7 +325,7 @@ class _Reader:
         defaults = Subject()
         subject = Subject(
             **{
-                key: self.string(subj, f"tls.subject.{key}", default)
+                key: self.string(subj, f"tls.subject.{key}", default, MAX_SUBJECT_CHARS)
                 for key, default in vars(defaults).items()
             }
         )
@@ -300,6 +341,8 @@ class _Reader:
                     days,
                     "must be at least 31 days (certificates renew 30 days before they expire)",
                 )
+            if days > MAX_VALIDITY_DAYS:
+                self.fail(name, days, f"is more than {MAX_VALIDITY_DAYS} days (a century)")
         if cert_days > ca_days:
             self.fail(
                 "tls.cert_validity_days", cert_days, f"exceeds tls.ca_validity_days ({ca_days})"
@@ -373,4 +416,7 @@ class _Reader:
             return []
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             self.fail(name, value, "must be a list of strings")
+        for item in value:
+            if len(item) > MAX_STRING_CHARS:
+                self.fail(name, item, f"is longer than {MAX_STRING_CHARS} characters")
         return value

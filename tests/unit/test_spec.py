@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -39,10 +40,50 @@ def test_repo_spec_has_the_documented_defaults():
     assert spec.root == REPO_SPEC.parent.parent
 
 
-def test_empty_file_means_all_defaults(tmp_path):
-    (tmp_path / "c.yaml").write_text("")
+def test_a_spec_with_only_a_release_takes_every_other_default(tmp_path):
+    (tmp_path / "c.yaml").write_text("release: skunkwolf-nats\n")
     spec = load_spec(tmp_path / "c.yaml")
-    assert spec.release == "skunkwolf-nats" and spec.root == tmp_path
+    assert spec.release == "skunkwolf-nats" and spec.root == tmp_path and spec.replicas == 3
+
+
+LEVELS = "abcdefghi"
+BILLION_LAUGHS = (
+    "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
+    + "".join(f"{x}: &{x} [{', '.join([f'*{p}'] * 9)}]\n" for p, x in itertools.pairwise(LEVELS))
+    + "release: *i\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("", ["is empty", "release"]),
+        ("# nothing but a comment\n", ["is empty"]),
+        ("release: a\nreplicas: 3\nrelease: b\n", ["'release' twice (line 3)", "keep one"]),
+        (BILLION_LAUGHS, ["more than 10000 values", "aliases"]),
+    ],
+)
+def test_untrusted_yaml_is_one_sentence(tmp_path, text, words):
+    spec = tmp_path / "c.yaml"
+    spec.write_text(text)
+    with pytest.raises(SpecError) as err:
+        load_spec(spec)
+    assert "\n" not in str(err.value)
+    for word in words:
+        assert word in str(err.value)
+
+
+def test_non_utf8_spec_is_one_sentence(tmp_path):
+    spec = tmp_path / "c.yaml"
+    spec.write_bytes("release: caf\u00e9\n".encode("latin-1"))
+    with pytest.raises(SpecError, match="cannot be read"):
+        load_spec(spec)
+
+
+def test_long_values_are_cut_in_messages():
+    with pytest.raises(SpecError) as err:
+        parse({"release": "x" * 5000})
+    assert len(str(err.value)) < 300 and "..." in str(err.value)
 
 
 def test_env_var_chooses_another_spec(tmp_path, monkeypatch):
@@ -59,7 +100,14 @@ def test_env_var_chooses_another_spec(tmp_path, monkeypatch):
         ({"jetstream": {"memstore": "1Gi"}}, ["unknown key jetstream.memstore"]),
         ({"release": "Skunk_Wolf"}, ["release", "'Skunk_Wolf'", "DNS-1123"]),
         ({"namespace": "-bad"}, ["namespace", "'-bad'"]),
-        ({"replicas": 0}, ["replicas", "0", "at least 1"]),
+        ({"replicas": 0}, ["replicas", "0", "between 1 and 9"]),
+        ({"replicas": 1000}, ["replicas", "1000", "between 1 and 9"]),
+        ({"jetstream": {"file_store": "99999999999999999999Ti"}}, ["file_store", "8Ei"]),
+        ({"tls": {"subject": {"common_name": "N" * 65}}}, ["common_name", "64 characters"]),
+        ({"tls": {"subject": {"organization": "O" * 65}}}, ["organization", "64 characters"]),
+        ({"tls": {"ca_validity_days": 99999999}}, ["ca_validity_days", "a century"]),
+        ({"tls": {"extra_sans": ["DNS:" + "a" * 300]}}, ["tls.extra_sans", "253 characters"]),
+        ({"image": "i" * 300}, ["image", "253 characters"]),
         ({"replicas": "three"}, ["replicas", "'three'", "whole number"]),
         ({"jetstream": {"file_store": "1 Gigabyte"}}, ["jetstream.file_store", "1 Gigabyte"]),
         ({"jetstream": {"memory_store": "12XB"}}, ["jetstream.memory_store", "12XB"]),

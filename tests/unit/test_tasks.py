@@ -34,7 +34,7 @@ def test_bad_spec_is_one_line_without_traceback(tmp_path):
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip().count("\n") == 0
-    assert "replicas = 0 must be at least 1" in proc.stderr
+    assert "replicas = 0 must be between 1 and 9" in proc.stderr
     assert not (tmp_path / "certs").exists()
 
 

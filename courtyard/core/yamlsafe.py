@@ -1,0 +1,81 @@
+"""YAML read as untrusted input: duplicate keys refused, alias expansion bounded."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+# A spec holds a few dozen values; a document that expands to this many is not one (or is a
+# "billion laughs" alias bomb, which PyYAML builds cheaply but nothing can walk or print).
+MAX_VALUES = 10_000
+# Error messages show at most this much of a value.
+MAX_SHOWN = 60
+
+
+class DuplicateKeyError(yaml.YAMLError):
+    def __init__(self, key: object, line: int) -> None:
+        super().__init__(f"key {shown(key)} appears twice (line {line})")
+        self.key, self.line = key, line
+
+
+class TooLargeError(yaml.YAMLError):
+    pass
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping instead of keeping the last."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[object] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                duplicate = key in seen
+            except TypeError:  # an unhashable key; SafeLoader reports it below
+                continue
+            if duplicate:
+                raise DuplicateKeyError(key, key_node.start_mark.line + 1)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _StrictLoader.construct_mapping
+)
+
+
+def count_values(data: Any, limit: int = MAX_VALUES) -> int:
+    """How many values `data` holds once every alias is expanded; TooLargeError past `limit`.
+
+    Shared sub-trees (aliases) are counted each time they are reached, as anything walking or
+    printing the data would, but the walk stops as soon as the limit is passed."""
+    count, pending = 0, [data]
+    while pending:
+        item = pending.pop()
+        count += 1
+        if count > limit:
+            raise TooLargeError(f"it expands to more than {limit} values")
+        if isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return count
+
+
+def load(text: str) -> Any:
+    """Parse one YAML document: duplicate keys and oversized expansions are YAML errors."""
+    data = yaml.load(text, Loader=_StrictLoader)
+    count_values(data)
+    return data
+
+
+def cut(text: str, limit: int = MAX_SHOWN) -> str:
+    """`text` cut to `limit` characters, marked with an ellipsis when cut."""
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
+
+
+def shown(value: object, limit: int = MAX_SHOWN) -> str:
+    """`repr(value)` cut to `limit` characters, safe for any value that passed `load`."""
+    return cut(repr(value), limit)
