@@ -48,6 +48,16 @@ def user_errors(func):
             # The reader went away (`invoke env | head -1`): stop quietly, as a shell tool does.
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             raise Exit(code=141) from None
+        except OSError as exc:
+            # A file Courtyard must read or write (an unwritable certs/, a full disk): the
+            # path and the system's reason are the whole story.
+            if exc.filename is None:
+                raise
+            raise Exit(
+                f"courtyard: cannot use {exc.filename}: {exc.strerror}; check that folder's "
+                "owner, mode and free space, then run the task again",
+                code=1,
+            ) from None
 
     return wrapper
 

@@ -8,6 +8,7 @@ Otherwise no file is touched.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from cryptography import x509
 from courtyard.artefacts import pki
 from courtyard.artefacts.pki import Name, Usage
 from courtyard.core.errors import CourtyardError
+from courtyard.core.yamlsafe import cut
 from courtyard.spec import naming
 from courtyard.spec.layout import Layout
 from courtyard.spec.model import Spec
@@ -23,6 +25,11 @@ from courtyard.spec.naming import ClusterNames
 from courtyard.spec.sans import San, sans_of
 
 RENEW_BEFORE = dt.timedelta(days=30)
+# RFC 5280's upper bound for a subject's common name and organizational unit.
+MAX_NAME_CHARS = 64
+# `invoke cert -o NAME` writes certs/NAME.crt|key: a plain, short file name.
+_OUT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+KEY_MODE = 0o600
 
 
 @dataclass(frozen=True)
@@ -115,7 +122,17 @@ def ensure_ca(
 ) -> tuple[x509.Certificate, pki.PrivateKey, CertResult]:
     """Load the CA, or create it when missing or about to expire."""
     reason = None
-    if not layout.ca_cert.exists() or not layout.ca_key.exists():
+    has_cert, has_key = layout.ca_cert.exists(), layout.ca_key.exists()
+    if has_cert != has_key:
+        present, absent = (
+            (layout.ca_cert, layout.ca_key) if has_cert else (layout.ca_key, layout.ca_cert)
+        )
+        raise CourtyardError(
+            f"{absent} is missing but {present} is there; restore it from a backup, or remove "
+            f"{present} too to start over with a new CA on purpose (every certificate is then "
+            "reissued and clients need the new ca.crt)"
+        )
+    if not has_cert:
         reason = "missing"
     else:
         try:
@@ -154,7 +171,22 @@ def ensure_certs(
     results = [ca_result]
     for plan in leaf_plans(spec, names, layout):
         results.append(_ensure_leaf(plan, ca_cert, ca_key, spec.tls.cert_validity_days, now, force))
-    return results
+    return results + repair_key_modes(layout)
+
+
+def repair_key_modes(layout: Layout) -> list[CertResult]:
+    """Every private key under certs/ back to mode 0600; one result per key repaired."""
+    repaired = []
+    for key in sorted(layout.certs.rglob("*.key")):
+        if not key.is_file():
+            continue
+        mode = key.stat().st_mode & 0o777
+        if mode != KEY_MODE:
+            key.chmod(KEY_MODE)
+            repaired.append(
+                CertResult(f"key {key.stem}", key, "mode repaired", f"was {mode:04o}, now 0600")
+            )
+    return repaired
 
 
 def _ensure_leaf(
@@ -188,13 +220,19 @@ def issue_adhoc(
     force: bool = False,
 ) -> CertResult:
     """`invoke cert`: one leaf from the same CA, written to certs/<base>.crt|key."""
-    if not base or "/" in base or base.startswith(".") or base in ("ca", "route", "server"):
+    if not _OUT_NAME.fullmatch(base or "") or base in ("ca", "route", "server"):
         raise CourtyardError(
-            f"output name {base!r} is not allowed; choose a plain file name other than "
-            "ca, route and server"
+            f"output name {cut(repr(base))} is not allowed; choose a plain file name of letters, "
+            "digits, '.', '_' and '-' (at most 64 characters) other than ca, route and server"
         )
     if not common_name.strip():
         raise CourtyardError('the common name (-c) is empty; pass -c "NATS Cluster"')
+    for option, value in (("common name (-c)", common_name), ("unit (-u)", organizational_unit)):
+        if value is not None and len(value) > MAX_NAME_CHARS:
+            raise CourtyardError(
+                f"the {option} has {len(value)} characters; X.509 allows at most "
+                f"{MAX_NAME_CHARS}, so shorten it"
+            )
     now = pki.utcnow()
     ca_cert, ca_key, _ = ensure_ca(spec, layout, now)
     plan = LeafPlan(
@@ -217,5 +255,27 @@ def show_certs(
     entries += [(plan.label, plan.cert_path) for plan in leaf_plans(spec, names, layout)]
     for label, path in entries:
         if path.exists():
-            found.append((label, path, pki.describe(pki.load_cert(path))))
+            found.append((label, path, describe_file(path)))
     return found
+
+
+def describe_file(path: Path) -> dict[str, object]:
+    """`pki.describe` of the certificate in `path`, or a note that it cannot be read."""
+    try:
+        return pki.describe(pki.load_cert(path))
+    except ValueError:
+        return {"error": "unreadable: not a PEM certificate; run `invoke certs` to reissue it"}
+
+
+def earliest_expiry(paths: list[Path]) -> str:
+    """The earliest expiry date of the certificates in `paths`, for a status table:
+    "missing" when none exists, "unreadable" when one cannot be parsed."""
+    dates = []
+    for path in paths:
+        if not path.exists():
+            continue
+        try:
+            dates.append(pki.load_cert(path).not_valid_after_utc)
+        except ValueError:
+            return "unreadable"
+    return min(dates).date().isoformat() if dates else "missing"

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 
 import docker
 
-from courtyard.artefacts import pki
+from courtyard.artefacts import certs
 from courtyard.checks import monitor, readiness
 from courtyard.runtime import docker_objects
 from courtyard.runtime.ownership import Owner, owner_of
@@ -45,19 +45,10 @@ class ClusterStatus:
         }
 
 
-def _cert_expiry(project: Project) -> str:
-    layout = project.layout
-    dates = [
-        pki.load_cert(p).not_valid_after_utc
-        for p in (layout.cert("server"), layout.cert("route"))
-        if p.exists()
-    ]
-    return min(dates).date().isoformat() if dates else "missing"
-
-
 def cluster_status(client: docker.DockerClient, project: Project) -> ClusterStatus:
     names, spec = project.names, project.spec
-    expiry = _cert_expiry(project)
+    layout = project.layout
+    expiry = certs.earliest_expiry([layout.cert("server"), layout.cert("route")])
     rows, problems, targets = [], [], []
     containers = docker_objects.node_containers(client, project)
     for index, (pod, container) in enumerate(zip(names.pods, containers, strict=True)):

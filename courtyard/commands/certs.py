@@ -13,6 +13,8 @@ from courtyard.commands.steps import load, rel
 from courtyard.core.errors import CourtyardError
 from courtyard.spec.sans import parse_san_list
 
+SHOWN_FIELDS = ("error", "subject", "issuer", "sans", "eku", "not_after", "sha256", "rights")
+
 
 def certs(spec: str | None, *, force: bool, show: bool, as_json: bool) -> None:
     project = load(spec)
@@ -34,7 +36,16 @@ def certs(spec: str | None, *, force: bool, show: bool, as_json: bool) -> None:
             return
         for label, path, info in shown:
             print(f"{label}: {rel(project, path)}")
-            for key in ("subject", "issuer", "sans", "eku", "not_after", "sha256", "rights"):
+            for key in (
+                "error",
+                "subject",
+                "issuer",
+                "sans",
+                "eku",
+                "not_after",
+                "sha256",
+                "rights",
+            ):
                 if key not in info:
                     continue
                 value = info[key]

@@ -38,6 +38,8 @@ MAX_SPEC_BYTES = 256 * 1024
 MAX_REPLICAS = 9
 # RFC 5280's upper bounds for the subject attributes Courtyard writes.
 MAX_SUBJECT_CHARS = 64
+# The route certificate's common name is the spec's with " routes" after it.
+MAX_COMMON_NAME_CHARS = MAX_SUBJECT_CHARS - len(" routes")
 # Validity beyond a century is a typo; it also keeps every date far inside what X.509 holds.
 MAX_VALIDITY_DAYS = 36_500
 # nats-server keeps store limits in a signed 64-bit integer.
@@ -325,7 +327,12 @@ class _Reader:
         defaults = Subject()
         subject = Subject(
             **{
-                key: self.string(subj, f"tls.subject.{key}", default, MAX_SUBJECT_CHARS)
+                key: self.string(
+                    subj,
+                    f"tls.subject.{key}",
+                    default,
+                    MAX_COMMON_NAME_CHARS if key == "common_name" else MAX_SUBJECT_CHARS,
+                )
                 for key, default in vars(defaults).items()
             }
         )

@@ -9,7 +9,7 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID as EKU
 
 from courtyard.artefacts import pki
-from courtyard.artefacts.certs import ensure_certs, issue_adhoc
+from courtyard.artefacts.certs import earliest_expiry, ensure_certs, issue_adhoc, show_certs
 from courtyard.artefacts.pki import Name, Usage
 from courtyard.artefacts.tlscheck import serves
 from courtyard.core.errors import CourtyardError
@@ -134,6 +134,7 @@ def test_expiring_and_foreign_ca_and_force_reissue(project):
     assert results["route"].reason == "expires within 30 days"
     assert results["CA"].action == "kept"
     layout.ca_cert.unlink()
+    layout.ca_key.unlink()  # starting over with a new CA on purpose
     results = {r.label: r for r in ensure_certs(spec, names, layout)}
     assert results["CA"].action == "created"
     assert {results[k].reason for k in ("route", "server", "client dev")} == {"CA changed"}
@@ -183,3 +184,67 @@ def test_adhoc_cert_with_armory_options(project):
 def test_san_list_is_parsed_strictly(text, message):
     with pytest.raises(ValueError, match=message):
         parse_san_list(text)
+
+
+@pytest.mark.parametrize("lost", ["ca_key", "ca_cert"])
+def test_half_a_ca_is_refused_and_nothing_is_reissued(project, lost):
+    layout = project.layout
+    getattr(layout, lost).unlink()
+    before = all_files(layout)
+    with pytest.raises(CourtyardError, match=r"is missing but .* is there; restore it") as err:
+        ensure_certs(project.spec, project.names, layout)
+    assert "start over with a new CA on purpose" in str(err.value)
+    assert all_files(layout) == before
+
+
+def test_loosened_key_modes_are_repaired_and_reported(project):
+    layout = project.layout
+    layout.ca_key.chmod(0o644)
+    layout.client_key("dev").chmod(0o640)
+    results = ensure_certs(project.spec, project.names, layout)
+    repaired = {r.path: r.reason for r in results if r.action == "mode repaired"}
+    assert repaired == {
+        layout.ca_key: "was 0644, now 0600",
+        layout.client_key("dev"): "was 0640, now 0600",
+    }
+    assert stat.S_IMODE(layout.ca_key.stat().st_mode) == 0o600
+    assert not [r for r in ensure_certs(project.spec, project.names, layout) if r.action != "kept"]
+
+
+def test_a_truncated_certificate_is_reported_not_raised(project):
+    layout = project.layout
+    layout.cert("server").write_bytes(layout.cert("server").read_bytes()[:100])
+    assert earliest_expiry([layout.cert("route"), layout.cert("server")]) == "unreadable"
+    shown = {label: info for label, _, info in show_certs(project.spec, project.names, layout)}
+    assert "unreadable" in shown["server"]["error"]
+    reissued = ensure_certs(project.spec, project.names, layout)
+    assert [(r.label, r.reason) for r in reissued if r.action != "kept"] == [
+        ("server", "unreadable")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        ({"common_name": "N" * 100}, ["common name (-c) has 100 characters", "at most 64"]),
+        ({"organizational_unit": "U" * 65}, ["unit (-u) has 65 characters"]),
+        ({"base": "o" * 300}, ["is not allowed", "at most 64 characters"]),
+        ({"base": "../escape"}, ["is not allowed"]),
+        ({"base": "route"}, ["other than ca, route and server"]),
+    ],
+)
+def test_adhoc_options_out_of_bounds_are_one_sentence(project, options, words):
+    before = all_files(project.layout)
+    arguments = {
+        "common_name": "NATS",
+        "base": "extra",
+        "organizational_unit": None,
+        "sans": [],
+        "usage": Usage.SERVER,
+    }
+    with pytest.raises(CourtyardError) as err:
+        issue_adhoc(project.spec, project.layout, **{**arguments, **options})
+    assert len(str(err.value)) < 300
+    for word in words:
+        assert word in str(err.value)
+    assert all_files(project.layout) == before

@@ -103,7 +103,7 @@ def test_env_var_chooses_another_spec(tmp_path, monkeypatch):
         ({"replicas": 0}, ["replicas", "0", "between 1 and 9"]),
         ({"replicas": 1000}, ["replicas", "1000", "between 1 and 9"]),
         ({"jetstream": {"file_store": "99999999999999999999Ti"}}, ["file_store", "8Ei"]),
-        ({"tls": {"subject": {"common_name": "N" * 65}}}, ["common_name", "64 characters"]),
+        ({"tls": {"subject": {"common_name": "N" * 58}}}, ["common_name", "57 characters"]),
         ({"tls": {"subject": {"organization": "O" * 65}}}, ["organization", "64 characters"]),
         ({"tls": {"ca_validity_days": 99999999}}, ["ca_validity_days", "a century"]),
         ({"tls": {"extra_sans": ["DNS:" + "a" * 300]}}, ["tls.extra_sans", "253 characters"]),

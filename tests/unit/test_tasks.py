@@ -96,3 +96,13 @@ def test_output_cut_short_by_the_reader_is_no_traceback(tmp_path):
     )
     assert proc.stdout.startswith("export NATS_URL=")
     assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr
+
+
+def test_an_unusable_certs_folder_is_one_sentence(tmp_path):
+    spec = write_spec(tmp_path)
+    (tmp_path / "certs").write_text("not a folder")
+    proc = invoke("certs", "--spec", str(spec))
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().count("\n") == 0
+    assert "cannot use" in proc.stderr and "certs" in proc.stderr
