@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import base64
 import shlex
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
-from courtyard.artefacts import helm_values
-from courtyard.artefacts.files import write_file
+from courtyard.artefacts import export_folder, helm_values
 from courtyard.core.errors import CourtyardError
 from courtyard.spec import naming
 from courtyard.spec.project import Project
@@ -112,63 +110,60 @@ def deploy_commands(project: Project, out: Path, *, with_secrets_file: bool) -> 
     return commands
 
 
-def is_tracked_location(path: Path) -> bool:
-    """True when git would track files written to `path` (inside a work tree, not ignored).
-
-    `path` may not exist yet; git is asked from its nearest existing ancestor.
-    """
-    probe = path / SECRETS_FILE
-    anchor = next(p for p in (path, *path.parents) if p.exists())
-    try:
-        inside = subprocess.run(
-            ["git", "-C", str(anchor), "rev-parse", "--is-inside-work-tree"],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=10,
-        )
-        if inside.returncode != 0 or inside.stdout.strip() != "true":
-            return False
-        ignored = subprocess.run(
-            ["git", "-C", str(anchor), "check-ignore", "-q", str(probe)],
-            capture_output=True,
-            check=False,
-            timeout=10,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return ignored.returncode != 0
+# The first line of each file an export writes: how a folder exported before the manifest
+# existed is still recognised as Courtyard's.
+VALUES_HEADER = "# Values for the nats/nats chart, exported by Courtyard"
+SECRETS_HEADER = "# Kubernetes Secrets for the nats/nats chart."
+README_HEADER = "# Deploying this cluster to Kubernetes"
+SIGNATURES = tuple(h.encode() for h in (VALUES_HEADER, SECRETS_HEADER, README_HEADER))
 
 
-def export_helm(project: Project, out: Path | None = None, *, secrets: bool = True) -> ExportResult:
-    out = (out or project.layout.helm_out).resolve()
-    if secrets and is_tracked_location(out):
+def check_secrets_location(out: Path) -> None:
+    """Private keys go only where git provably will not track them."""
+    tracked = export_folder.git_tracks(out, SECRETS_FILE)
+    if tracked:
         raise CourtyardError(
             f"{out} is tracked by git and the secrets hold private keys; choose an ignored "
             "folder such as dist/helm, or pass --no-secrets"
         )
+    if tracked is None:
+        raise CourtyardError(
+            f"{out} lies in a git work tree and git cannot be asked whether it is ignored "
+            "(is git on PATH?); the secrets hold private keys, so install git, or pass "
+            "--no-secrets"
+        )
+
+
+def export_helm(project: Project, out: Path | None = None, *, secrets: bool = True) -> ExportResult:
+    """Write values (and secrets) into `out`, a folder the export owns; refuse anything else
+    before a file is written."""
+    out = (out or project.layout.helm_out).resolve()
+    export_folder.check_owned(out, SIGNATURES)
+    if secrets:
+        check_secrets_location(out)
     result = ExportResult(out)
     header = (
-        f"# Values for the nats/nats chart, exported by Courtyard from {project.spec.path}.\n"
+        f"{VALUES_HEADER} from {project.spec.path}.\n"
         f"# Layout: {project.spec.chart_layout}. Regenerate with `invoke export-helm`.\n"
     )
-    values_text = header + yaml.safe_dump(helm_values.values(project), sort_keys=False)
-    write_file(out / VALUES_FILE, values_text)
-    result.written.append(out / VALUES_FILE)
+    planned = [
+        export_folder.Planned(
+            VALUES_FILE,
+            (header + yaml.safe_dump(helm_values.values(project), sort_keys=False)).encode(),
+        )
+    ]
     if secrets:
         text = (
-            "# Kubernetes Secrets for the nats/nats chart. THEY HOLD PRIVATE KEYS: keep this "
-            "file out of git.\n" + yaml.safe_dump_all(secret_manifests(project), sort_keys=False)
+            f"{SECRETS_HEADER} THEY HOLD PRIVATE KEYS: keep this file out of git.\n"
+            + yaml.safe_dump_all(secret_manifests(project), sort_keys=False)
         )
-        write_file(out / SECRETS_FILE, text, private=True)
+        planned.append(export_folder.Planned(SECRETS_FILE, text.encode(), private=True))
         result.secrets = out / SECRETS_FILE
-        result.written.append(result.secrets)
     else:
-        (out / SECRETS_FILE).unlink(missing_ok=True)
         result.kubectl = kubectl_commands(project)
     result.deploy = deploy_commands(project, out, with_secrets_file=secrets)
     readme = [
-        "# Deploying this cluster to Kubernetes",
+        README_HEADER,
         "",
         f"Exported by Courtyard from `{project.spec.path}` for the nats/nats chart "
         f"({project.spec.chart_layout} layout), release `{project.spec.release}` in "
@@ -178,6 +173,8 @@ def export_helm(project: Project, out: Path | None = None, *, secrets: bool = Tr
     if secrets:
         readme += [f"`{SECRETS_FILE}` holds private keys (mode 0600); keep it out of git.", ""]
     readme += ["```sh", *result.deploy, "```", ""]
-    write_file(out / "README.md", "\n".join(readme))
-    result.written.append(out / "README.md")
+    planned.append(export_folder.Planned("README.md", "\n".join(readme).encode()))
+    # Secrets an earlier export wrote are stale private keys once --no-secrets is chosen.
+    stale = () if secrets else (SECRETS_FILE,)
+    result.written = export_folder.write_owned(out, planned, remove=stale)
     return result

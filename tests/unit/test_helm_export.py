@@ -126,10 +126,56 @@ def test_output_modes_and_no_secrets(exported, tmp_path):
 def test_secrets_refuse_a_tracked_folder(exported):
     project, _ = exported()
     with pytest.raises(CourtyardError, match="tracked by git"):
-        export_helm(project, REPO / "config")
-    with pytest.raises(CourtyardError, match="tracked by git"):
         export_helm(project, REPO / "config" / "not-yet" / "deeper")
     assert not (REPO / "config" / "not-yet").exists()
+
+
+def test_secrets_refuse_a_work_tree_when_git_cannot_be_asked(exported, tmp_path, monkeypatch):
+    project, _ = exported()
+    tree = tmp_path / "tree"
+    (tree / ".git").mkdir(parents=True)
+    monkeypatch.setenv("PATH", str(tmp_path / "no-git-here"))
+    with pytest.raises(CourtyardError, match="git cannot be asked") as err:
+        export_helm(project, tree / "deploy")
+    assert "--no-secrets" in str(err.value)
+    assert not (tree / "deploy").exists()
+    export_helm(project, tree / "deploy", secrets=False)  # no keys: no need to ask git
+
+
+@pytest.mark.parametrize(
+    ("setup", "words"),
+    [
+        ("project-readme", ["holds README.md", "did not write"]),
+        ("edited-values", ["holds values.yaml", "changed since"]),
+        ("a-file", ["is a file, not a folder"]),
+    ],
+)
+def test_an_export_writes_only_into_a_folder_it_owns(exported, tmp_path, setup, words):
+    project, _ = exported()
+    out = tmp_path / "target"
+    if setup == "project-readme":
+        out.mkdir()
+        (out / "README.md").write_text("# My project\n")
+        (out / "secrets.yaml").write_text("mine\n")
+    elif setup == "edited-values":
+        export_helm(project, out, secrets=False)
+        (out / "values.yaml").write_text((out / "values.yaml").read_text() + "# my edit\n")
+    else:
+        out.write_text("a file\n")
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    for secrets in (True, False):
+        with pytest.raises(CourtyardError) as err:
+            export_helm(project, out, secrets=secrets)
+        assert all(word in str(err.value) for word in words)
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+
+
+def test_a_folder_exported_before_the_manifest_is_still_ours(exported, tmp_path):
+    project, result = exported()
+    (result.out / ".courtyard-export.json").unlink()
+    again = export_helm(project, result.out, secrets=False)
+    assert not (result.out / "secrets.yaml").exists()
+    assert {p.name for p in again.written} == {"values.yaml", "README.md"}
 
 
 @pytest.mark.parametrize("layout", ["current", "legacy"])
