@@ -11,6 +11,7 @@ import os
 import sys
 from pathlib import Path
 
+from docker.errors import DockerException
 from invoke import task
 from invoke.exceptions import Exit
 
@@ -48,6 +49,15 @@ def user_errors(func):
             # The reader went away (`invoke env | head -1`): stop quietly, as a shell tool does.
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             raise Exit(code=141) from None
+        except DockerException as exc:
+            # The engine refused or lost something mid-task (another tool removed a container):
+            # the task stops where it was; `status` shows what is there, and `up` is idempotent.
+            reason = " ".join(str(exc).split())[:200]
+            raise Exit(
+                f"courtyard: the Docker engine refused a request ({reason}); see the cluster with "
+                "`invoke status`, then run the task again",
+                code=1,
+            ) from None
         except OSError as exc:
             # A file Courtyard must read or write (an unwritable certs/, a full disk): the
             # path and the system's reason are the whole story.

@@ -9,51 +9,21 @@ from courtyard.artefacts import authorization
 from courtyard.artefacts import certs as certs_mod
 from courtyard.artefacts.pki import Usage
 from courtyard.commands.output import table
-from courtyard.commands.steps import load, rel
+from courtyard.commands.steps import load, load_locked, rel
 from courtyard.core.errors import CourtyardError
+from courtyard.spec.project import Project
 from courtyard.spec.sans import parse_san_list
 
 SHOWN_FIELDS = ("error", "subject", "issuer", "sans", "eku", "not_after", "sha256", "rights")
 
 
 def certs(spec: str | None, *, force: bool, show: bool, as_json: bool) -> None:
-    project = load(spec)
     if show:
-        shown = certs_mod.show_certs(project.spec, project.names, project.layout)
-        if not shown:
-            raise CourtyardError(f"no certificates in {project.layout.certs}; run `invoke certs`")
-        identities = {f"client {i.name}": i for i in authorization.identities(project.spec)}
-        for label, _, info in shown:
-            if label in identities:
-                info["rights"] = authorization.rights(identities[label])
-        if as_json:
-            print(
-                json.dumps(
-                    [{"name": label, "path": str(path), **info} for label, path, info in shown],
-                    indent=2,
-                )
-            )
-            return
-        for label, path, info in shown:
-            print(f"{label}: {rel(project, path)}")
-            for key in (
-                "error",
-                "subject",
-                "issuer",
-                "sans",
-                "eku",
-                "not_after",
-                "sha256",
-                "rights",
-            ):
-                if key not in info:
-                    continue
-                value = info[key]
-                value = ", ".join(value) if isinstance(value, list) else value
-                print(f"  {key:<10} {value or '-'}")
+        show_certs(load(spec), as_json=as_json)
         return
-    started = time.monotonic()
-    results = certs_mod.ensure_certs(project.spec, project.names, project.layout, force=force)
+    with load_locked(spec, "certs") as project:
+        started = time.monotonic()
+        results = certs_mod.ensure_certs(project.spec, project.names, project.layout, force=force)
     if as_json:
         print(
             json.dumps(
@@ -80,6 +50,33 @@ def certs(spec: str | None, *, force: bool, show: bool, as_json: bool) -> None:
     )
 
 
+def show_certs(project: Project, *, as_json: bool) -> None:
+    """`invoke certs --show`: what is on disk, read only."""
+    shown = certs_mod.show_certs(project.spec, project.names, project.layout)
+    if not shown:
+        raise CourtyardError(f"no certificates in {project.layout.certs}; run `invoke certs`")
+    identities = {f"client {i.name}": i for i in authorization.identities(project.spec)}
+    for label, _, info in shown:
+        if label in identities:
+            info["rights"] = authorization.rights(identities[label])
+    if as_json:
+        print(
+            json.dumps(
+                [{"name": label, "path": str(path), **info} for label, path, info in shown],
+                indent=2,
+            )
+        )
+        return
+    for label, path, info in shown:
+        print(f"{label}: {rel(project, path)}")
+        for key in SHOWN_FIELDS:
+            if key not in info:
+                continue
+            value = info[key]
+            value = ", ".join(value) if isinstance(value, list) else value
+            print(f"  {key:<10} {value or '-'}")
+
+
 def cert(
     spec: str | None,
     *,
@@ -97,18 +94,18 @@ def cert(
         san_list = parse_san_list(sans) if sans else []
     except ValueError as exc:
         raise CourtyardError(f"{exc}") from None
-    project = load(spec)
-    usage = Usage.ROUTE if route else Usage.CLIENT if client else Usage.SERVER
-    result = certs_mod.issue_adhoc(
-        project.spec,
-        project.layout,
-        common_name=common_name,
-        base=out,
-        organizational_unit=unit,
-        sans=san_list,
-        usage=usage,
-        force=force,
-    )
+    with load_locked(spec, "cert") as project:
+        usage = Usage.ROUTE if route else Usage.CLIENT if client else Usage.SERVER
+        result = certs_mod.issue_adhoc(
+            project.spec,
+            project.layout,
+            common_name=common_name,
+            base=out,
+            organizational_unit=unit,
+            sans=san_list,
+            usage=usage,
+            force=force,
+        )
     key = project.layout.key(out)
     print(
         f"{result.label}: {rel(project, result.path)} and {rel(project, key)} (mode 0600) "

@@ -12,49 +12,49 @@ from courtyard.artefacts import client_access
 from courtyard.checks.status import cluster_status
 from courtyard.commands import up as up_steps
 from courtyard.commands.output import CROSS, TICK, table, warn
-from courtyard.commands.steps import load, rel
+from courtyard.commands.steps import load, load_locked, rel
 from courtyard.core.errors import CourtyardError
 from courtyard.runtime import docker_objects, engine, teardown
 
 
 def up(spec: str | None, *, timeout: float, force_certs: bool) -> None:
-    project = load(spec)
-    started = time.monotonic()
-    print(
-        f"Courtyard up: {project.names.fullname}, {project.spec.replicas} node(s), "
-        f"from {project.spec.path}"
-    )
-    up_steps.up(project, timeout=timeout, force_certs=force_certs)
-    urls = ",".join(project.names.client_urls)
-    identity = client_access.client_identity(project)
-    print(
-        f"Cluster ready in {time.monotonic() - started:.1f}s. Connect with "
-        f'`eval "$(invoke env)"` (NATS_URL={urls}, mutual TLS with '
-        f"{rel(project, project.layout.client_cert(identity))}); "
-        "check it with `invoke smoke`."
-    )
+    with load_locked(spec, "up") as project:
+        started = time.monotonic()
+        print(
+            f"Courtyard up: {project.names.fullname}, {project.spec.replicas} node(s), "
+            f"from {project.spec.path}"
+        )
+        up_steps.up(project, timeout=timeout, force_certs=force_certs)
+        urls = ",".join(project.names.client_urls)
+        identity = client_access.client_identity(project)
+        print(
+            f"Cluster ready in {time.monotonic() - started:.1f}s. Connect with "
+            f'`eval "$(invoke env)"` (NATS_URL={urls}, mutual TLS with '
+            f"{rel(project, project.layout.client_cert(identity))}); "
+            "check it with `invoke smoke`."
+        )
 
 
 def down(spec: str | None, *, volumes: bool) -> None:
-    project = load(spec)
-    started = time.monotonic()
-    report = teardown.down(engine.connect(), project, volumes=volumes)
-    print(
-        f" {TICK} Removed {len(report.containers)} container(s)"
-        + (f" ({', '.join(report.containers)})" if report.containers else "")
-        + (", the network" if report.network else "")
-        + (f", {len(report.volumes)} volume(s)" if volumes else "")
-        + f" ({time.monotonic() - started:.2f}s)"
-    )
-    for thing in report.left_alone:
-        warn(f"left {thing} alone: Courtyard did not create it")
-    if volumes:
-        print("JetStream data removed; certificates kept. Next: `invoke up` starts empty.")
-    else:
+    with load_locked(spec, "down") as project:
+        started = time.monotonic()
+        report = teardown.down(engine.connect(), project, volumes=volumes)
         print(
-            "JetStream data kept in volumes; `invoke up` brings it back, "
-            "`invoke down --volumes` removes it."
+            f" {TICK} Removed {len(report.containers)} container(s)"
+            + (f" ({', '.join(report.containers)})" if report.containers else "")
+            + (", the network" if report.network else "")
+            + (f", {len(report.volumes)} volume(s)" if volumes else "")
+            + f" ({time.monotonic() - started:.2f}s)"
         )
+        for thing in report.left_alone:
+            warn(f"left {thing} alone: Courtyard did not create it")
+        if volumes:
+            print("JetStream data removed; certificates kept. Next: `invoke up` starts empty.")
+        else:
+            print(
+                "JetStream data kept in volumes; `invoke up` brings it back, "
+                "`invoke down --volumes` removes it."
+            )
 
 
 STATUS_HEADERS = [

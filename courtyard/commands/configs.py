@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from courtyard.commands.steps import load, prepare, rel
+from courtyard.commands.steps import load_locked, prepare, rel
 
 
 def configs(spec: str | None) -> None:
-    project = load(spec)
-    prepare(project)
-    print(f"Configs in {rel(project, project.layout.nodes)}/. Next: `invoke up`.")
+    with load_locked(spec, "configs") as project:
+        prepare(project)
+        print(f"Configs in {rel(project, project.layout.nodes)}/. Next: `invoke up`.")

@@ -8,37 +8,37 @@ from courtyard.artefacts import helm_export, helm_verify
 from courtyard.artefacts.compose import write_compose
 from courtyard.artefacts.node_containers import node_specs
 from courtyard.commands.output import CROSS, TICK, step, table, warn
-from courtyard.commands.steps import choose_image, connect_engine, load, prepare, rel
+from courtyard.commands.steps import choose_image, connect_engine, load_locked, prepare, rel
 from courtyard.core.errors import CourtyardError
 
 
 def export_helm(
     spec: str | None, *, out: str | None, secrets: bool, verify: bool, chart: str | None
 ) -> None:
-    project = load(spec)
-    prepare(project)
-    with step("Helm values and secrets") as info:
-        result = helm_export.export_helm(project, Path(out) if out else None, secrets=secrets)
-        info["detail"] = ", ".join(rel(project, p) for p in result.written)
-    if result.secrets:
-        warn(
-            f"{rel(project, result.secrets)} holds private keys (mode 0600); keep it out of "
-            "git and share it only with the cluster"
-        )
-    else:
-        print("Create the secrets with:")
-        print("\n".join(f"  {command}" for command in result.kubectl))
-    if verify:
-        with step("Rendered the chart with the Helm SDK and compared nats.conf") as info:
-            report = helm_verify.verify(project, Path(chart) if chart else None)
-            info["detail"] = report.chart
-        _print_verify(report)
-        if not report.ok:
-            raise CourtyardError(
-                "the chart renders a cluster different from the local one; see the table above"
+    with load_locked(spec, "export-helm") as project:
+        prepare(project)
+        with step("Helm values and secrets") as info:
+            result = helm_export.export_helm(project, Path(out) if out else None, secrets=secrets)
+            info["detail"] = ", ".join(rel(project, p) for p in result.written)
+        if result.secrets:
+            warn(
+                f"{rel(project, result.secrets)} holds private keys (mode 0600); keep it out of "
+                "git and share it only with the cluster"
             )
-    print("Deploy with:")
-    print("\n".join(f"  {command}" for command in result.deploy))
+        else:
+            print("Create the secrets with:")
+            print("\n".join(f"  {command}" for command in result.kubectl))
+        if verify:
+            with step("Rendered the chart with the Helm SDK and compared nats.conf") as info:
+                report = helm_verify.verify(project, Path(chart) if chart else None)
+                info["detail"] = report.chart
+            _print_verify(report)
+            if not report.ok:
+                raise CourtyardError(
+                    "the chart renders a cluster different from the local one; see the table above"
+                )
+        print("Deploy with:")
+        print("\n".join(f"  {command}" for command in result.deploy))
 
 
 def _print_verify(report) -> None:
@@ -77,15 +77,15 @@ def _short(value) -> str:
 
 
 def export_compose(spec: str | None) -> None:
-    project = load(spec)
-    client = connect_engine()
-    prepare(project)
-    image = choose_image(client, project)
-    with step("Compose file") as info:
-        path = write_compose(project, node_specs(project, image.tag))
-        info["detail"] = rel(project, path)
-    print(
-        f"Run it with `docker compose -f {rel(project, path)} up -d` (or docker-compose), "
-        f"after `invoke down` if `invoke up` runs this cluster; `invoke status` and "
-        "`invoke smoke` work on either."
-    )
+    with load_locked(spec, "export-compose") as project:
+        client = connect_engine()
+        prepare(project)
+        image = choose_image(client, project)
+        with step("Compose file") as info:
+            path = write_compose(project, node_specs(project, image.tag))
+            info["detail"] = rel(project, path)
+        print(
+            f"Run it with `docker compose -f {rel(project, path)} up -d` (or docker-compose), "
+            f"after `invoke down` if `invoke up` runs this cluster; `invoke status` and "
+            "`invoke smoke` work on either."
+        )

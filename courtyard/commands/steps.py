@@ -3,6 +3,8 @@ node configs, choose the node image — each printed as one line with its durati
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import docker
@@ -11,6 +13,7 @@ from courtyard.artefacts import certs as certs_mod
 from courtyard.artefacts import nodeconf
 from courtyard.artefacts.config_check import check_configs
 from courtyard.commands.output import step, warn
+from courtyard.core import lock
 from courtyard.runtime import engine
 from courtyard.runtime.image import ImageChoice, ensure_image
 from courtyard.spec.project import Project, load_project
@@ -22,6 +25,16 @@ def load(spec: str | None) -> Project:
     for message in project.spec.warnings:
         warn(message)
     return project
+
+
+@contextlib.contextmanager
+def load_locked(spec: str | None, task: str) -> Iterator[Project]:
+    """`load`, then hold the cluster's lock while the task runs: two tasks that change one
+    cluster's containers or files never run at once."""
+    project = load(spec)
+    cluster = project.names.fullname
+    with lock.hold(project.layout.lock_file(cluster), task, cluster):
+        yield project
 
 
 def rel(project: Project, path: Path) -> str:

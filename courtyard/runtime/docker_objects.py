@@ -54,8 +54,49 @@ def node_containers(client: docker.DockerClient, project: Project) -> list[Conta
     return found
 
 
+def get_networks(client: docker.DockerClient, name: str) -> list[Network]:
+    """Every network named exactly `name` (older engines allowed several)."""
+    return [n for n in client.networks.list(names=[name]) if n.name == name]
+
+
 def get_network(client: docker.DockerClient, name: str) -> Network | None:
-    return next((n for n in client.networks.list(names=[name]) if n.name == name), None)
+    found = get_networks(client, name)
+    return found[0] if found else None
+
+
+def drop_duplicate_networks(client: docker.DockerClient, project: Project) -> list[str]:
+    """A cluster has one network: extra ones of ours that no container uses are removed (two
+    racing `up`s on an old engine could make two). Returns the ids removed."""
+    found = get_networks(client, project.names.network)
+    ours = [
+        n for n in found if owner_of(n.attrs.get("Labels"), project.names.fullname) is Owner.OURS
+    ]
+    if len(ours) < 2:
+        return []
+    for network in ours:
+        network.reload()
+    ours.sort(key=lambda n: len(n.attrs.get("Containers") or {}), reverse=True)
+    removed = []
+    for network in ours[1:]:
+        if not network.attrs.get("Containers"):
+            remove_network(network)
+            removed.append(network.id)
+    return removed
+
+
+def remove_network(network: Network) -> None:
+    _ignore_gone(network.remove)
+
+
+def _ignore_gone(call: Callable[[], object]) -> None:
+    """Run a removal; an object already gone (or going) is the state it wanted."""
+    try:
+        call()
+    except NotFound:
+        pass
+    except APIError as exc:
+        if exc.status_code != 409 or "in progress" not in str(exc.explanation or ""):
+            raise
 
 
 def get_volume(client: docker.DockerClient, name: str) -> Volume | None:
@@ -74,6 +115,7 @@ def check_names(
     containers and networks must be this cluster's own.
     """
     fullname, spec_name = project.names.fullname, project.spec.path.name
+    drop_duplicate_networks(client, project)
     existing: dict[str, Container | None] = {}
     for node in nodes:
         container = get_container(client, node.name)
@@ -99,9 +141,17 @@ def ensure_network(client: docker.DockerClient, project: Project) -> bool:
     name = project.names.network
     if get_network(client, name) is not None:
         return False
-    client.networks.create(
-        name, driver="bridge", labels=project.names.labels(project.spec_file), check_duplicate=True
-    )
+    try:
+        client.networks.create(
+            name,
+            driver="bridge",
+            labels=project.names.labels(project.spec_file),
+            check_duplicate=True,
+        )
+    except APIError as exc:
+        if exc.status_code != 409:  # 409: made meanwhile by another run; that is what we want
+            raise
+        return False
     return True
 
 
@@ -152,9 +202,10 @@ def start_node(client: docker.DockerClient, node: NodeSpec, old: Container | Non
 
 
 def remove_container(container: Container) -> None:
-    if container.status == "running":
-        container.stop(timeout=STOP_TIMEOUT)
-    container.remove(v=False, force=True)
+    """Stop and remove; a container already gone is what was wanted."""
+    if container.status in ("running", "paused", "restarting"):
+        _ignore_gone(lambda: container.stop(timeout=STOP_TIMEOUT))
+    _ignore_gone(lambda: container.remove(v=False, force=True))
 
 
 def in_parallel(jobs: list[Callable[[], object]]) -> None:

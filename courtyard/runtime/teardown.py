@@ -36,12 +36,15 @@ def down(client: docker.DockerClient, project: Project, *, volumes: bool = False
     left_alone = []
     if network is not None:
         if owner_of(network.attrs.get("Labels"), names.fullname) is Owner.OURS:
-            network.remove()
+            for ours in docker_objects.get_networks(client, names.network):
+                if owner_of(ours.attrs.get("Labels"), names.fullname) is Owner.OURS:
+                    docker_objects.remove_network(ours)
             removed_network = True
         else:
             left_alone.append(f"network {network.name}")
     for pod in names.pods:
-        if docker_objects.get_container(client, pod) is not None:
+        container = docker_objects.get_container(client, pod)
+        if container is not None and owner_of(container.labels, names.fullname) is not Owner.OURS:
             left_alone.append(f"container {pod}")
     removed_volumes = []
     if volumes:

@@ -47,6 +47,10 @@ class Layout:
         """What running nodes mount that is not generated config: Courtyard keeps it."""
         return self.root / "run"
 
+    def lock_file(self, cluster: str) -> Path:
+        """Held by every task that changes the cluster's Docker objects or files."""
+        return self.run / "locks" / f"{cluster}.lock"
+
     def node_config_mount(self, pod: str) -> Path:
         """The folder mounted at the chart's config folder: a copy of the node's config, or,
         for a moment during a cold start, its start gate."""
