@@ -8,8 +8,10 @@ import docker
 
 from courtyard.artefacts import certs
 from courtyard.checks import monitor, readiness
+from courtyard.checks.drift import drift_reasons
 from courtyard.runtime import docker_objects
 from courtyard.runtime.ownership import Owner, owner_of
+from courtyard.runtime.plan import missing_aliases
 from courtyard.spec.project import Project
 
 
@@ -45,6 +47,41 @@ class ClusterStatus:
         }
 
 
+_REMEDY = {
+    "paused": "; `invoke up` unpauses it",
+    "absent": "; `invoke up` creates it",
+    "exited": "; `invoke up` starts it",
+    "created": "; `invoke up` starts it",
+    "dead": "; `invoke up` replaces it",
+}
+
+
+def leader_disagreements(rows: list[NodeStatus]) -> list[str]:
+    """What the nodes disagree on about the meta leader, instead of trusting one answer:
+    different names, or a name whose container does not run."""
+    said = {row.node: row.meta_leader for row in rows if row.meta_leader != "-"}
+    problems = []
+    if len(set(said.values())) > 1:
+        answers = ", ".join(f"{node} says {leader}" for node, leader in said.items())
+        problems.append(f"nodes disagree on the JetStream meta leader: {answers}")
+    states = {row.node: row.container for row in rows}
+    for leader in sorted(set(said.values())):
+        if leader in states and not states[leader].startswith("running"):
+            named_by = ", ".join(node for node, named in said.items() if named == leader)
+            problems.append(
+                f"{named_by} still name {leader} as meta leader, but its container is "
+                f"{states[leader]}; a new leader is not elected yet"
+            )
+    running = sum(state.startswith("running") for state in states.values())
+    if said and running <= len(rows) // 2:
+        leaders = ", ".join(sorted(set(said.values())))
+        problems.append(
+            f"only {running} of {len(rows)} nodes run, too few for a JetStream quorum; "
+            f"the meta leader reported ({leaders}) cannot lead"
+        )
+    return problems
+
+
 def cluster_status(client: docker.DockerClient, project: Project) -> ClusterStatus:
     names, spec = project.names, project.spec
     layout = project.layout
@@ -58,8 +95,19 @@ def cluster_status(client: docker.DockerClient, project: Project) -> ClusterStat
         row = NodeStatus(pod, state, cert_expires=expiry)
         rows.append(row)
         if container is None or container.status != "running":
-            problems.append(f"{pod}: container {row.container}")
+            problems.append(f"{pod}: container {row.container}{_REMEDY.get(state, '')}")
             continue
+        lost = missing_aliases(container, names.network, names.aliases(index))
+        if lost:
+            row.container += ", aliases lost"
+            problems.append(
+                f"{pod}: peers cannot resolve it as {', '.join(lost)}; `invoke up` reconnects it"
+            )
+        if owner_of(container.labels, names.fullname) is Owner.OURS:
+            drift = drift_reasons(project, index)
+            if drift:
+                row.container += ", drifted"
+                problems += [f"{pod}: {reason}; `invoke up` rolls it" for reason in drift]
         port = names.monitor_host_port(index)
         targets.append((pod, port))
         varz = monitor.get(port, "/varz").body
@@ -73,6 +121,7 @@ def cluster_status(client: docker.DockerClient, project: Project) -> ClusterStat
             row.meta_leader = (jsz.get("meta_cluster") or {}).get("leader") or "-"
             row.streams, row.consumers = jsz.get("streams", 0), jsz.get("consumers", 0)
             row.messages, row.bytes = jsz.get("messages", 0), jsz.get("bytes", 0)
+    problems += leader_disagreements(rows)
     if targets and not problems:
         problems += readiness.check(targets).problems
     return ClusterStatus(

@@ -17,11 +17,14 @@ import docker
 from docker.models.containers import Container
 
 from courtyard.artefacts.node_containers import NodeSpec, node_specs
+from courtyard.checks.drift import digest_file as drift_digest_file
+from courtyard.checks.drift import drift_reasons, record_digest
 from courtyard.checks.readiness import wait_ready
 from courtyard.commands import steps
 from courtyard.commands.output import step
 from courtyard.runtime import docker_objects, ports, start_gate, teardown
 from courtyard.runtime.plan import Plan, plan_nodes, state_of
+from courtyard.spec import naming
 from courtyard.spec.project import Project
 
 DEFAULT_TIMEOUT = 60.0
@@ -72,16 +75,31 @@ def preflight(ctx: UpContext) -> None:
         held = {
             port
             for c in ctx.ours.values()
-            if c.status == "running"
+            if c.status in ("running", "paused", "restarting")
             for port in ports.published_ports(c)
         }
-        states = {name: state_of(c) for name, c in ctx.existing.items() if c is not None}
+        states = {}
+        for node in ctx.nodes:
+            container = ctx.existing[node.name]
+            if container is None:
+                continue
+            # Only a node that runs what its label says is asked what it really runs.
+            same = container.labels.get(naming.HASH_LABEL) == node.fingerprint
+            asks = same and container.status == "running"
+            drift = drift_reasons(ctx.project, node.index) if asks else []
+            states[node.name] = state_of(container, node, drift)
         ctx.plan = plan_nodes(ctx.nodes, states, ctx.ours)
         ports.check_ports(ctx.plan.to_start_or_roll, held)
+        counts = {
+            "to start": len(ctx.plan.start),
+            "to roll": len(ctx.plan.roll),
+            "to unpause": len(ctx.plan.unpause),
+            "to reconnect": len(ctx.plan.reconnect),
+        }
         info["detail"] = (
             "nothing to change"
             if ctx.plan.changes_nothing
-            else (f"{len(ctx.plan.start)} to start, {len(ctx.plan.roll)} to roll")
+            else ", ".join(f"{n} {what}" for what, n in counts.items() if n or what == "to start")
         )
 
 
@@ -112,6 +130,22 @@ def release_left_armed(ctx: UpContext) -> None:
         )
 
 
+def repair(ctx: UpContext) -> None:
+    """Nodes that run what was generated but were paused or lost their network aliases keep
+    their containers: resumed, or connected again with every alias."""
+    if not ctx.plan.repairs:
+        return
+    with step("Nodes repaired") as info:
+        done = []
+        for node in ctx.plan.unpause:
+            docker_objects.unpause_node(ctx.existing[node.name])
+            done.append(f"{node.name} unpaused (was paused)")
+        for node in ctx.plan.reconnect:
+            docker_objects.reconnect_node(ctx.client, node, ctx.existing[node.name])
+            done.append(f"{node.name} reconnected with its aliases (peers could not resolve it)")
+        info["detail"] = ", ".join(done)
+
+
 def start(ctx: UpContext) -> None:
     """Start the nodes that are down; several at once start together behind the start gate,
     so that their servers elect a meta leader at once instead of a timeout later."""
@@ -136,7 +170,7 @@ def start(ctx: UpContext) -> None:
 
 
 def wait(ctx: UpContext) -> None:
-    if ctx.plan.start:
+    if ctx.plan.start or ctx.plan.repairs:
         title = "Waiting for health, routes and JetStream meta leader"
     elif ctx.already_running:
         title = "Ready (already running)"
@@ -144,6 +178,18 @@ def wait(ctx: UpContext) -> None:
         return
     with step(title) as info:
         info["detail"] = ctx.wait_ready()
+    record_digests(ctx, [*ctx.plan.start, *ctx.plan.repairs])
+
+
+def record_digests(ctx: UpContext, nodes: list[NodeSpec]) -> None:
+    """Remember what each (re)started node loaded, and what a node never seen before runs,
+    so that a later `up` or `status` notices a node that runs something else."""
+    fresh = {node.index for node in nodes}
+    fresh |= {
+        node.index for node in ctx.nodes if not drift_digest_file(ctx.project, node.name).is_file()
+    }
+    for index in sorted(fresh):
+        record_digest(ctx.project, index)
 
 
 def roll(ctx: UpContext) -> None:
@@ -154,6 +200,7 @@ def roll(ctx: UpContext) -> None:
             started = time.monotonic()
             docker_objects.start_node(ctx.client, node, ctx.existing[node.name])
             summary = ctx.wait_ready()
+            record_digest(ctx.project, node.index)
             info["detail"] = f"ready again after {time.monotonic() - started:.1f}s: {summary}"
 
 
@@ -173,6 +220,7 @@ UP_STEPS: tuple[Callable[[UpContext], None], ...] = (
     preflight,
     network_and_volumes,
     release_left_armed,
+    repair,
     start,
     wait,
     roll,

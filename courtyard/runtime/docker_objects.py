@@ -17,6 +17,7 @@ from docker.models.networks import Network
 from docker.models.volumes import Volume
 
 from courtyard.artefacts.node_containers import NodeSpec, sync_config_mount
+from courtyard.core.errors import CourtyardError
 from courtyard.runtime.ownership import Owner, carries_cluster_labels, owner_of, refuse_foreign
 from courtyard.spec import naming
 from courtyard.spec.project import Project
@@ -193,12 +194,28 @@ def start_node(client: docker.DockerClient, node: NodeSpec, old: Container | Non
     """Start the node: its stopped container when it still fits, else a new one. Its mounted
     config folder first gets the generated config (unless a start gate is armed there)."""
     sync_config_mount(node)
-    if old is not None and old.labels.get(naming.HASH_LABEL) == node.fingerprint:
+    fits = old is not None and old.labels.get(naming.HASH_LABEL) == node.fingerprint
+    if fits and old.status in ("created", "exited"):
         old.start()
         return
     if old is not None:
         remove_container(old)
     create_node(client, node).start()
+
+
+def unpause_node(container: Container) -> None:
+    container.unpause()
+
+
+def reconnect_node(client: docker.DockerClient, node: NodeSpec, container: Container) -> None:
+    """Connect the container to its network again with every alias it must answer to."""
+    network = get_network(client, node.network)
+    if network is None:
+        raise CourtyardError(f"network {node.network} is gone; run `invoke up` again")
+    container.reload()
+    if node.network in (container.attrs.get("NetworkSettings", {}).get("Networks") or {}):
+        _ignore_gone(lambda: network.disconnect(container, force=True))
+    network.connect(container, aliases=list(node.aliases))
 
 
 def remove_container(container: Container) -> None:

@@ -24,14 +24,35 @@ class ContainerState:
     name: str
     status: str  # Docker's: created, running, paused, exited, dead, ...
     fingerprint: str | None  # the node fingerprint it was made from (its hash label)
+    missing_aliases: tuple[str, ...] = ()  # names peers cannot resolve it by
+    drift: tuple[str, ...] = ()  # why what it runs is not what was generated
 
     @property
     def running(self) -> bool:
         return self.status == "running"
 
 
-def state_of(container: Container) -> ContainerState:
-    return ContainerState(container.name, container.status, container.labels.get(naming.HASH_LABEL))
+def missing_aliases(container: Container, network: str, aliases: Iterable[str]) -> list[str]:
+    """The aliases of `aliases` the container cannot be resolved by on `network` (all of
+    them when it is not connected to it)."""
+    endpoint = (container.attrs.get("NetworkSettings", {}).get("Networks") or {}).get(network)
+    if endpoint is None:
+        return list(aliases)
+    known = set(endpoint.get("Aliases") or []) | set(endpoint.get("DNSNames") or [])
+    return [alias for alias in aliases if alias not in known]
+
+
+def state_of(
+    container: Container, node: NodeSpec | None = None, drift: Iterable[str] = ()
+) -> ContainerState:
+    lost = missing_aliases(container, node.network, node.aliases) if node is not None else []
+    return ContainerState(
+        container.name,
+        container.status,
+        container.labels.get(naming.HASH_LABEL),
+        tuple(lost) if container.status == "running" else (),
+        tuple(drift),
+    )
 
 
 @dataclass
@@ -41,12 +62,18 @@ class Plan:
     start: list[NodeSpec] = field(default_factory=list)  # absent or stopped: brought up together
     roll: list[tuple[NodeSpec, str]] = field(default_factory=list)  # running, must be replaced
     keep: list[NodeSpec] = field(default_factory=list)
+    unpause: list[NodeSpec] = field(default_factory=list)  # paused by someone: resumed
+    reconnect: list[NodeSpec] = field(default_factory=list)  # lost its aliases: reconnected
     remove: list[str] = field(default_factory=list)  # our containers beyond the spec's replicas
     reasons: dict[str, str] = field(default_factory=dict)  # why each node in `start` starts
 
     @property
     def changes_nothing(self) -> bool:
-        return not self.start and not self.roll
+        return not (self.start or self.roll or self.unpause or self.reconnect)
+
+    @property
+    def repairs(self) -> list[NodeSpec]:
+        return self.unpause + self.reconnect
 
     @property
     def to_start_or_roll(self) -> list[NodeSpec]:
@@ -69,14 +96,23 @@ def plan_nodes(
             plan.start.append(node)
             plan.reasons[node.name] = "created"
         elif container.fingerprint != node.fingerprint:
-            if container.running:
+            if container.running or container.status == "paused":
                 plan.roll.append((node, ROLL_REASON))
             else:
                 plan.start.append(node)
                 plan.reasons[node.name] = "replaced (changed while stopped)"
+        elif container.status == "paused":
+            plan.unpause.append(node)
+        elif container.status == "dead":
+            plan.start.append(node)
+            plan.reasons[node.name] = "replaced (its container was dead)"
         elif not container.running:
             plan.start.append(node)
             plan.reasons[node.name] = f"restarted (was {container.status})"
+        elif container.missing_aliases:
+            plan.reconnect.append(node)
+        elif container.drift:
+            plan.roll.append((node, f"drifted: {'; '.join(container.drift)}"))
         else:
             plan.keep.append(node)
     plan.remove = sorted(name for name in ours if name not in wanted)

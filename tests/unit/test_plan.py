@@ -61,13 +61,45 @@ def test_a_changed_running_node_rolls_and_a_changed_stopped_one_is_replaced():
     assert [n.name for n in plan.to_start_or_roll] == ["n-1", "n-0"]
 
 
-@pytest.mark.parametrize("status", ["exited", "created", "dead"])
-def test_an_unchanged_stopped_node_is_restarted_and_says_what_it_was(status):
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [
+        ("exited", "restarted (was exited)"),
+        ("created", "restarted (was created)"),
+        ("dead", "replaced (its container was dead)"),
+    ],
+)
+def test_an_unchanged_stopped_node_is_started_and_says_what_it_was(status, reason):
     existing = {n.name: running(n.name) for n in NODES}
     existing["n-2"] = ContainerState("n-2", status, "f1")
     plan = plan_nodes(NODES, existing)
     assert [n.name for n in plan.start] == ["n-2"]
-    assert plan.reasons["n-2"] == f"restarted (was {status})"
+    assert plan.reasons["n-2"] == reason
+
+
+def test_a_paused_node_is_unpaused_unless_it_changed():
+    existing = {n.name: running(n.name) for n in NODES}
+    existing["n-0"] = ContainerState("n-0", "paused", "f1")
+    existing["n-1"] = ContainerState("n-1", "paused", "old")
+    plan = plan_nodes(NODES, existing)
+    assert [n.name for n in plan.unpause] == ["n-0"]
+    assert [n.name for n, _ in plan.roll] == ["n-1"]
+    assert not plan.changes_nothing and plan.start == []
+
+
+def test_a_node_that_lost_its_aliases_is_reconnected_not_replaced():
+    existing = {n.name: running(n.name) for n in NODES}
+    existing["n-1"] = ContainerState("n-1", "running", "f1", missing_aliases=("n-1",))
+    plan = plan_nodes(NODES, existing)
+    assert [n.name for n in plan.reconnect] == ["n-1"]
+    assert plan.roll == [] and plan.start == [] and not plan.changes_nothing
+
+
+def test_a_node_running_something_else_rolls_and_says_why():
+    existing = {n.name: running(n.name) for n in NODES}
+    existing["n-2"] = ContainerState("n-2", "running", "f1", drift=("it serves another cert",))
+    plan = plan_nodes(NODES, existing)
+    assert plan.roll == [(NODES[2], "drifted: it serves another cert")]
 
 
 def test_a_container_without_a_fingerprint_is_treated_as_changed():

@@ -1,0 +1,84 @@
+"""Nodes in odd states: `status` says what is wrong and `up` repairs it, keeping containers
+where it can. One cluster for the module; each test leaves it healthy again."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from courtyard.checks.status import cluster_status
+from courtyard.runtime import docker_objects
+from courtyard.spec.project import Project, load_project
+from tests.helpers import write_spec
+from tests.integration.conftest import quiet_up, test_spec_changes
+
+
+@pytest.fixture(scope="module")
+def odd_cluster(tmp_path_factory, docker_client) -> Iterator[Project]:
+    project = load_project(write_spec(tmp_path_factory.mktemp("odd"), test_spec_changes()))
+    try:
+        quiet_up(project)
+        yield project
+    finally:
+        docker_objects.purge(docker_client, project)
+
+
+def container(client, project: Project, index: int):
+    return docker_objects.get_container(client, project.names.pod(index))
+
+
+def assert_healthy(client, project: Project) -> None:
+    report = cluster_status(client, project)
+    assert report.healthy, report.problems
+
+
+def test_a_paused_node_is_reported_and_unpaused_in_place(docker_client, odd_cluster):
+    paused = container(docker_client, odd_cluster, 1)
+    paused.pause()
+    report = cluster_status(docker_client, odd_cluster)
+    pod = odd_cluster.names.pod(1)
+    assert f"{pod}: container paused; `invoke up` unpauses it" in report.problems
+    output = quiet_up(odd_cluster)
+    assert f"{pod} unpaused (was paused)" in output
+    assert "already in use" not in output
+    assert container(docker_client, odd_cluster, 1).id == paused.id
+    assert_healthy(docker_client, odd_cluster)
+
+
+def test_a_node_without_its_aliases_is_reported_and_reconnected(docker_client, odd_cluster):
+    names = odd_cluster.names
+    node = container(docker_client, odd_cluster, 2)
+    network = docker_objects.get_network(docker_client, names.network)
+    network.disconnect(node)
+    network.connect(node)  # back, but without the headless names peers dial
+    report = cluster_status(docker_client, odd_cluster)
+    assert not report.healthy
+    assert any(
+        p.startswith(f"{names.pod(2)}: peers cannot resolve it") and "reconnects" in p
+        for p in report.problems
+    ), report.problems
+    output = quiet_up(odd_cluster)
+    assert f"{names.pod(2)} reconnected with its aliases" in output
+    assert container(docker_client, odd_cluster, 2).id == node.id
+    assert_healthy(docker_client, odd_cluster)
+
+
+def test_a_node_running_a_hand_edited_config_is_flagged_and_rolled(docker_client, odd_cluster):
+    layout, pod = odd_cluster.layout, odd_cluster.names.pod(0)
+    mounted = layout.node_config_mount(pod) / "nats.conf"
+    mounted.write_text(mounted.read_text() + "max_connections: 1000\n")
+    container(docker_client, odd_cluster, 0).restart()
+    report = cluster_status(docker_client, odd_cluster)
+    drifted = [p for p in report.problems if p.startswith(f"{pod}: ")]
+    assert (
+        f"{pod}: it runs a config other than the one `up` started it with; `invoke up` rolls it"
+        in drifted
+    )
+    assert any("mounted config nats.conf differs" in p for p in drifted), drifted
+    assert "drifted" in report.nodes[0].container
+    output = quiet_up(odd_cluster)
+    assert f"Rolling {pod} (drifted: " in output
+    assert mounted.read_bytes() == layout.node_config(pod).read_bytes()
+    assert_healthy(docker_client, odd_cluster)
+    assert "nothing to change" in quiet_up(odd_cluster)
