@@ -26,6 +26,7 @@ import docker
 
 from courtyard.checks import monitor
 from courtyard.checks.placement import placement_problem
+from courtyard.checks.resources import is_store_full, store_problems
 from courtyard.core.errors import CourtyardError
 from courtyard.core.polling import WaitTimeout, poll
 from courtyard.runtime import docker_objects
@@ -78,6 +79,7 @@ def judge_node(
     if missing:
         probe.problems.append(f"no route yet to {', '.join(missing)}")
     jsz = jsz if isinstance(jsz, dict) else {}
+    probe.problems += store_problems(jsz)
     probe.problems += stream_leader_problems(name, jsz)
     meta = jsz.get("meta_cluster") or {}
     probe.meta_leader = meta.get("leader", "") or ""
@@ -128,7 +130,7 @@ def probe_node(name: str, port: int, expected: Sequence[str]) -> NodeProbe:
     if health.status != 200:
         return judge_node(name, port, expected, health)
     routez = monitor.get(port, "/routez").body
-    jsz = monitor.get(port, "/jsz?streams=true").body
+    jsz = monitor.get(port, "/jsz?streams=true&config=true").body
     probe = judge_node(name, port, expected, health, routez, jsz)
     if not probe.ready:
         return probe
@@ -263,6 +265,14 @@ def wait_ready(
         lines.append(f"    last 20 log lines:\n{tail}")
     lines += [f"--- {problem}" for problem in state.cluster_problems]
     not_ready = ", ".join(p.name for p in state.probes if not p.ready) or "the cluster"
+    full = [p.name for p in state.probes if any(is_store_full(q) for q in p.problems)]
+    if full:
+        raise NotReadyError(
+            f"{not_ready} not ready after {timeout:.0f}s because the JetStream store of "
+            f"{', '.join(full)} is full (not a slow machine); purge or delete data, or raise "
+            "the store size in the spec; the diagnosis is above",
+            "\n".join(lines),
+        )
     raise NotReadyError(
         f"{not_ready} not ready after {timeout:.0f}s; the diagnosis is above "
         "(raise --timeout if the machine is just slow)",

@@ -17,7 +17,9 @@ from typing import Any
 import docker
 from docker.models.containers import Container
 from nats.aio.client import Client
+from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import AckPolicy, ConsumerConfig, StorageType
+from nats.js.errors import BucketNotFoundError, NotFoundError
 
 from courtyard.artefacts import pki
 from courtyard.artefacts.authorization import ADMIN_PING
@@ -27,6 +29,7 @@ from courtyard.checks import monitor, permissions, security
 from courtyard.checks.failover import Failover
 from courtyard.checks.natsclient import connect, run_quietly
 from courtyard.checks.outcome import CheckFailed, CheckResult, Created, run_check
+from courtyard.checks.resources import cluster_store_problems
 from courtyard.checks.workload import (
     create_bucket,
     create_stream,
@@ -115,6 +118,12 @@ class Smoke:
 
     async def check(self, name: str, body: Callable[[], Awaitable[str]]) -> bool:
         result = await run_check(name, body)
+        if not result.ok:
+            # A full store shows as timeouts and "insufficient resources"; the servers'
+            # endpoints say which node, limit and stream.
+            full = cluster_store_problems(self.project.names.monitor_targets)
+            if full:
+                result.detail += f" ({'; '.join(full)})"
         self.report.checks.append(result)
         self.on_result(result)
         return result.ok
@@ -132,9 +141,11 @@ class Smoke:
                 )
                 await self.check(
                     f"JetStream: {self.messages} acked publishes, replicated, read back in order",
-                    self.jetstream,
+                    self.jetstream_unless_full,
                 )
-                await self.check("KV: put through one node, get through another", self.kv)
+                await self.check(
+                    "KV: put through one node, get through another", self.kv_unless_full
+                )
             await self.check("security: strangers are refused", self.client_security)
             await self.check(
                 "security: a route from another CA does not join",
@@ -217,6 +228,16 @@ class Smoke:
         return f"{len(pairs)} ordered pairs" if pairs else "one node: nothing to cross"
 
     # c. ------------------------------------------------------------------------------------
+    async def jetstream_unless_full(self) -> str:
+        self.refuse_full_store()
+        return await self.jetstream()
+
+    def refuse_full_store(self) -> None:
+        """Fail at once, without writing, when a node's store is full: every write would
+        wait out its timeout and could leave a stream behind."""
+        if cluster_store_problems(self.project.names.monitor_targets):
+            raise CheckFailed("not tried: a JetStream store is full")
+
     async def jetstream(self) -> str:
         stream, subject = f"SMOKE_{self.tag}", f"smoke.{self.tag}.js"
         js0 = self.conns[self.node_index(0)].jetstream(publish_async_max_pending=256)
@@ -288,6 +309,10 @@ class Smoke:
         )
 
     # d. ------------------------------------------------------------------------------------
+    async def kv_unless_full(self) -> str:
+        self.refuse_full_store()
+        return await self.kv()
+
     async def kv(self) -> str:
         bucket = f"SMOKE_{self.tag}"
         kv0 = await create_bucket(
@@ -434,10 +459,18 @@ class Smoke:
         nc = await connect(self.project, role="smoke-cleanup")
         try:
             js = nc.jetstream()
+            # Each deletion on its own, so that one that fails (a full store, a stream
+            # without a leader) does not keep the others; a stream that never came to be
+            # is fine. Whatever carries the smoke's tag is deleted too.
             for bucket in created.buckets:
-                await js.delete_key_value(bucket)
+                await _delete_quietly(lambda bucket=bucket: js.delete_key_value(bucket))
             for stream in created.streams:
-                await js.delete_stream(stream)
+                await _delete_quietly(lambda stream=stream: js.delete_stream(stream))
+            left = [
+                info.config.name for info in await js.streams_info() if self.tag in info.config.name
+            ]
+            for stream in left:
+                await _delete_quietly(lambda stream=stream: js.delete_stream(stream))
             left = [
                 info.config.name for info in await js.streams_info() if self.tag in info.config.name
             ]
@@ -446,6 +479,14 @@ class Smoke:
         if left:
             raise CheckFailed(f"still there: {', '.join(left)}")
         return f"deleted {len(created.streams)} stream(s) and {len(created.buckets)} bucket(s)"
+
+
+async def _delete_quietly(delete: Callable[[], Awaitable[object]]) -> None:
+    """Delete, retrying a JetStream that does not answer yet; "not found" is done."""
+    with contextlib.suppress(NotFoundError, BucketNotFoundError, WaitTimeout):
+        await until_reachable(
+            delete, timeout=10.0, also=(NatsTimeoutError, asyncio.TimeoutError), what="a delete"
+        )
 
 
 def run(

@@ -1,0 +1,72 @@
+"""A full JetStream file store: named by status, up and smoke, and the smoke cleans up."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from nats.js.errors import ServiceUnavailableError
+
+from courtyard.checks import smoke
+from courtyard.checks.natsclient import connect, run_quietly
+from courtyard.checks.readiness import NotReadyError
+from courtyard.checks.status import cluster_status
+from courtyard.runtime import docker_objects
+from courtyard.spec.project import Project, load_project
+from tests.helpers import write_spec
+from tests.integration.conftest import quiet_up, stream_names, test_spec_changes
+
+STORE = "8Mi"
+
+
+@pytest.fixture(scope="module")
+def full_cluster(tmp_path_factory, docker_client) -> Iterator[Project]:
+    """A cluster whose file store a stream has filled."""
+    changes = {**test_spec_changes(), "jetstream": {"file_store": STORE}}
+    project = load_project(write_spec(tmp_path_factory.mktemp("full"), changes))
+    try:
+        quiet_up(project)
+        run_quietly(fill(project))
+        yield project
+    finally:
+        docker_objects.purge(docker_client, project)
+
+
+async def fill(project: Project) -> None:
+    nc = await connect(project)
+    try:
+        js = nc.jetstream()
+        await js.add_stream(name="FILLER", subjects=["filler.>"], num_replicas=3)
+        for _ in range(1000):
+            try:
+                await js.publish("filler.x", b"x" * 65536, timeout=5)
+            except ServiceUnavailableError as exc:
+                assert "insufficient resources" in str(exc)
+                return
+        pytest.fail(f"a {STORE} store took 1000 messages of 64 KiB")
+    finally:
+        await nc.close()
+
+
+def test_status_names_the_node_the_limit_and_the_stream(docker_client, full_cluster):
+    report = cluster_status(docker_client, full_cluster)
+    full = [p for p in report.problems if "JetStream file store full" in p]
+    assert full, report.problems
+    assert any("of 8.0 MiB" in p and "FILLER" in p and "jetstream.file_store" in p for p in full)
+    assert not report.healthy
+
+
+def test_up_blames_the_full_store_not_a_slow_machine(full_cluster):
+    with pytest.raises(NotReadyError) as err:
+        quiet_up(full_cluster, timeout=5)
+    assert "is full (not a slow machine)" in str(err.value)
+    assert "JetStream file store full" in err.value.diagnosis
+
+
+def test_smoke_says_why_and_leaves_no_stream_behind(full_cluster):
+    report = smoke.run(full_cluster, messages=50)
+    jetstream = next(c for c in report.checks if c.name.startswith("JetStream"))
+    assert not jetstream.ok and "JetStream file store full" in jetstream.detail
+    cleanup = report.checks[-1]
+    assert cleanup.ok, cleanup.detail
+    assert [name for name in stream_names(full_cluster) if "SMOKE" in name] == []
