@@ -7,6 +7,8 @@ retried with the same id, so the stream's duplicate window keeps it exactly once
 from __future__ import annotations
 
 import asyncio
+import itertools
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -29,6 +31,11 @@ class PublishLog:
     acked: list[tuple[int, int]] = field(default_factory=list)  # (message index, stream seq)
     retried: int = 0  # publishes that needed at least one retry
     failed_attempts: int = 0
+    ack_times: list[float] = field(default_factory=list)  # time.monotonic() of each ack
+
+    def longest_gap(self) -> float:
+        """The longest time between two acknowledgements in a row (seconds)."""
+        return max((b - a for a, b in itertools.pairwise(self.ack_times)), default=0.0)
 
 
 async def publish_until(
@@ -62,6 +69,7 @@ async def publish_until(
         log.failed_attempts += attempts - 1
         log.retried += attempts > 1
         log.acked.append((index, ack.seq))
+        log.ack_times.append(time.monotonic())
         index += 1
 
 

@@ -1,0 +1,217 @@
+"""Fault drills: break the running cluster under an acked publisher, heal it, count.
+
+A drill creates an R3 file stream, keeps one reconnecting nats-py publisher sending with a
+`Nats-Msg-Id` per message (a failed publish is retried with the same id), injects a fault
+through the Docker engine, asks `status` while the fault holds, heals the cluster, and
+reports: messages acknowledged, acknowledged messages missing from the stream (must be 0),
+the longest time without an acknowledgement, and the time the heal took until the cluster
+was ready again. Healing is the caller's (tests and benchmarks heal with `invoke up`'s code,
+which this layer may not import).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import docker
+from nats.js.api import StorageType
+
+from courtyard.checks import monitor
+from courtyard.checks.natsclient import connect
+from courtyard.checks.status import ClusterStatus, cluster_status
+from courtyard.checks.workload import RETRYABLE, PublishLog, create_stream, publish_until
+from courtyard.core.polling import poll_async
+from courtyard.runtime import docker_objects
+from courtyard.spec.project import Project
+
+WARM_UP_ACKS = 100
+HOLD_SECONDS = 2.0  # how long a fault holds before the cluster is healed
+AFTER_ACKS = 100  # acknowledgements wanted after healing, before the publisher stops
+PUBLISHER = {
+    "allow_reconnect": True,
+    "max_reconnect_attempts": -1,
+    "reconnect_time_wait": 0.1,
+    # A paused node answers nothing; two missed pings a second apart move the client on.
+    "ping_interval": 1,
+    "max_outstanding_pings": 2,
+}
+
+
+@dataclass
+class DrillReport:
+    name: str
+    acked: int = 0
+    lost: int = 0
+    problems: list[str] = field(default_factory=list)  # what the stream check found
+    longest_gap: float = 0.0
+    recovery: float = 0.0  # the heal (`up`) until the cluster is ready again
+    during: ClusterStatus | None = None  # what `status` said while the fault held
+    after: ClusterStatus | None = None
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "acked": self.acked,
+            "lost": self.lost,
+            "problems": self.problems,
+            "longest_gap_s": round(self.longest_gap, 2),
+            "recovery_s": round(self.recovery, 2),
+            "status_during": self.during.problems if self.during else None,
+            "healthy_after": self.after.healthy if self.after else None,
+        }
+
+
+# Faults: each takes (engine, project, stream leader) and returns what it did -------------
+def meta_leader(project: Project) -> str:
+    for _, port in project.names.monitor_targets:
+        jsz = monitor.get(port, "/jsz").body
+        if isinstance(jsz, dict) and (jsz.get("meta_cluster") or {}).get("leader"):
+            return jsz["meta_cluster"]["leader"]
+    raise RuntimeError("no node names a JetStream meta leader")
+
+
+def _container(client: docker.DockerClient, name: str):
+    container = docker_objects.get_container(client, name)
+    if container is None:
+        raise RuntimeError(f"no container {name}")
+    return container
+
+
+def kill_meta_leader(client: docker.DockerClient, project: Project, leader: str) -> str:
+    name = meta_leader(project)
+    _container(client, name).kill()
+    return f"killed meta leader {name}"
+
+
+def stop_two(client: docker.DockerClient, project: Project, leader: str) -> str:
+    names = [n for n in project.names.pods if n != leader][:2]
+    docker_objects.in_parallel([lambda n=n: _container(client, n).stop(timeout=5) for n in names])
+    return f"stopped {', '.join(names)}"
+
+
+def pause_stream_leader(client: docker.DockerClient, project: Project, leader: str) -> str:
+    _container(client, leader).pause()
+    return f"paused stream leader {leader}"
+
+
+def partition_stream_leader(client: docker.DockerClient, project: Project, leader: str) -> str:
+    network = docker_objects.get_network(client, project.names.network)
+    network.disconnect(_container(client, leader), force=True)
+    return f"disconnected stream leader {leader} from {network.name}"
+
+
+def kill_all(client: docker.DockerClient, project: Project, leader: str) -> str:
+    docker_objects.in_parallel(
+        [lambda n=n: _container(client, n).kill() for n in project.names.pods]
+    )
+    return f"killed all {len(project.names.pods)} nodes"
+
+
+FAULTS: dict[str, Callable[[docker.DockerClient, Project, str], str]] = {
+    "kill the meta leader": kill_meta_leader,
+    "stop two of three nodes": stop_two,
+    "pause the stream leader": pause_stream_leader,
+    "partition the stream leader": partition_stream_leader,
+    "kill all three after a burst": kill_all,
+}
+
+
+async def run_drill(
+    project: Project,
+    client: docker.DockerClient,
+    name: str,
+    heal: Callable[[], None],
+    *,
+    hold: float = HOLD_SECONDS,
+) -> DrillReport:
+    """Run the fault `name` of FAULTS under an acked publisher; heal with `heal()`."""
+    fault = FAULTS[name]
+    report = DrillReport(name)
+    tag = secrets.token_hex(3).upper()
+    stream, subject = f"DRILL_{tag}", f"drill.{tag}"
+    admin = await connect(project, role="drill-admin", **PUBLISHER)
+    publisher = await connect(project, role="drill-publisher", **PUBLISHER)
+    log, stop = PublishLog(), asyncio.Event()
+    task: asyncio.Task | None = None
+    try:
+        js = admin.jetstream(timeout=2)
+        await create_stream(
+            js,
+            name=stream,
+            subjects=[f"{subject}.>"],
+            storage=StorageType.FILE,
+            num_replicas=3,
+            duplicate_window=600,
+        )
+        task = asyncio.create_task(
+            publish_until(
+                publisher.jetstream(), f"{subject}.x", stop.is_set, log, give_up_after=120
+            )
+        )
+        await _acked_at_least(log, WARM_UP_ACKS)
+        burst_only = name == "kill all three after a burst"
+        if burst_only:  # the burst is acknowledged; the nodes die with nothing in flight
+            stop.set()
+            await task
+        leader = (await js.stream_info(stream)).cluster.leader
+        report.detail = await asyncio.to_thread(fault, client, project, leader)
+        await asyncio.sleep(hold)
+        report.during = await asyncio.to_thread(cluster_status, client, project)
+        healing = time.monotonic()
+        await asyncio.to_thread(heal)
+        report.recovery = time.monotonic() - healing
+        if not burst_only:
+            await _acked_at_least(log, len(log.acked) + AFTER_ACKS)
+            stop.set()
+            await task
+        report.acked = len(log.acked)
+        report.longest_gap = log.longest_gap()
+        report.lost, report.problems = await _missing(js, stream, log)
+        report.after = await asyncio.to_thread(cluster_status, client, project)
+        await js.delete_stream(stream)
+    finally:
+        stop.set()
+        if task is not None and not task.done():
+            task.cancel()
+        for nc in (publisher, admin):
+            await nc.close()
+    return report
+
+
+async def _acked_at_least(log: PublishLog, count: int, timeout: float = 120.0) -> None:
+    async def enough() -> bool:
+        return len(log.acked) >= count
+
+    await poll_async(enough, what=f"{count} acknowledged publishes", timeout=timeout, interval=0.05)
+
+
+async def _missing(js, stream: str, log: PublishLog) -> tuple[int, list[str]]:
+    """How many acknowledged messages the stream lacks (or holds wrongly), and why."""
+
+    async def answers():
+        return await js.stream_info(stream)
+
+    await poll_async(
+        answers, what=f"stream {stream} to answer", timeout=60, interval=0.1, not_yet=RETRYABLE
+    )
+    lost, problems = 0, []
+    for index, seq in log.acked:
+        try:
+            message = await js.get_msg(stream, seq)
+        except Exception as exc:
+            lost += 1
+            problems.append(f"message {index} (seq {seq}): {type(exc).__name__}")
+            continue
+        if message.data != str(index).encode():
+            lost += 1
+            problems.append(f"seq {seq} holds {message.data!r}, expected message {index}")
+    info = await js.stream_info(stream)
+    if info.state.messages != len(log.acked):
+        problems.append(f"stream holds {info.state.messages} messages, {len(log.acked)} acked")
+    return lost, problems[:10]
