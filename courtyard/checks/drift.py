@@ -50,8 +50,8 @@ def served_fingerprint(project: Project, port: int) -> str | None:
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE  # read what is served, whoever signed it
     own = naming.RESERVED_IDENTITY
-    context.load_cert_chain(layout.client_cert(own), layout.client_key(own))
     try:
+        context.load_cert_chain(layout.client_cert(own), layout.client_key(own))
         with socket.create_connection(("127.0.0.1", port), HANDSHAKE_TIMEOUT) as sock:
             sock.settimeout(HANDSHAKE_TIMEOUT)
             info = b""

@@ -200,7 +200,22 @@ def start_node(client: docker.DockerClient, node: NodeSpec, old: Container | Non
         return
     if old is not None:
         remove_container(old)
-    create_node(client, node).start()
+    try:
+        created = create_node(client, node)
+    except APIError as exc:
+        if exc.status_code != 409:
+            raise
+        # The name was taken meanwhile: by the same node made from the same files, that is
+        # the state wanted; by anything else, the next `up` sorts it out with its preflight.
+        created = get_container(client, node.name)
+        if created is None or created.labels.get(naming.HASH_LABEL) != node.fingerprint:
+            raise CourtyardError(
+                f"container {node.name} was created by something else while `up` ran; run "
+                "`invoke up` again"
+            ) from None
+        if created.status == "running":
+            return
+    created.start()
 
 
 def unpause_node(container: Container) -> None:

@@ -44,6 +44,8 @@ MAX_COMMON_NAME_CHARS = MAX_SUBJECT_CHARS - len(" routes")
 MAX_VALIDITY_DAYS = 36_500
 # nats-server keeps store limits in a signed 64-bit integer.
 MAX_STORE_BYTES = 2**63 - 1
+# Linux's default range for outgoing connections' local ports (net.ipv4.ip_local_port_range).
+EPHEMERAL_PORTS = range(32768, 60999)
 # Any other string in a spec (an image reference, a domain) is short.
 MAX_STRING_CHARS = 253
 
@@ -175,6 +177,13 @@ def parse_spec(raw: Any, path: Path) -> Spec:
     )
 
     warnings = []
+    for key, base in vars(host_ports).items():
+        if base + replicas - 1 >= EPHEMERAL_PORTS.start and base <= EPHEMERAL_PORTS.stop:
+            warnings.append(
+                f"host_ports.{key} = {base} reaches into Linux's ephemeral port range "
+                f"({EPHEMERAL_PORTS.start}-{EPHEMERAL_PORTS.stop}), where an outgoing "
+                "connection can hold a port when up needs it; choose a base below 32768"
+            )
     if replicas < 3:
         warnings.append(
             f"replicas is {replicas}: JetStream needs 3 nodes to survive the loss of one"

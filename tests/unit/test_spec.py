@@ -168,6 +168,13 @@ def test_bad_input_names_field_and_value(changes, names):
         assert part in message
 
 
+def test_host_ports_in_the_ephemeral_range_warn_but_load():
+    [warning] = parse({"host_ports": {"client": 40000, "monitor": 14222}}).warnings
+    assert warning.startswith("host_ports.client = 40000 reaches into Linux's ephemeral")
+    assert parse({"host_ports": {"client": 32766, "monitor": 14222}}).warnings != ()
+    assert parse({"host_ports": {"client": 32765, "monitor": 14222}}).warnings == ()
+
+
 def test_fewer_than_three_or_even_replicas_warn_but_load():
     assert "survive" in parse({"replicas": 1}).warnings[0]
     assert "even" in parse({"replicas": 4}).warnings[0]
