@@ -7,7 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from courtyard.checks.drift import running_digest
 from courtyard.checks.status import cluster_status
+from courtyard.core.polling import poll
 from courtyard.runtime import docker_objects
 from courtyard.spec.project import Project, load_project
 from tests.helpers import write_spec
@@ -69,6 +71,8 @@ def test_a_node_running_a_hand_edited_config_is_flagged_and_rolled(docker_client
     mounted = layout.node_config_mount(pod) / "nats.conf"
     mounted.write_text(mounted.read_text() + "max_connections: 1000\n")
     container(docker_client, odd_cluster, 0).restart()
+    port = odd_cluster.names.monitor_host_port(0)
+    poll(lambda: running_digest(port), what=f"{pod} to report its config digest", timeout=30)
     report = cluster_status(docker_client, odd_cluster)
     drifted = [p for p in report.problems if p.startswith(f"{pod}: ")]
     assert (
