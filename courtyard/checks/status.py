@@ -100,8 +100,9 @@ def cluster_status(client: docker.DockerClient, project: Project) -> ClusterStat
         lost = missing_aliases(container, names.network, names.aliases(index))
         if lost:
             row.container += ", aliases lost"
+            others = f" and {len(lost) - 1} more of its names" if len(lost) > 1 else ""
             problems.append(
-                f"{pod}: peers cannot resolve it as {', '.join(lost)}; `invoke up` reconnects it"
+                f"{pod}: peers cannot resolve it as {lost[0]}{others}; `invoke up` reconnects it"
             )
         if owner_of(container.labels, names.fullname) is Owner.OURS:
             drift = drift_reasons(project, index)
