@@ -90,17 +90,11 @@ def preflight(ctx: UpContext) -> None:
             states[node.name] = state_of(container, node, drift)
         ctx.plan = plan_nodes(ctx.nodes, states, ctx.ours)
         ports.check_ports(ctx.plan.to_start_or_roll, held)
-        counts = {
-            "to start": len(ctx.plan.start),
-            "to roll": len(ctx.plan.roll),
-            "to unpause": len(ctx.plan.unpause),
-            "to reconnect": len(ctx.plan.reconnect),
-        }
-        info["detail"] = (
-            "nothing to change"
-            if ctx.plan.changes_nothing
-            else ", ".join(f"{n} {what}" for what, n in counts.items() if n or what == "to start")
-        )
+        plan = ctx.plan
+        counts = [f"{len(plan.start)} to start", f"{len(plan.roll)} to roll"]
+        counts += [f"{len(plan.unpause)} to unpause"] if plan.unpause else []
+        counts += [f"{len(plan.reconnect)} to reconnect"] if plan.reconnect else []
+        info["detail"] = "nothing to change" if plan.changes_nothing else ", ".join(counts)
 
 
 def network_and_volumes(ctx: UpContext) -> None:
