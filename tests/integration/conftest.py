@@ -92,16 +92,25 @@ def own_cluster(make_project) -> Project:
     return project
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory, docker_client) -> Iterator[Project]:
-    """One running 3-node cluster shared by a test module; tests only read it."""
+@contextlib.contextmanager
+def running_cluster(
+    tmp_path_factory, docker_client, changes: dict | None = None
+) -> Iterator[Project]:
+    """A running 3-node cluster of the tests' own names and ports, purged afterwards."""
     root = tmp_path_factory.mktemp("cluster")
-    project = load_project(write_spec(root, test_spec_changes()))
+    project = load_project(write_spec(root, {**test_spec_changes(), **(changes or {})}))
     try:
         quiet_up(project)
         yield project
     finally:
         docker_objects.purge(docker_client, project)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory, docker_client) -> Iterator[Project]:
+    """One running 3-node cluster shared by a test module; tests only read it."""
+    with running_cluster(tmp_path_factory, docker_client) as project:
+        yield project
 
 
 def stream_names(project: Project) -> list[str]:

@@ -12,19 +12,16 @@ from courtyard.checks.drills import FAULTS, DrillReport, run_drill
 from courtyard.checks.natsclient import run_quietly
 from courtyard.checks.status import cluster_status
 from courtyard.runtime import docker_objects
-from courtyard.spec.project import Project, load_project
-from tests.helpers import invoke, write_spec
-from tests.integration.conftest import quiet_up, test_spec_changes
+from courtyard.spec.project import Project
+from tests.helpers import invoke
+from tests.integration.conftest import quiet_up, running_cluster
 
 
 @pytest.fixture(scope="module")
 def drill_cluster(tmp_path_factory, docker_client) -> Iterator[Project]:
-    project = load_project(write_spec(tmp_path_factory.mktemp("drills"), test_spec_changes()))
-    try:
-        quiet_up(project)
+    """A cluster for this module's faults; each test leaves it healthy again."""
+    with running_cluster(tmp_path_factory, docker_client) as project:
         yield project
-    finally:
-        docker_objects.purge(docker_client, project)
 
 
 def drill(project: Project, client, name: str) -> DrillReport:

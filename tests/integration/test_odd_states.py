@@ -11,19 +11,15 @@ from courtyard.checks.drift import running_digest
 from courtyard.checks.status import cluster_status
 from courtyard.core.polling import poll
 from courtyard.runtime import docker_objects
-from courtyard.spec.project import Project, load_project
-from tests.helpers import write_spec
-from tests.integration.conftest import quiet_up, test_spec_changes
+from courtyard.spec.project import Project
+from tests.integration.conftest import quiet_up, running_cluster
 
 
 @pytest.fixture(scope="module")
 def odd_cluster(tmp_path_factory, docker_client) -> Iterator[Project]:
-    project = load_project(write_spec(tmp_path_factory.mktemp("odd"), test_spec_changes()))
-    try:
-        quiet_up(project)
+    """A cluster for this module's faults; each test leaves it healthy again."""
+    with running_cluster(tmp_path_factory, docker_client) as project:
         yield project
-    finally:
-        docker_objects.purge(docker_client, project)
 
 
 def container(client, project: Project, index: int):

@@ -11,10 +11,8 @@ from courtyard.checks import smoke
 from courtyard.checks.natsclient import connect, run_quietly
 from courtyard.checks.readiness import NotReadyError
 from courtyard.checks.status import cluster_status
-from courtyard.runtime import docker_objects
-from courtyard.spec.project import Project, load_project
-from tests.helpers import write_spec
-from tests.integration.conftest import quiet_up, stream_names, test_spec_changes
+from courtyard.spec.project import Project
+from tests.integration.conftest import quiet_up, running_cluster, stream_names
 
 STORE = "8Mi"
 
@@ -22,14 +20,10 @@ STORE = "8Mi"
 @pytest.fixture(scope="module")
 def full_cluster(tmp_path_factory, docker_client) -> Iterator[Project]:
     """A cluster whose file store a stream has filled."""
-    changes = {**test_spec_changes(), "jetstream": {"file_store": STORE}}
-    project = load_project(write_spec(tmp_path_factory.mktemp("full"), changes))
-    try:
-        quiet_up(project)
+    changes = {"jetstream": {"file_store": STORE}}
+    with running_cluster(tmp_path_factory, docker_client, changes) as project:
         run_quietly(fill(project))
         yield project
-    finally:
-        docker_objects.purge(docker_client, project)
 
 
 async def fill(project: Project) -> None:
