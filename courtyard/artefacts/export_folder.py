@@ -119,7 +119,9 @@ def git_tracks(folder: Path, probe_name: str) -> bool | None:
             check=False,
             timeout=10,
         )
-        if inside.returncode != 0 or inside.stdout.strip() != "true":
+        if inside.returncode != 0:  # a .git is there but git will not say (e.g. ownership)
+            return None
+        if inside.stdout.strip() != "true":
             return False
         ignored = subprocess.run(
             [git, "-C", str(anchor), "check-ignore", "-q", str(folder / probe_name)],

@@ -23,6 +23,7 @@ import yaml
 from courtyard.checks import readiness
 from courtyard.checks.natsclient import connect as nats_connect
 from courtyard.commands import up as up_command
+from courtyard.core import yamlsafe
 from courtyard.core.errors import CourtyardError
 from courtyard.runtime import docker_objects, engine, ports
 from courtyard.spec import naming
@@ -164,7 +165,7 @@ def remove_throwaway(client: docker.DockerClient, project: Project) -> None:
 def throwaway_spec(template: Path | None, root: Path, host_base: int, replicas: int) -> Path:
     """The template spec (or the defaults) with a unique release and host ports from
     `host_base`: a cluster whose names and ports clash with nothing else."""
-    raw = yaml.safe_load(template.read_text()) if template is not None else {}
+    raw = yamlsafe.load(template.read_text()) if template is not None else {}
     raw.pop("fullname_override", None)
     raw["release"] = f"{THROWAWAY_RELEASE}-{secrets.token_hex(3)}"
     raw["host_ports"] = {"client": host_base, "monitor": host_base + replicas}
