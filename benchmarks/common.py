@@ -27,7 +27,11 @@ def bench_project(host_base: int = 25000, replicas: int = 3) -> Iterator[Project
         spec = yaml.safe_load((REPO / "config" / "courtyard.yaml").read_text())
         spec["release"] = f"bench{secrets.token_hex(2)}"
         spec["replicas"] = replicas
-        spec["host_ports"] = {"client": host_base, "monitor": host_base + 100}
+        spec["host_ports"] = {
+            "client": host_base,
+            "cluster": host_base + 50,
+            "monitor": host_base + 100,
+        }
         path = Path(tmp) / "config" / "courtyard.yaml"
         path.parent.mkdir(parents=True)
         path.write_text(yaml.safe_dump(spec))

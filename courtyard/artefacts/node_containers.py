@@ -97,6 +97,7 @@ def node_spec(project: Project, image: str, index: int) -> NodeSpec:
         "ports": (
             (spec.ports.client, names.client_host_port(index)),
             (spec.ports.monitor, names.monitor_host_port(index)),
+            (spec.ports.cluster, names.cluster_host_port(index)),
         ),
         "mounts": (
             (naming.CONFIG_DIR, project.layout.node_config_mount(pod)),

@@ -5,6 +5,7 @@ Every check names the field and the bad value, so a user can fix the file from t
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from pathlib import Path
@@ -155,7 +156,7 @@ def parse_spec(raw: Any, path: Path) -> Spec:
     ports = Ports(**{k: reader.port(p, f"ports.{k}", v) for k, v in vars(Ports()).items()})
     reader.distinct({f"ports.{k}": v for k, v in vars(ports).items()})
 
-    hp = reader.section(top, "host_ports", {"client", "monitor"})
+    hp = reader.section(top, "host_ports", {"client", "monitor", "cluster"})
     host_ports = HostPorts(
         **{k: reader.port(hp, f"host_ports.{k}", v) for k, v in vars(HostPorts()).items()}
     )
@@ -325,9 +326,11 @@ class _Reader:
         for name, ports in ranges.items():
             if ports[-1] > 65535:
                 self.fail(name, ports.start, f"leaves no room for {replicas} nodes below 65536")
-        (a, ra), (b, rb) = ranges.items()
-        if set(ra) & set(rb):
-            self.fail(b, rb.start, f"overlaps {a} (node i publishes on base + i, {replicas} nodes)")
+        for (a, ra), (b, rb) in itertools.combinations(ranges.items(), 2):
+            if set(ra) & set(rb):
+                self.fail(
+                    b, rb.start, f"overlaps {a} (node i publishes on base + i, {replicas} nodes)"
+                )
 
     def tls(self, section: dict[str, Any]) -> Tls:
         subj = self.section(

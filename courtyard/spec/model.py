@@ -41,6 +41,7 @@ class HostPorts:
 
     client: int = 4222
     monitor: int = 8222
+    cluster: int = 6222  # the route port, published to read the route certificate it serves
 
 
 @dataclass(frozen=True)

@@ -133,6 +133,7 @@ class ClusterNames:
     cluster_name: str
     client_host_base: int
     monitor_host_base: int
+    cluster_host_base: int
     identities: tuple[str, ...]
     extra_sans: tuple[San, ...] = ()
 
@@ -292,6 +293,10 @@ class ClusterNames:
     def monitor_host_port(self, index: int) -> int:
         return self.monitor_host_base + index
 
+    def cluster_host_port(self, index: int) -> int:
+        """Node `index`'s route port on 127.0.0.1: only to read the certificate it serves."""
+        return self.cluster_host_base + index
+
     def client_url(self, index: int) -> str:
         """How a client on the host reaches node `index` (the server cert covers localhost)."""
         return localhost_url(self.client_host_port(index))
@@ -336,6 +341,7 @@ def names_for(spec: Spec) -> ClusterNames:
         cluster_name=spec.cluster_name or fullname,
         client_host_base=spec.host_ports.client,
         monitor_host_base=spec.host_ports.monitor,
+        cluster_host_base=spec.host_ports.cluster,
         identities=spec.tls.client_names,
         extra_sans=spec.tls.extra_sans,
     )

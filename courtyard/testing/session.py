@@ -168,7 +168,11 @@ def throwaway_spec(template: Path | None, root: Path, host_base: int, replicas: 
     raw = yamlsafe.load(template.read_text()) if template is not None else {}
     raw.pop("fullname_override", None)
     raw["release"] = f"{THROWAWAY_RELEASE}-{secrets.token_hex(3)}"
-    raw["host_ports"] = {"client": host_base, "monitor": host_base + replicas}
+    raw["host_ports"] = {
+        "client": host_base,
+        "monitor": host_base + replicas,
+        "cluster": host_base + 2 * replicas,
+    }
     path = root / DEFAULT_SPEC
     path.parent.mkdir(parents=True)
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
@@ -187,7 +191,7 @@ def start_throwaway(client: docker.DockerClient, template: Path | None, timeout:
             # starting at once never take the same ones; the readiness wait runs outside it.
             split = up_command.UP_STEPS.index(up_command.start) + 1
             with ports.reservation():
-                base = ports.free_port_base(2 * replicas)
+                base = ports.free_port_base(3 * replicas)
                 project = load_project(throwaway_spec(template, root, base, replicas))
                 ctx = up_command.UpContext(project, timeout=timeout)
                 for run_step in up_command.UP_STEPS[:split]:

@@ -53,7 +53,11 @@ def test_spec_changes(replicas: int = 3) -> dict:
     return {
         "release": f"cyt{secrets.token_hex(3)}",
         "replicas": replicas,
-        "host_ports": {"client": base, "monitor": base + 2 * replicas},
+        "host_ports": {
+            "client": base,
+            "cluster": base + replicas,
+            "monitor": base + 2 * replicas,
+        },
     }
 
 

@@ -82,6 +82,7 @@ def test_node_crashing_at_start_is_diagnosed_and_up_recovers(docker_client, make
                 "host_ports": {
                     "client": project.spec.host_ports.client,
                     "monitor": project.spec.host_ports.monitor,
+                    "cluster": project.spec.host_ports.cluster,
                 },
             },
         )

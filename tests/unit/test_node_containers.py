@@ -48,14 +48,16 @@ def test_fingerprint_changes_with_the_image_and_a_missing_file(project_factory):
 
 
 def test_definition_follows_the_names_module(project_factory):
-    project = prepared(project_factory, {"host_ports": {"client": 5000, "monitor": 6000}})
+    project = prepared(
+        project_factory, {"host_ports": {"client": 5000, "monitor": 6000, "cluster": 7000}}
+    )
     nodes = node_specs(project, "img")
     names = project.names
     assert [n.name for n in nodes] == names.pods
     assert [(n.ports[0][1], n.ports[1][1]) for n in nodes] == [
         (names.client_host_port(i), names.monitor_host_port(i)) for i in range(3)
     ]
-    assert nodes[2].ports == ((4222, 5002), (8222, 6002))
+    assert nodes[2].ports == ((4222, 5002), (8222, 6002), (6222, 7002))
     assert nodes[0].network == names.network and nodes[0].volume == names.volume(0)
     # The config folder is mounted, as the chart mounts its ConfigMap; it holds a copy of the
     # generated config, which is what the fingerprint reads.
