@@ -2,7 +2,7 @@
 
 Idempotent: a certificate is (re)issued only when it is missing, its names or usages no
 longer match the spec, it expires within RENEW_BEFORE, its CA changed, or on force.
-Otherwise no file is touched.
+Otherwise no file is touched. The nodes' certificate folders (`secret_folders`) follow.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from cryptography import x509
 
-from courtyard.artefacts import pki
+from courtyard.artefacts import pki, secret_folders
 from courtyard.artefacts.pki import Name, Usage
 from courtyard.core.errors import CourtyardError
 from courtyard.core.yamlsafe import cut
@@ -171,7 +171,9 @@ def ensure_certs(
     results = [ca_result]
     for plan in leaf_plans(spec, names, layout):
         results.append(_ensure_leaf(plan, ca_cert, ca_key, spec.tls.cert_validity_days, now, force))
-    return results + repair_key_modes(layout)
+    results += repair_key_modes(layout)
+    secret_folders.sync(layout)
+    return results
 
 
 def repair_key_modes(layout: Layout) -> list[CertResult]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from courtyard.artefacts import export_folder, helm_values
+from courtyard.artefacts import export_folder, helm_values, secret_folders
 from courtyard.core.errors import CourtyardError
 from courtyard.spec import naming
 from courtyard.spec.project import Project
@@ -27,38 +27,28 @@ class ExportResult:
     deploy: list[str] = field(default_factory=list)
 
 
-def _b64(path: Path) -> str:
-    return base64.b64encode(path.read_bytes()).decode()
-
-
 def secret_manifests(project: Project) -> list[dict]:
-    """The Secrets the values name: route and server pairs (kubernetes.io/tls) and the CA."""
-    names, layout, ns = project.names, project.layout, project.spec.namespace
+    """The Secrets the values name: route and server pairs (kubernetes.io/tls) and the CA,
+    holding exactly what the local nodes mount (`secret_folders`), the CA trust bundle of a
+    running rotation included."""
+    names, ns = project.names, project.spec.namespace
     labels = dict(naming.K8S_MANAGED_BY)
+    contents = secret_folders.contents(project.layout)
 
-    def tls_secret(name: str, base: str) -> dict:
+    def secret(name: str, container_dir: str, kind: str) -> dict:
+        files = contents[container_dir]
         return {
             "apiVersion": "v1",
             "kind": "Secret",
-            "type": "kubernetes.io/tls",
+            "type": kind,
             "metadata": {"name": name, "namespace": ns, "labels": labels},
-            "data": {
-                naming.TLS_CERT: _b64(layout.cert(base)),
-                naming.TLS_KEY: _b64(layout.key(base)),
-                helm_values.CA_KEY: _b64(layout.ca_cert),
-            },
+            "data": {key: base64.b64encode(value).decode() for key, value in files.items()},
         }
 
     return [
-        tls_secret(names.route_secret, "route"),
-        tls_secret(names.client_secret, "server"),
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "type": "Opaque",
-            "metadata": {"name": names.ca_secret, "namespace": ns, "labels": labels},
-            "data": {helm_values.CA_KEY: _b64(layout.ca_cert)},
-        },
+        secret(names.route_secret, naming.ROUTE_TLS_DIR, "kubernetes.io/tls"),
+        secret(names.client_secret, naming.CLIENT_TLS_DIR, "kubernetes.io/tls"),
+        secret(names.ca_secret, naming.CA_DIR, "Opaque"),
     ]
 
 

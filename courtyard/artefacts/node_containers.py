@@ -66,8 +66,9 @@ def fingerprint(
     mounts: tuple[tuple[str, Path], ...],
     config_file: Path,
 ) -> str:
-    """A short hash of a node's definition and the current bytes of every file it runs with:
-    its generated config and each mounted file (the config folder counts by its path)."""
+    """A short hash of a node's definition and the bytes of its generated config. Mounted
+    folders count by their path: the certificates in them change by reload, not by a new
+    container (see `artefacts/secret_folders.py`)."""
     digest = hashlib.sha256()
     definition = {
         "image": image,
@@ -80,9 +81,7 @@ def fingerprint(
         "mounts": [(c, str(h)) for c, h in mounts],
     }
     digest.update(json.dumps(definition, sort_keys=True).encode())
-    files = [host for path, host in mounts if path != naming.CONFIG_DIR]
-    for host in (config_file, *files):
-        digest.update(host.read_bytes() if host.is_file() else b"<missing>")
+    digest.update(config_file.read_bytes() if config_file.is_file() else b"<missing>")
     return digest.hexdigest()[:16]
 
 

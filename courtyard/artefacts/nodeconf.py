@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from courtyard.artefacts import authorization
+from courtyard.artefacts import authorization, secret_folders
 from courtyard.artefacts.files import write_file
 from courtyard.spec import naming
 from courtyard.spec.layout import Layout
@@ -68,20 +68,23 @@ def node_config(spec: Spec, names: ClusterNames, index: int) -> dict[str, Config
 
 
 def tls_mounts(layout: Layout) -> dict[str, Path]:
-    """Container path -> host file for the certificates and keys every node reads."""
+    """Container folder -> host folder for the certificates and keys every node reads."""
+    return {path: secret_folders.host_folder(layout, path) for path in secret_folders.FOLDERS}
+
+
+def tls_files(layout: Layout) -> dict[str, Path]:
+    """Container path -> host file of every certificate and key a node config names."""
     return {
-        naming.CA_FILE: layout.ca_cert,
-        naming.CLIENT_CERT_FILE: layout.cert("server"),
-        naming.CLIENT_KEY_FILE: layout.key("server"),
-        naming.ROUTE_CERT_FILE: layout.cert("route"),
-        naming.ROUTE_KEY_FILE: layout.key("route"),
+        f"{container_dir}/{name}": secret_folders.host_folder(layout, container_dir) / name
+        for container_dir, names in secret_folders.FILES.items()
+        for name in names
     }
 
 
 def node_mounts(layout: Layout, pod: str) -> dict[str, Path]:
     """Container path -> host file, for every file a node reads: its generated config and
     the certificates (what `nats-server -t` checks with host paths swapped in)."""
-    return {naming.CONFIG_FILE: layout.node_config(pod), **tls_mounts(layout)}
+    return {naming.CONFIG_FILE: layout.node_config(pod), **tls_files(layout)}
 
 
 def render(config: dict[str, ConfigValue], header: str = "") -> str:

@@ -22,6 +22,21 @@ class Layout:
     def ca_key(self) -> Path:
         return self.certs / "ca.key"
 
+    @property
+    def ca_bundle(self) -> Path:
+        """What clients trust: `ca.crt`, plus the other CA while a CA rotation runs."""
+        return self.certs / "ca-bundle.crt"
+
+    @property
+    def rotation(self) -> Path:
+        """A CA rotation's state and CAs, while one runs."""
+        return self.certs / "rotation"
+
+    @property
+    def also_trusted(self) -> Path:
+        """The other CA nodes and clients trust during a rotation (old or new)."""
+        return self.rotation / "also-trusted.crt"
+
     def cert(self, base: str) -> Path:
         """`certs/<base>.crt`; base is route, server or an ad-hoc name."""
         return self.certs / f"{base}.crt"
@@ -46,6 +61,11 @@ class Layout:
     def run(self) -> Path:
         """What running nodes mount that is not generated config: Courtyard keeps it."""
         return self.root / "run"
+
+    @property
+    def secrets(self) -> Path:
+        """The host folders fed to the nodes' certificate mounts, one per Secret."""
+        return self.run / "secrets"
 
     def lock_file(self, cluster: str) -> Path:
         """Held by every task that changes the cluster's Docker objects or files."""

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import stat
+
 from courtyard.artefacts.certs import ensure_certs
+from courtyard.artefacts.helm_export import secret_manifests
 from courtyard.artefacts.node_containers import node_specs
 from courtyard.artefacts.nodeconf import write_configs
 from courtyard.spec import naming
@@ -26,25 +30,46 @@ def test_fingerprint_is_stable_while_nothing_changes(project_factory):
     assert len(set(first)) == 3  # each node has its own (its name, ports and config differ)
 
 
-def test_fingerprint_changes_with_a_mounted_file(project_factory):
+def test_fingerprint_follows_the_config_not_the_certificates(project_factory):
+    """A new certificate is reloaded by the running node (its folder is mounted); only a
+    changed config or definition needs a new container."""
     project = prepared(project_factory)
     before = prints(project)
     route = project.layout.cert("route")
     route.write_bytes(route.read_bytes() + b"\n")
-    after = prints(project)
-    assert all(a != b for a, b in zip(before, after, strict=True))  # every node mounts it
+    assert prints(project) == before
     conf = project.layout.node_config(project.names.pod(1))
     conf.write_text(conf.read_text() + "# edited\n")
     again = prints(project)
-    assert [a == b for a, b in zip(after, again, strict=True)] == [True, False, True]
+    assert [a == b for a, b in zip(before, again, strict=True)] == [True, False, True]
 
 
-def test_fingerprint_changes_with_the_image_and_a_missing_file(project_factory):
+def test_fingerprint_changes_with_the_image_and_a_missing_config(project_factory):
     project = prepared(project_factory)
     before = prints(project)
     assert prints(project, "other-image") != before
-    project.layout.cert("server").unlink()
-    assert prints(project) != before
+    project.layout.node_config(project.names.pod(0)).unlink()
+    assert prints(project)[0] != before[0]
+
+
+def test_certificate_folders_hold_exactly_the_exported_secrets(project_factory):
+    project = prepared(project_factory)
+    layout, names = project.layout, project.names
+    by_secret = {doc["metadata"]["name"]: doc["data"] for doc in secret_manifests(project)}
+    folders = {
+        names.route_secret: layout.secrets / "cluster",
+        names.client_secret: layout.secrets / "nats",
+        names.ca_secret: layout.secrets / "ca",
+    }
+    for secret, folder in folders.items():
+        on_disk = {p.name: p.read_bytes() for p in folder.iterdir()}
+        exported = {k: base64.b64decode(v) for k, v in by_secret[secret].items()}
+        assert on_disk == exported, secret
+    assert stat.S_IMODE((folders[names.route_secret] / "tls.key").stat().st_mode) == 0o600
+    mounts = dict(node_specs(project, "img")[0].mounts)
+    assert {
+        mounts[path] for path in (naming.ROUTE_TLS_DIR, naming.CLIENT_TLS_DIR, naming.CA_DIR)
+    } == set(folders.values())
 
 
 def test_definition_follows_the_names_module(project_factory):

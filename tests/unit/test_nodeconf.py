@@ -38,7 +38,7 @@ def test_real_nats_server_accepts_every_node_config(project):
 def test_real_nats_server_rejects_a_config_pointing_at_a_missing_file(project):
     pod = project.names.pods[0]
     mounts = node_mounts(project.layout, pod)
-    project.layout.cert("route").unlink()
+    (project.layout.secrets / "cluster" / "tls.crt").unlink()
     with pytest.raises(CourtyardError, match="nats-server rejects"):
         check_config(project.layout.node_config(pod), mounts)
 
