@@ -1,10 +1,11 @@
 """Does a running node run what Courtyard generated? Asked of the node itself.
 
-Three comparisons, each cheap:
+Two comparisons, each cheap:
 - the config file its container mounts against the generated `config/nodes/<pod>.conf`;
 - the digest nats-server reports for the config it loaded (`/varz` `config_digest`) against
-  the digest it reported when `up` last started it (kept in `run/<pod>/config-digest`);
-- the certificate it serves on its client port against `certs/server.crt`.
+  the digest it reported when `up` last started it (kept in `run/<pod>/config-digest`).
+Certificates are not drift: a node takes new ones by reload (`checks/reload.py`), which also
+reads what it serves (`served_fingerprint`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import socket
 import ssl
 from pathlib import Path
 
-from courtyard.artefacts import pki
 from courtyard.artefacts.files import write_file
 from courtyard.checks import monitor
 from courtyard.spec import naming
@@ -42,9 +42,11 @@ def record_digest(project: Project, index: int) -> None:
         write_file(digest_file(project, project.names.pod(index)), digest + "\n")
 
 
-def served_fingerprint(project: Project, port: int) -> str | None:
-    """SHA-256 of the certificate served on client port 127.0.0.1:`port`, None when no TLS
-    handshake completes. NATS sends its INFO line in the clear, then upgrades to TLS."""
+def served_fingerprint(project: Project, port: int, *, info_first: bool = True) -> str | None:
+    """SHA-256 of the certificate served on 127.0.0.1:`port` (a client or route port), None
+    when no TLS handshake completes. NATS sends its INFO line in the clear, then upgrades to
+    TLS (`info_first`); a route listener starts with the TLS handshake. Courtyard's own client
+    certificate answers a listener that asks for one."""
     layout = project.layout
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
@@ -54,7 +56,7 @@ def served_fingerprint(project: Project, port: int) -> str | None:
         context.load_cert_chain(layout.client_cert(own), layout.client_key(own))
         with socket.create_connection(("127.0.0.1", port), HANDSHAKE_TIMEOUT) as sock:
             sock.settimeout(HANDSHAKE_TIMEOUT)
-            info = b""
+            info = b"" if info_first else b"\n"
             while not info.endswith(b"\n") and len(info) < 65536:
                 chunk = sock.recv(4096)
                 if not chunk:
@@ -65,14 +67,6 @@ def served_fingerprint(project: Project, port: int) -> str | None:
     except (OSError, ssl.SSLError):
         return None
     return hashlib.sha256(der).digest().hex(":").upper() if der else None
-
-
-def _file_fingerprint(path: Path) -> str | None:
-    """`pki.fingerprint` of the certificate in `path`, None when it cannot be read."""
-    try:
-        return pki.fingerprint(pki.load_cert(path))
-    except (OSError, ValueError):
-        return None
 
 
 def drift_reasons(project: Project, index: int) -> list[str]:
@@ -90,8 +84,4 @@ def drift_reasons(project: Project, index: int) -> list[str]:
         running = running_digest(names.monitor_host_port(index))
         if running and recorded and running != recorded:
             reasons.append("it runs a config other than the one `up` started it with")
-    expected = _file_fingerprint(layout.cert("server"))
-    served = served_fingerprint(project, names.client_host_port(index))
-    if expected and served and served != expected:
-        reasons.append("it serves a certificate other than certs/server.crt")
     return reasons

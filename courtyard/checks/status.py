@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 import docker
 
 from courtyard.artefacts import certs
-from courtyard.checks import monitor, readiness
+from courtyard.checks import monitor, readiness, reload
 from courtyard.checks.drift import drift_reasons
 from courtyard.runtime import docker_objects
 from courtyard.runtime.ownership import Owner, owner_of
@@ -109,6 +109,10 @@ def cluster_status(client: docker.DockerClient, project: Project) -> ClusterStat
             if drift:
                 row.container += ", drifted"
                 problems += [f"{pod}: {reason}; `invoke up` rolls it" for reason in drift]
+            stale = [] if drift else reload.stale_reasons(project, index)
+            if stale:
+                row.container += ", old certificates"
+                problems += [f"{pod}: {reason}; `invoke up` reloads it" for reason in stale]
         port = names.monitor_host_port(index)
         targets.append((pod, port))
         varz = monitor.get(port, "/varz").body

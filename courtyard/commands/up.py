@@ -17,6 +17,7 @@ import docker
 from docker.models.containers import Container
 
 from courtyard.artefacts.node_containers import NodeSpec, node_specs
+from courtyard.checks import reload
 from courtyard.checks.drift import digest_file as drift_digest_file
 from courtyard.checks.drift import drift_reasons, record_digest
 from courtyard.checks.readiness import wait_ready
@@ -87,13 +88,15 @@ def preflight(ctx: UpContext) -> None:
             same = container.labels.get(naming.HASH_LABEL) == node.fingerprint
             asks = same and container.status == "running"
             drift = drift_reasons(ctx.project, node.index) if asks else []
-            states[node.name] = state_of(container, node, drift)
+            stale = reload.stale_reasons(ctx.project, node.index) if asks and not drift else []
+            states[node.name] = state_of(container, node, drift, stale)
         ctx.plan = plan_nodes(ctx.nodes, states, ctx.ours)
         ports.check_ports(ctx.plan.to_start_or_roll, held)
         plan = ctx.plan
         counts = [f"{len(plan.start)} to start", f"{len(plan.roll)} to roll"]
         counts += [f"{len(plan.unpause)} to unpause"] if plan.unpause else []
         counts += [f"{len(plan.reconnect)} to reconnect"] if plan.reconnect else []
+        counts += [f"{len(plan.reload)} to reload"] if plan.reload else []
         info["detail"] = "nothing to change" if plan.changes_nothing else ", ".join(counts)
 
 
@@ -184,6 +187,22 @@ def record_digests(ctx: UpContext, nodes: list[NodeSpec]) -> None:
     }
     for index in sorted(fresh):
         record_digest(ctx.project, index)
+    # What a started node read from its certificate folders is what they hold now; a node
+    # seen for the first time counts as loaded only when it serves what they hold.
+    for node in ctx.nodes:
+        started = node.index in {n.index for n in nodes}
+        unknown = not reload.loaded_file(ctx.project, node.name).is_file()
+        if started or (unknown and not reload.stale_reasons(ctx.project, node.index)):
+            reload.record_loaded(ctx.project, node.index)
+
+
+def reload_certificates(ctx: UpContext) -> None:
+    """Nodes whose certificates changed reload them in place (SIGHUP), one at a time, as the
+    chart's config reloader makes them: same containers, no client disconnected."""
+    for node, reason in ctx.plan.reload:
+        with step(f"Reloaded {node.name} ({reason})") as info:
+            confirmed = reload.reload_node(ctx.client, ctx.project, node.index)
+            info["detail"] = f"{confirmed}; {ctx.wait_ready()}"
 
 
 def roll(ctx: UpContext) -> None:
@@ -195,6 +214,7 @@ def roll(ctx: UpContext) -> None:
             docker_objects.start_node(ctx.client, node, ctx.existing[node.name])
             summary = ctx.wait_ready()
             record_digest(ctx.project, node.index)
+            reload.record_loaded(ctx.project, node.index)
             info["detail"] = f"ready again after {time.monotonic() - started:.1f}s: {summary}"
 
 
@@ -217,6 +237,7 @@ UP_STEPS: tuple[Callable[[UpContext], None], ...] = (
     repair,
     start,
     wait,
+    reload_certificates,
     roll,
     scale_down,
 )

@@ -26,6 +26,7 @@ class ContainerState:
     fingerprint: str | None  # the node fingerprint it was made from (its hash label)
     missing_aliases: tuple[str, ...] = ()  # names peers cannot resolve it by
     drift: tuple[str, ...] = ()  # why what it runs is not what was generated
+    stale_certs: tuple[str, ...] = ()  # why it must reload its certificates
 
     @property
     def running(self) -> bool:
@@ -43,7 +44,10 @@ def missing_aliases(container: Container, network: str, aliases: Iterable[str]) 
 
 
 def state_of(
-    container: Container, node: NodeSpec | None = None, drift: Iterable[str] = ()
+    container: Container,
+    node: NodeSpec | None = None,
+    drift: Iterable[str] = (),
+    stale_certs: Iterable[str] = (),
 ) -> ContainerState:
     lost = missing_aliases(container, node.network, node.aliases) if node is not None else []
     return ContainerState(
@@ -52,6 +56,7 @@ def state_of(
         container.labels.get(naming.HASH_LABEL),
         tuple(lost) if container.status == "running" else (),
         tuple(drift),
+        tuple(stale_certs),
     )
 
 
@@ -64,12 +69,13 @@ class Plan:
     keep: list[NodeSpec] = field(default_factory=list)
     unpause: list[NodeSpec] = field(default_factory=list)  # paused by someone: resumed
     reconnect: list[NodeSpec] = field(default_factory=list)  # lost its aliases: reconnected
+    reload: list[tuple[NodeSpec, str]] = field(default_factory=list)  # new certificates
     remove: list[str] = field(default_factory=list)  # our containers beyond the spec's replicas
     reasons: dict[str, str] = field(default_factory=dict)  # why each node in `start` starts
 
     @property
     def changes_nothing(self) -> bool:
-        return not (self.start or self.roll or self.unpause or self.reconnect)
+        return not (self.start or self.roll or self.unpause or self.reconnect or self.reload)
 
     @property
     def repairs(self) -> list[NodeSpec]:
@@ -113,6 +119,8 @@ def plan_nodes(
             plan.reconnect.append(node)
         elif container.drift:
             plan.roll.append((node, f"drifted: {'; '.join(container.drift)}"))
+        elif container.stale_certs:
+            plan.reload.append((node, "; ".join(container.stale_certs)))
         else:
             plan.keep.append(node)
     plan.remove = sorted(name for name in ours if name not in wanted)

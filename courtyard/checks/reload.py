@@ -1,0 +1,115 @@
+"""Certificates reach running nodes by reload, as the chart's config reloader does it.
+
+A node has loaded its certificate folders when it last started or reloaded; what it loaded
+is recorded (`run/<pod>/secrets-digest`) and checked against the folders now, and against
+what it really serves: a TLS handshake on its client port and on its route port (both
+published on 127.0.0.1) reads the served certificate's fingerprint. A reload is SIGHUP
+through the Docker engine, confirmed by `/varz` `config_load_time` moving on and by both
+listeners serving the certificates in the folders.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import docker
+
+from courtyard.artefacts import pki, secret_folders
+from courtyard.artefacts.files import write_file
+from courtyard.checks import monitor
+from courtyard.checks.drift import served_fingerprint
+from courtyard.core.errors import CourtyardError
+from courtyard.core.polling import WaitTimeout, poll
+from courtyard.runtime import docker_objects
+from courtyard.spec import naming
+from courtyard.spec.project import Project
+
+RELOAD_TIMEOUT = 15.0
+
+
+def loaded_file(project: Project, pod: str) -> Path:
+    """What node `pod` loaded from its certificate folders when it last (re)read them."""
+    return project.layout.run / pod / "secrets-digest"
+
+
+def record_loaded(project: Project, index: int) -> None:
+    """Remember that node `index` has loaded the certificate folders as they are now."""
+    path = loaded_file(project, project.names.pod(index))
+    write_file(path, secret_folders.digest(project.layout) + "\n")
+
+
+def expected_fingerprints(project: Project) -> dict[str, str]:
+    """Listener -> fingerprint of the certificate it must serve, from the folders."""
+    layout = project.layout
+    found = {}
+    for listener, container_dir in (
+        ("client", naming.CLIENT_TLS_DIR),
+        ("route", naming.ROUTE_TLS_DIR),
+    ):
+        path = secret_folders.host_folder(layout, container_dir) / naming.TLS_CERT
+        try:
+            found[listener] = pki.fingerprint(pki.load_cert(path))
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def served(project: Project, index: int) -> dict[str, str | None]:
+    """Listener -> fingerprint of what node `index` serves there now (None: no handshake)."""
+    names = project.names
+    return {
+        "client": served_fingerprint(project, names.client_host_port(index)),
+        "route": served_fingerprint(project, names.cluster_host_port(index), info_first=False),
+    }
+
+
+def stale_reasons(project: Project, index: int) -> list[str]:
+    """Why node `index` must reload its certificates; [] when it runs what the folders hold."""
+    pod = project.names.pod(index)
+    reasons = []
+    recorded = loaded_file(project, pod)
+    if recorded.is_file() and recorded.read_text().strip() != secret_folders.digest(project.layout):
+        reasons.append("certificates changed")
+    expected = expected_fingerprints(project)
+    now = served(project, index)
+    old = [name for name, sha in expected.items() if now.get(name) and now[name] != sha]
+    if old:
+        reasons.append(f"serves an old {' and '.join(old)} certificate")
+    return reasons
+
+
+def _load_time(project: Project, index: int) -> str | None:
+    varz = monitor.get(project.names.monitor_host_port(index), "/varz").body
+    return varz.get("config_load_time") if isinstance(varz, dict) else None
+
+
+def reload_node(client: docker.DockerClient, project: Project, index: int) -> str:
+    """Make node `index` reload (SIGHUP) and wait until it serves the folders' certificates
+    on both listeners; returns what it confirmed. CourtyardError when it does not."""
+    pod = project.names.pod(index)
+    container = docker_objects.get_container(client, pod)
+    if container is None:
+        raise CourtyardError(f"no container {pod} to reload; run `invoke up`")
+    before = _load_time(project, index)
+    expected = expected_fingerprints(project)
+    started = time.monotonic()
+    container.kill(signal="SIGHUP")
+
+    def reloaded() -> bool:
+        if _load_time(project, index) == before:
+            return False
+        now = served(project, index)
+        return all(now.get(name) == sha for name, sha in expected.items())
+
+    try:
+        poll(reloaded, what=f"{pod} to reload its certificates", timeout=RELOAD_TIMEOUT)
+    except WaitTimeout:
+        tail = docker_objects.log_tail(container, 5).replace("\n", " | ")
+        raise CourtyardError(
+            f"{pod} did not take up the new certificates within {RELOAD_TIMEOUT:.0f}s after "
+            f"SIGHUP (its log ends: {tail[-300:]}); run `invoke up` again, it rolls the node "
+            "if a reload cannot do it"
+        ) from None
+    record_loaded(project, index)
+    return f"serves the new client and route certificates ({time.monotonic() - started:.2f}s)"
