@@ -36,7 +36,7 @@ def env_vars(project: Project, identity: str | None = None) -> dict[str, str]:
     layout = project.layout
     env = {
         "NATS_URL": ",".join(project.names.client_urls),
-        "NATS_CA": str(layout.ca_cert),
+        "NATS_CA": str(layout.ca_bundle),
         "NATS_CERT": str(layout.client_cert(who)),
         "NATS_KEY": str(layout.client_key(who)),
     }

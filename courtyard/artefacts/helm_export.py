@@ -55,20 +55,22 @@ def secret_manifests(project: Project) -> list[dict]:
 def kubectl_commands(project: Project) -> list[str]:
     names, layout, ns = project.names, project.layout, project.spec.namespace
     q = shlex.quote
+    # What the nodes trust: the CA, or both CAs while a rotation runs.
+    bundle = secret_folders.host_folder(layout, naming.CA_DIR) / secret_folders.CA_NAME
 
     def tls(secret: str, base: str) -> str:
         return (
             f"kubectl -n {q(ns)} create secret generic {secret} --type=kubernetes.io/tls "
             f"--from-file=tls.crt={q(str(layout.cert(base)))} "
             f"--from-file=tls.key={q(str(layout.key(base)))} "
-            f"--from-file=ca.crt={q(str(layout.ca_cert))}"
+            f"--from-file=ca.crt={q(str(bundle))}"
         )
 
     return [
         tls(names.route_secret, "route"),
         tls(names.client_secret, "server"),
         f"kubectl -n {q(ns)} create secret generic {names.ca_secret} "
-        f"--from-file=ca.crt={q(str(layout.ca_cert))}",
+        f"--from-file=ca.crt={q(str(bundle))}",
     ]
 
 

@@ -32,7 +32,9 @@ def client_context(project: Project, identity: str | None = None) -> ssl.SSLCont
     """As `identity`, else as Courtyard's own identity (full access, not in the spec)."""
     who = identity or naming.RESERVED_IDENTITY
     layout = project.layout
-    return tls_context(layout.ca_cert, layout.client_cert(who), layout.client_key(who))
+    # The bundle: during a CA rotation the nodes serve leaves of either CA.
+    trusted = layout.ca_bundle if layout.ca_bundle.is_file() else layout.ca_cert
+    return tls_context(trusted, layout.client_cert(who), layout.client_key(who))
 
 
 async def _quiet(error: Exception) -> None:

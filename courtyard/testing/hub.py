@@ -89,7 +89,7 @@ class Hub:
 
     @property
     def ca_file(self) -> Path:
-        return self.project.layout.ca_cert
+        return self.project.layout.ca_bundle
 
     @property
     def identities(self) -> dict[str, Identity]:

@@ -120,7 +120,9 @@ def test_output_modes_and_no_secrets(exported, tmp_path):
     assert len(again.kubectl) == 3 and "create secret" in again.kubectl[0]
     readme = (tmp_path / "out" / "README.md").read_text()
     assert "helm upgrade --install skunkwolf-nats nats/nats" in readme
-    assert kubectl_commands(project)[2].endswith(f"ca.crt={project.layout.ca_cert}")
+    assert kubectl_commands(project)[2].endswith(
+        f"ca.crt={project.layout.secrets / 'ca' / 'ca.crt'}"
+    )
 
 
 def test_secrets_refuse_a_tracked_folder(exported):
