@@ -18,6 +18,7 @@ from invoke.exceptions import Exit
 from courtyard.commands import certs as certs_cmd
 from courtyard.commands import cluster, exports
 from courtyard.commands import configs as configs_cmd
+from courtyard.commands import rotate as rotate_cmd
 from courtyard.commands import smoke as smoke_cmd
 from courtyard.core.errors import CourtyardError
 
@@ -133,6 +134,20 @@ def configs(c, spec=None):
 def up(c, spec=None, timeout=60.0, force_certs=False):
     """Bring the cluster up (certs, configs, image, network, nodes) and wait until ready."""
     cluster.up(spec, timeout=float(timeout), force_certs=force_certs)
+
+
+@task(
+    help={
+        "spec": SPEC_HELP,
+        "status": "show the phase a running rotation has reached",
+        "json": JSON_HELP,
+        "timeout": "seconds to wait for the cluster after each phase (default 60)",
+    }
+)
+@user_errors
+def rotate_ca(c, spec=None, status=False, json=False, timeout=60.0):
+    """Replace the CA without splitting the cluster: trust both, reissue, trust the new."""
+    rotate_cmd.rotate_ca(spec, status=status, as_json=json, timeout=float(timeout))
 
 
 @task(help={"spec": SPEC_HELP, "volumes": "also remove the JetStream data volumes"})

@@ -1,0 +1,87 @@
+"""`invoke rotate-ca`: a new CA in three phases, each reloaded by every node, never split."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from courtyard.artefacts import rotation
+from courtyard.checks import readiness, reload
+from courtyard.checks.readiness import wait_ready
+from courtyard.commands import steps
+from courtyard.commands.output import DOT, TICK, step, table
+from courtyard.core.errors import CourtyardError
+from courtyard.spec.project import Project
+
+DEFAULT_TIMEOUT = 60.0
+
+
+def rotate_ca(spec: str | None, *, status: bool, as_json: bool, timeout: float) -> None:
+    if status:
+        show_status(steps.load(spec), as_json=as_json)
+        return
+    with steps.load_locked(spec, "rotate-ca") as project:
+        run(project, timeout=timeout)
+
+
+def run(project: Project, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+    """Each phase's files, then every node reloads (one at a time, confirmed by what it
+    serves), then the cluster must be ready; the phase is recorded before the next starts."""
+    layout, names = project.layout, project.names
+    started = time.monotonic()
+    state = rotation.load_state(layout)
+    resumed = state is not None
+    client = steps.connect_engine()
+    with step("Cluster ready before the rotation") as info:
+        ready = readiness.check(names.monitor_targets)
+        if not ready.ready:
+            raise CourtyardError(
+                f"cluster {names.fullname} is not ready ({ready.problems[0]}); run `invoke up` "
+                "first, then `invoke rotate-ca` (a rotation needs every node to reload)"
+            )
+        info["detail"] = ready.summary()
+    if state is None:
+        state = rotation.begin(layout)
+    phase_files = {
+        1: lambda: rotation.trust_both(project.spec, layout, state),
+        2: lambda: rotation.reissue(project.spec, names, layout),
+        3: lambda: rotation.trust_new_only(layout),
+    }
+    for number, title in enumerate(rotation.PHASES, start=1):
+        if state.done >= number:
+            print(f" {TICK} Phase {number}: {title}: done by an earlier run")
+            continue
+        with step(f"Phase {number}: {title}") as info:
+            phase_files[number]()
+            for index in range(names.replicas):
+                reload.reload_node(client, project, index)
+            summary = wait_ready(client, project, names.monitor_targets, timeout)
+            state.done = number
+            rotation.save_state(layout, state)
+            info["detail"] = f"{names.replicas} node(s) reloaded; {summary}"
+    rotation.finish(layout)
+    print(
+        f"CA rotated{' (resumed)' if resumed else ''} in {time.monotonic() - started:.1f}s: "
+        f"every certificate now chains to the new CA {state.new_ca[:23]}...; clients trust "
+        "certs/ca-bundle.crt (`invoke env`). Next: `invoke export-helm` for the same "
+        "rotation in Kubernetes (see its README)."
+    )
+
+
+def show_status(project: Project, *, as_json: bool) -> None:
+    """`invoke rotate-ca --status`: the phase a rotation has reached, or that none runs."""
+    state = rotation.load_state(project.layout)
+    if as_json:
+        print(json.dumps(vars(state) if state else None, indent=2))
+        return
+    if state is None:
+        print("No CA rotation is running. Start one with `invoke rotate-ca`.")
+        return
+    rows = [
+        (number, title, "done" if state.done >= number else "to do")
+        for number, title in enumerate(rotation.PHASES, start=1)
+    ]
+    print(table(["phase", "what", "state"], rows))
+    print(f" {DOT} old CA {state.old_ca}")
+    print(f" {DOT} new CA {state.new_ca or '(not made yet)'}")
+    print("Resume with `invoke rotate-ca`.")
