@@ -145,10 +145,9 @@ def ensure_ca(
             raise CourtyardError(
                 f"{layout.ca_key} does not belong to {layout.ca_cert}; remove both to make a new CA"
             )
-        if cert.not_valid_after_utc - now < RENEW_BEFORE:
-            reason = "expires within 30 days"
-        else:
-            return cert, key, CertResult("CA", layout.ca_cert, "kept")
+        # A CA near its end is kept: replacing it in one step would split a running cluster
+        # (its nodes would refuse each other); `expiring` warns, `invoke rotate-ca` replaces it.
+        return cert, key, CertResult("CA", layout.ca_cert, "kept")
     subject = spec.tls.subject
     name = Name(f"{subject.common_name} CA", subject.organization, subject.organizational_unit)
     cert, key = pki.create_ca(name, spec.tls.ca_validity_days, now=now)
@@ -267,6 +266,38 @@ def describe_file(path: Path) -> dict[str, object]:
         return pki.describe(pki.load_cert(path))
     except ValueError:
         return {"error": "unreadable: not a PEM certificate; run `invoke certs` to reissue it"}
+
+
+@dataclass(frozen=True)
+class Expiring:
+    label: str
+    path: Path
+    days_left: int
+    renew: str  # the command that renews it
+
+
+def expiring(
+    spec: Spec,
+    names: ClusterNames,
+    layout: Layout,
+    *,
+    within: dt.timedelta = RENEW_BEFORE,
+    now: dt.datetime | None = None,
+) -> list[Expiring]:
+    """Every certificate on disk that expires within `within`, with what renews it: leaves
+    are reissued by `invoke up` (and reloaded by the nodes), the CA by `invoke rotate-ca`."""
+    now = now or pki.utcnow()
+    entries = [("CA", layout.ca_cert, "invoke rotate-ca")]
+    entries += [(p.label, p.cert_path, "invoke up") for p in leaf_plans(spec, names, layout)]
+    found = []
+    for label, path, renew in entries:
+        try:
+            left = pki.load_cert(path).not_valid_after_utc - now
+        except (OSError, ValueError):
+            continue
+        if left < within:
+            found.append(Expiring(label, path, left.days, renew))
+    return found
 
 
 def earliest_expiry(paths: list[Path]) -> str:

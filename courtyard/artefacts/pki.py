@@ -212,5 +212,6 @@ def describe(cert: x509.Certificate) -> dict[str, object]:
         "sans": [str(san) for san in sorted(sans_of(cert))],
         "eku": sorted(eku_names.get(oid, oid.dotted_string) for oid in usages_of(cert)),
         "not_after": cert.not_valid_after_utc.isoformat(),
+        "days_left": (cert.not_valid_after_utc - utcnow()).days,
         "sha256": fingerprint(cert),
     }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import docker
 
@@ -36,6 +36,7 @@ class ClusterStatus:
     nodes: list[NodeStatus]
     healthy: bool
     problems: list[str]
+    warnings: list[str] = field(default_factory=list)  # true, but not unhealthy
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -43,6 +44,7 @@ class ClusterStatus:
             "spec": self.spec,
             "healthy": self.healthy,
             "problems": self.problems,
+            "warnings": self.warnings,
             "nodes": [asdict(n) for n in self.nodes],
         }
 
@@ -129,6 +131,16 @@ def cluster_status(client: docker.DockerClient, project: Project) -> ClusterStat
     problems += leader_disagreements(rows)
     if targets and not problems:
         problems += readiness.check(targets).problems
+    warnings = [
+        f"{item.path.name} ({item.label}) expires in {item.days_left} days; renew it with "
+        f"`{item.renew}`"
+        for item in certs.expiring(spec, names, layout)
+    ]
     return ClusterStatus(
-        names.fullname, str(spec.path), rows, healthy=not problems, problems=problems
+        names.fullname,
+        str(spec.path),
+        rows,
+        healthy=not problems,
+        problems=problems,
+        warnings=warnings,
     )

@@ -9,12 +9,22 @@ from courtyard.artefacts import authorization
 from courtyard.artefacts import certs as certs_mod
 from courtyard.artefacts.pki import Usage
 from courtyard.commands.output import table
-from courtyard.commands.steps import load, load_locked, rel
+from courtyard.commands.steps import load, load_locked, rel, warn_expiring
 from courtyard.core.errors import CourtyardError
 from courtyard.spec.project import Project
 from courtyard.spec.sans import parse_san_list
 
-SHOWN_FIELDS = ("error", "subject", "issuer", "sans", "eku", "not_after", "sha256", "rights")
+SHOWN_FIELDS = (
+    "error",
+    "subject",
+    "issuer",
+    "sans",
+    "eku",
+    "not_after",
+    "days_left",
+    "sha256",
+    "rights",
+)
 
 
 def certs(spec: str | None, *, force: bool, show: bool, as_json: bool) -> None:
@@ -24,6 +34,7 @@ def certs(spec: str | None, *, force: bool, show: bool, as_json: bool) -> None:
     with load_locked(spec, "certs") as project:
         started = time.monotonic()
         results = certs_mod.ensure_certs(project.spec, project.names, project.layout, force=force)
+        warn_expiring(project)
     if as_json:
         print(
             json.dumps(

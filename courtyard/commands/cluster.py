@@ -78,6 +78,8 @@ def status(spec: str | None, *, as_json: bool) -> None:
         print(json.dumps(report.to_dict(), indent=2))
     else:
         print(table(STATUS_HEADERS, [list(vars(row).values()) for row in report.nodes]))
+        for message in report.warnings:
+            warn(message)
         if report.healthy:
             print('Healthy. Next: `invoke smoke`, or connect with `eval "$(invoke env)"`.')
         else:

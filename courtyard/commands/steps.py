@@ -61,6 +61,16 @@ def write_certificates(project: Project, *, force: bool = False) -> None:
             if r.action != "kept"
         ]
         info["detail"] = ", ".join(changed) if changed else f"{len(results)} up to date"
+    warn_expiring(project)
+
+
+def warn_expiring(project: Project) -> None:
+    """One line per certificate that expires within 30 days, with the command renewing it."""
+    for item in certs_mod.expiring(project.spec, project.names, project.layout):
+        warn(
+            f"{rel(project, item.path)} ({item.label}) expires in {item.days_left} days; "
+            f"renew it with `{item.renew}`"
+        )
 
 
 def write_node_configs(project: Project) -> None:

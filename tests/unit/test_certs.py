@@ -9,7 +9,13 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID as EKU
 
 from courtyard.artefacts import pki
-from courtyard.artefacts.certs import earliest_expiry, ensure_certs, issue_adhoc, show_certs
+from courtyard.artefacts.certs import (
+    earliest_expiry,
+    ensure_certs,
+    expiring,
+    issue_adhoc,
+    show_certs,
+)
 from courtyard.artefacts.pki import Name, Usage
 from courtyard.artefacts.tlscheck import serves
 from courtyard.core.errors import CourtyardError
@@ -248,3 +254,19 @@ def test_adhoc_options_out_of_bounds_are_one_sentence(project, options, words):
     for word in words:
         assert word in str(err.value)
     assert all_files(project.layout) == before
+
+
+def test_expiry_in_sight_names_each_certificate_and_what_renews_it(project):
+    spec, names, layout = project.spec, project.names, project.layout
+    assert expiring(spec, names, layout) == []
+    soon = pki.utcnow() + dt.timedelta(days=spec.tls.cert_validity_days - 12)
+    found = {item.label: item for item in expiring(spec, names, layout, now=soon)}
+    assert found["route"].renew == "invoke up" and found["route"].days_left in (10, 11)
+    assert "CA" not in found
+    late = pki.utcnow() + dt.timedelta(days=spec.tls.ca_validity_days - 5)
+    ca = next(i for i in expiring(spec, names, layout, now=late) if i.label == "CA")
+    assert ca.renew == "invoke rotate-ca"
+    # A CA near its end is kept: a new one in one step would split the running cluster.
+    before = layout.ca_cert.read_bytes()
+    results = {r.label: r for r in ensure_certs(spec, names, layout, now=late)}
+    assert results["CA"].action == "kept" and layout.ca_cert.read_bytes() == before
