@@ -12,11 +12,13 @@ which this layer may not import).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import docker
 from nats.js.api import StorageType
@@ -32,7 +34,9 @@ from courtyard.spec.project import Project
 WARM_UP_ACKS = 100
 HOLD_SECONDS = 2.0  # how long a fault holds before the cluster is healed
 AFTER_ACKS = 100  # acknowledgements wanted after healing, before the publisher stops
+SAMPLE_INTERVAL = 0.1  # how often `run_under_load` samples the cluster
 AFTER_SETTLE = 15.0  # how long `status` may take to say healthy after the heal
+T = TypeVar("T")
 PUBLISHER = {
     "allow_reconnect": True,
     "max_reconnect_attempts": -1,
@@ -123,6 +127,78 @@ FAULTS: dict[str, Callable[[docker.DockerClient, Project, str], str]] = {
 }
 
 
+class AckedPublisher:
+    """An R3 file stream and one reconnecting publisher that sends into it until stopped,
+    each message with its own `Nats-Msg-Id` and retried until acknowledged; counts the
+    client's disconnects. `async with` creates the stream, starts publishing and waits for
+    the first acknowledgements; leaving deletes the stream and closes the connections."""
+
+    def __init__(self, project: Project, kind: str = "drill") -> None:
+        self.project = project
+        tag = secrets.token_hex(3).upper()
+        self.stream, self.subject = f"{kind.upper()}_{tag}", f"{kind}.{tag}"
+        self.log, self.stopped = PublishLog(), asyncio.Event()
+        self.disconnects = 0
+        self.task: asyncio.Task | None = None
+        self.admin = self.publisher = None
+
+    async def _disconnected(self) -> None:
+        self.disconnects += 1
+
+    @property
+    def js(self):
+        return self.admin.jetstream(timeout=2)
+
+    async def __aenter__(self) -> AckedPublisher:
+        self.admin = await connect(self.project, role="load-admin", **PUBLISHER)
+        self.publisher = await connect(
+            self.project,
+            role="load-publisher",
+            disconnected_cb=self._disconnected,
+            **PUBLISHER,
+        )
+        await create_stream(
+            self.js,
+            name=self.stream,
+            subjects=[f"{self.subject}.>"],
+            storage=StorageType.FILE,
+            num_replicas=3,
+            duplicate_window=600,
+        )
+        publishing = publish_until(
+            self.publisher.jetstream(),
+            f"{self.subject}.x",
+            self.stopped.is_set,
+            self.log,
+            give_up_after=120,
+        )
+        self.task = asyncio.create_task(publishing)
+        await _acked_at_least(self.log, WARM_UP_ACKS)
+        return self
+
+    async def more(self, count: int = AFTER_ACKS) -> None:
+        """Wait for `count` more acknowledgements: the publisher goes on after a fault."""
+        await _acked_at_least(self.log, len(self.log.acked) + count)
+
+    async def stop(self) -> None:
+        self.stopped.set()
+        if self.task is not None:
+            await self.task
+
+    async def verify(self) -> tuple[int, list[str]]:
+        return await _missing(self.js, self.stream, self.log)
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.stopped.set()
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+        with contextlib.suppress(Exception):  # the cluster may be what failed
+            await self.js.delete_stream(self.stream)
+        for nc in (self.publisher, self.admin):
+            if nc is not None:
+                await nc.close()
+
+
 async def run_drill(
     project: Project,
     client: docker.DockerClient,
@@ -134,33 +210,11 @@ async def run_drill(
     """Run the fault `name` of FAULTS under an acked publisher; heal with `heal()`."""
     fault = FAULTS[name]
     report = DrillReport(name)
-    tag = secrets.token_hex(3).upper()
-    stream, subject = f"DRILL_{tag}", f"drill.{tag}"
-    admin = await connect(project, role="drill-admin", **PUBLISHER)
-    publisher = await connect(project, role="drill-publisher", **PUBLISHER)
-    log, stop = PublishLog(), asyncio.Event()
-    task: asyncio.Task | None = None
-    try:
-        js = admin.jetstream(timeout=2)
-        await create_stream(
-            js,
-            name=stream,
-            subjects=[f"{subject}.>"],
-            storage=StorageType.FILE,
-            num_replicas=3,
-            duplicate_window=600,
-        )
-        task = asyncio.create_task(
-            publish_until(
-                publisher.jetstream(), f"{subject}.x", stop.is_set, log, give_up_after=120
-            )
-        )
-        await _acked_at_least(log, WARM_UP_ACKS)
-        burst_only = name == "kill all three after a burst"
+    burst_only = name == "kill all three after a burst"
+    async with AckedPublisher(project) as load:
         if burst_only:  # the burst is acknowledged; the nodes die with nothing in flight
-            stop.set()
-            await task
-        leader = (await js.stream_info(stream)).cluster.leader
+            await load.stop()
+        leader = (await load.js.stream_info(load.stream)).cluster.leader
         report.detail = await asyncio.to_thread(fault, client, project, leader)
         await asyncio.sleep(hold)
         report.during = await asyncio.to_thread(cluster_status, client, project)
@@ -168,22 +222,72 @@ async def run_drill(
         await asyncio.to_thread(heal)
         report.recovery = time.monotonic() - healing
         if not burst_only:
-            await _acked_at_least(log, len(log.acked) + AFTER_ACKS)
-            stop.set()
-            await task
-        report.acked = len(log.acked)
+            await load.more()
+            await load.stop()
+        report.acked = len(load.log.acked)
         # A burst's publisher stopped before the kill: it saw no gap to report.
-        report.longest_gap = 0.0 if burst_only else log.longest_gap()
-        report.lost, report.problems = await _missing(js, stream, log)
+        report.longest_gap = 0.0 if burst_only else load.log.longest_gap()
+        report.lost, report.problems = await load.verify()
         report.after = await _settled_status(client, project)
-        await js.delete_stream(stream)
-    finally:
-        stop.set()
-        if task is not None and not task.done():
-            task.cancel()
-        for nc in (publisher, admin):
-            await nc.close()
     return report
+
+
+@dataclass
+class LoadReport:
+    """What a publisher saw while an action ran, and what the cluster looked like."""
+
+    acked: int = 0
+    lost: int = 0
+    problems: list[str] = field(default_factory=list)
+    longest_gap: float = 0.0
+    disconnects: int = 0
+    samples: int = 0  # cluster samples taken (every SAMPLE_INTERVAL)
+    broken: list[str] = field(default_factory=list)  # samples without full mesh or leader
+
+
+def sample_cluster(project: Project) -> str | None:
+    """None when every node has routes to all its peers and names a meta leader; else what
+    is missing (one sample, as a rotation is watched)."""
+    expected = project.names.replicas - 1
+    for pod, port in project.names.monitor_targets:
+        peers = monitor.peers_of(port)
+        if len(peers) < expected:
+            return f"{pod} has routes to {len(peers)}/{expected} peers"
+        jsz = monitor.get(port, "/jsz").body
+        if not isinstance(jsz, dict) or not (jsz.get("meta_cluster") or {}).get("leader"):
+            return f"{pod} names no meta leader"
+    return None
+
+
+async def run_under_load(project: Project, action: Callable[[], T]) -> tuple[LoadReport, T]:
+    """Run the blocking `action` while a publisher sends and the cluster is sampled every
+    SAMPLE_INTERVAL (routes full mesh, a meta leader on every node)."""
+    report = LoadReport()
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            report.samples += 1
+            broken = sample_cluster(project)
+            if broken:
+                report.broken.append(broken)
+            done.wait(SAMPLE_INTERVAL)
+
+    async with AckedPublisher(project, kind="load") as load:
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        try:
+            result = await asyncio.to_thread(action)
+            await load.more()
+        finally:
+            done.set()
+            watcher.join()
+        await load.stop()
+        report.acked = len(load.log.acked)
+        report.longest_gap = load.log.longest_gap()
+        report.disconnects = load.disconnects
+        report.lost, report.problems = await load.verify()
+    return report, result
 
 
 async def _settled_status(

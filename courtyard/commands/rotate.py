@@ -6,11 +6,12 @@ import json
 import time
 
 from courtyard.artefacts import rotation
-from courtyard.checks import readiness, reload
+from courtyard.checks import reload
 from courtyard.checks.readiness import wait_ready
 from courtyard.commands import steps
 from courtyard.commands.output import DOT, TICK, step, table
 from courtyard.core.errors import CourtyardError
+from courtyard.runtime import docker_objects
 from courtyard.spec.project import Project
 
 DEFAULT_TIMEOUT = 60.0
@@ -33,13 +34,19 @@ def run(project: Project, *, timeout: float = DEFAULT_TIMEOUT) -> None:
     resumed = state is not None
     client = steps.connect_engine()
     with step("Cluster ready before the rotation") as info:
-        ready = readiness.check(names.monitor_targets)
-        if not ready.ready:
+        # Every node must reload in every phase: a node that is down would miss one.
+        running = docker_objects.node_containers(client, project)
+        down = [
+            pod
+            for pod, c in zip(names.pods, running, strict=True)
+            if c is None or c.status != "running"
+        ]
+        if down:
             raise CourtyardError(
-                f"cluster {names.fullname} is not ready ({ready.problems[0]}); run `invoke up` "
+                f"{', '.join(down)} of cluster {names.fullname} not running; run `invoke up` "
                 "first, then `invoke rotate-ca` (a rotation needs every node to reload)"
             )
-        info["detail"] = ready.summary()
+        info["detail"] = wait_ready(client, project, names.monitor_targets, timeout)
     if state is None:
         state = rotation.begin(layout)
     phase_files = {
