@@ -142,12 +142,19 @@ def up(c, spec=None, timeout=60.0, force_certs=False):
         "status": "show the phase a running rotation has reached",
         "json": JSON_HELP,
         "timeout": "seconds to wait for the cluster after each phase (default 60)",
+        "stop_after": "stop after phase 1 or 2 (to apply that phase to Kubernetes first)",
     }
 )
 @user_errors
-def rotate_ca(c, spec=None, status=False, json=False, timeout=60.0):
+def rotate_ca(c, spec=None, status=False, json=False, timeout=60.0, stop_after=None):
     """Replace the CA without splitting the cluster: trust both, reissue, trust the new."""
-    rotate_cmd.rotate_ca(spec, status=status, as_json=json, timeout=float(timeout))
+    rotate_cmd.rotate_ca(
+        spec,
+        status=status,
+        as_json=json,
+        timeout=float(timeout),
+        stop_after=int(stop_after) if stop_after is not None else None,
+    )
 
 
 @task(help={"spec": SPEC_HELP, "volumes": "also remove the JetStream data volumes"})

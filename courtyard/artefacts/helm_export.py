@@ -110,6 +110,26 @@ README_HEADER = "# Deploying this cluster to Kubernetes"
 SIGNATURES = tuple(h.encode() for h in (VALUES_HEADER, SECRETS_HEADER, README_HEADER))
 
 
+ROTATION_README = [
+    "## Rotating certificates",
+    "",
+    "The chart's config reloader watches the mounted Secrets and makes nats-server reload",
+    "them: certificates change without restarting a pod, as they do locally.",
+    "",
+    "- New leaf certificates (`invoke certs --force`, or renewal within 30 days of expiry):",
+    "  `invoke up` reloads them locally; `invoke export-helm` and `kubectl apply -f",
+    "  secrets.yaml` do the same in Kubernetes.",
+    "- A new CA, in the same three phases as `invoke rotate-ca`, never splitting the",
+    "  cluster. For each phase N in 1, 2, 3: run `invoke rotate-ca --stop-after N` (phase 3:",
+    "  plain `invoke rotate-ca`), then `invoke export-helm` and `kubectl apply -f",
+    "  secrets.yaml`, then wait until every pod has reloaded (`kubectl logs <pod> -c nats`",
+    "  shows `Reloaded server configuration`) before the next phase. Phase 1 trusts old and",
+    "  new CA (the CA Secret holds both), phase 2 reissues every certificate from the new",
+    "  CA, phase 3 trusts only the new CA. Give clients the `ca.crt` of the CA Secret.",
+    "",
+]
+
+
 def check_secrets_location(out: Path) -> None:
     """Private keys go only where git provably will not track them."""
     tracked = export_folder.git_tracks(out, SECRETS_FILE)
@@ -164,7 +184,7 @@ def export_helm(project: Project, out: Path | None = None, *, secrets: bool = Tr
     ]
     if secrets:
         readme += [f"`{SECRETS_FILE}` holds private keys (mode 0600); keep it out of git.", ""]
-    readme += ["```sh", *result.deploy, "```", ""]
+    readme += ["```sh", *result.deploy, "```", "", *ROTATION_README]
     planned.append(export_folder.Planned("README.md", "\n".join(readme).encode()))
     # Secrets an earlier export wrote are stale private keys once --no-secrets is chosen.
     stale = () if secrets else (SECRETS_FILE,)

@@ -17,17 +17,32 @@ from courtyard.spec.project import Project
 DEFAULT_TIMEOUT = 60.0
 
 
-def rotate_ca(spec: str | None, *, status: bool, as_json: bool, timeout: float) -> None:
+def rotate_ca(
+    spec: str | None,
+    *,
+    status: bool,
+    as_json: bool,
+    timeout: float,
+    stop_after: int | None = None,
+) -> None:
+    if stop_after is not None and not 1 <= stop_after <= len(rotation.PHASES):
+        raise CourtyardError(
+            f"--stop-after {stop_after} is no phase; choose 1 to {len(rotation.PHASES)}"
+        )
     if status:
         show_status(steps.load(spec), as_json=as_json)
         return
     with steps.load_locked(spec, "rotate-ca") as project:
-        run(project, timeout=timeout)
+        run(project, timeout=timeout, stop_after=stop_after or len(rotation.PHASES))
 
 
-def run(project: Project, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+def run(
+    project: Project, *, timeout: float = DEFAULT_TIMEOUT, stop_after: int = len(rotation.PHASES)
+) -> dict[str, float]:
     """Each phase's files, then every node reloads (one at a time, confirmed by what it
-    serves), then the cluster must be ready; the phase is recorded before the next starts."""
+    serves), then the cluster must be ready; the phase is recorded before the next starts.
+    Stops after phase `stop_after` (to apply the same phase to Kubernetes); returns the
+    seconds each phase run now took."""
     layout, names = project.layout, project.names
     started = time.monotonic()
     state = rotation.load_state(layout)
@@ -54,10 +69,19 @@ def run(project: Project, *, timeout: float = DEFAULT_TIMEOUT) -> None:
         2: lambda: rotation.reissue(project.spec, names, layout),
         3: lambda: rotation.trust_new_only(layout),
     }
+    took: dict[str, float] = {}
     for number, title in enumerate(rotation.PHASES, start=1):
         if state.done >= number:
             print(f" {TICK} Phase {number}: {title}: done by an earlier run")
             continue
+        if number > stop_after:
+            print(
+                f"Stopped after phase {stop_after} as asked. Apply it to Kubernetes "
+                "(`invoke export-helm`, then `kubectl apply -f dist/helm/secrets.yaml`), wait "
+                "until every pod has reloaded, then run `invoke rotate-ca` to go on."
+            )
+            return took
+        phase_started = time.monotonic()
         with step(f"Phase {number}: {title}") as info:
             phase_files[number]()
             for index in range(names.replicas):
@@ -66,6 +90,7 @@ def run(project: Project, *, timeout: float = DEFAULT_TIMEOUT) -> None:
             state.done = number
             rotation.save_state(layout, state)
             info["detail"] = f"{names.replicas} node(s) reloaded; {summary}"
+        took[title] = time.monotonic() - phase_started
     rotation.finish(layout)
     print(
         f"CA rotated{' (resumed)' if resumed else ''} in {time.monotonic() - started:.1f}s: "
@@ -73,6 +98,7 @@ def run(project: Project, *, timeout: float = DEFAULT_TIMEOUT) -> None:
         "certs/ca-bundle.crt (`invoke env`). Next: `invoke export-helm` for the same "
         "rotation in Kubernetes (see its README)."
     )
+    return took
 
 
 def show_status(project: Project, *, as_json: bool) -> None:

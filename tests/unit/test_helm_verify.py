@@ -10,8 +10,10 @@ import pytest
 
 from courtyard.artefacts import nodeconf
 from courtyard.artefacts.certs import ensure_certs
-from courtyard.artefacts.helm_verify import verify
+from courtyard.artefacts.helm_verify import load_chart, render, verify
+from courtyard.artefacts.node_containers import node_specs
 from courtyard.core.errors import CourtyardError
+from courtyard.spec import naming
 from tests.helpers import REPO
 
 pytest.importorskip("helm_python", reason="the [helm] extra is not installed")
@@ -79,3 +81,28 @@ def test_real_chart_enforces_the_same_users_and_permissions(prepared):
     report = verify(project, Path(os.environ["COURTYARD_NATS_CHART"]))
     assert report.authorization_differs
     assert any(row[0].startswith("authorization") for row in report.unexpected)
+
+
+@pytest.mark.skipif(
+    not os.environ.get("COURTYARD_NATS_CHART"),
+    reason="COURTYARD_NATS_CHART does not name a nats/nats chart folder or .tgz",
+)
+def test_the_charts_reloader_watches_every_certificate_folder_the_nats_container_mounts(
+    prepared,
+):
+    """In Kubernetes, rotation is the chart's reloader seeing updated Secrets; it only sees
+    the folders it mounts too. Locally the nodes mount the same folders."""
+    project = prepared()
+    chart = load_chart(Path(os.environ["COURTYARD_NATS_CHART"]), "2.14.2")
+    statefulset = next(o for o in render(project, chart) if o.get("kind") == "StatefulSet")
+    containers = {c["name"]: c for c in statefulset["spec"]["template"]["spec"]["containers"]}
+    assert "reloader" in containers, "the export must keep the chart's reloader enabled"
+
+    def mounts(container: str) -> set[str]:
+        return {m["mountPath"] for m in containers[container].get("volumeMounts") or []}
+
+    certificate_folders = {naming.ROUTE_TLS_DIR, naming.CLIENT_TLS_DIR, naming.CA_DIR}
+    assert certificate_folders <= mounts("nats")
+    assert certificate_folders <= mounts("reloader")
+    node = node_specs(project, "img")[0]
+    assert certificate_folders <= set(dict(node.mounts))

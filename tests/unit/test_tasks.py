@@ -106,3 +106,12 @@ def test_an_unusable_certs_folder_is_one_sentence(tmp_path):
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip().count("\n") == 0
     assert "cannot use" in proc.stderr and "certs" in proc.stderr
+
+
+def test_rotate_ca_status_and_bad_phase_need_no_cluster(tmp_path):
+    spec = write_spec(tmp_path)
+    status = invoke("rotate-ca", "--status", "--spec", str(spec))
+    assert status.returncode == 0 and "No CA rotation is running" in status.stdout
+    bad = invoke("rotate-ca", "--stop-after", "5", "--spec", str(spec))
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr
+    assert "--stop-after 5 is no phase; choose 1 to 3" in bad.stderr
