@@ -127,7 +127,7 @@ def configs(c, spec=None):
     help={
         "spec": SPEC_HELP,
         "timeout": "seconds to wait for the cluster to be ready (default 60)",
-        "force_certs": "reissue every leaf certificate first (nodes then roll)",
+        "force_certs": "reissue every leaf certificate first (nodes then reload them)",
     }
 )
 @user_errors

@@ -14,7 +14,7 @@ from docker.models.containers import Container
 from courtyard.artefacts.node_containers import NodeSpec
 from courtyard.spec import naming
 
-ROLL_REASON = "spec, config or certificates changed"
+ROLL_REASON = "spec or config changed"
 
 
 @dataclass(frozen=True)
