@@ -10,15 +10,16 @@ listeners serving the certificates in the folders.
 
 from __future__ import annotations
 
+import hashlib
+import socket
+import ssl
 import time
-from pathlib import Path
 
 import docker
 
 from courtyard.artefacts import pki, secret_folders
 from courtyard.artefacts.files import write_file
 from courtyard.checks import monitor
-from courtyard.checks.drift import served_fingerprint
 from courtyard.core.errors import CourtyardError
 from courtyard.core.polling import WaitTimeout, poll
 from courtyard.runtime import docker_objects
@@ -26,17 +27,40 @@ from courtyard.spec import naming
 from courtyard.spec.project import Project
 
 RELOAD_TIMEOUT = 15.0
-
-
-def loaded_file(project: Project, pod: str) -> Path:
-    """What node `pod` loaded from its certificate folders when it last (re)read them."""
-    return project.layout.run / pod / "secrets-digest"
+HANDSHAKE_TIMEOUT = 3.0
 
 
 def record_loaded(project: Project, index: int) -> None:
     """Remember that node `index` has loaded the certificate folders as they are now."""
-    path = loaded_file(project, project.names.pod(index))
+    path = project.layout.secrets_digest(project.names.pod(index))
     write_file(path, secret_folders.digest(project.layout) + "\n")
+
+
+def served_fingerprint(project: Project, port: int, *, info_first: bool = True) -> str | None:
+    """SHA-256 of the certificate served on 127.0.0.1:`port` (a client or route port), None
+    when no TLS handshake completes. NATS sends its INFO line in the clear, then upgrades to
+    TLS (`info_first`); a route listener starts with the TLS handshake. Courtyard's own client
+    certificate answers a listener that asks for one."""
+    layout = project.layout
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # read what is served, whoever signed it
+    own = naming.RESERVED_IDENTITY
+    try:
+        context.load_cert_chain(layout.client_cert(own), layout.client_key(own))
+        with socket.create_connection(("127.0.0.1", port), HANDSHAKE_TIMEOUT) as sock:
+            sock.settimeout(HANDSHAKE_TIMEOUT)
+            info = b"" if info_first else b"\n"
+            while not info.endswith(b"\n") and len(info) < 65536:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    return None
+                info += chunk
+            with context.wrap_socket(sock) as tls:
+                der = tls.getpeercert(binary_form=True)
+    except (OSError, ssl.SSLError):
+        return None
+    return hashlib.sha256(der).digest().hex(":").upper() if der else None
 
 
 def expected_fingerprints(project: Project) -> dict[str, str]:
@@ -68,7 +92,7 @@ def stale_reasons(project: Project, index: int) -> list[str]:
     """Why node `index` must reload its certificates; [] when it runs what the folders hold."""
     pod = project.names.pod(index)
     reasons = []
-    recorded = loaded_file(project, pod)
+    recorded = project.layout.secrets_digest(pod)
     if recorded.is_file() and recorded.read_text().strip() != secret_folders.digest(project.layout):
         reasons.append("certificates changed")
     expected = expected_fingerprints(project)

@@ -18,7 +18,6 @@ from docker.models.containers import Container
 
 from courtyard.artefacts.node_containers import NodeSpec, node_specs
 from courtyard.checks import reload
-from courtyard.checks.drift import digest_file as drift_digest_file
 from courtyard.checks.drift import drift_reasons, record_digest
 from courtyard.checks.readiness import wait_ready
 from courtyard.commands import steps
@@ -181,18 +180,16 @@ def wait(ctx: UpContext) -> None:
 def record_digests(ctx: UpContext, nodes: list[NodeSpec]) -> None:
     """Remember what each (re)started node loaded, and what a node never seen before runs,
     so that a later `up` or `status` notices a node that runs something else."""
-    fresh = {node.index for node in nodes}
-    fresh |= {
-        node.index for node in ctx.nodes if not drift_digest_file(ctx.project, node.name).is_file()
-    }
-    for index in sorted(fresh):
+    layout = ctx.project.layout
+    started = {node.index for node in nodes}
+    unseen = {node.index for node in ctx.nodes if not layout.config_digest(node.name).is_file()}
+    for index in sorted(started | unseen):
         record_digest(ctx.project, index)
     # What a started node read from its certificate folders is what they hold now; a node
     # seen for the first time counts as loaded only when it serves what they hold.
     for node in ctx.nodes:
-        started = node.index in {n.index for n in nodes}
-        unknown = not reload.loaded_file(ctx.project, node.name).is_file()
-        if started or (unknown and not reload.stale_reasons(ctx.project, node.index)):
+        unknown = not layout.secrets_digest(node.name).is_file()
+        if node.index in started or (unknown and not reload.stale_reasons(ctx.project, node.index)):
             reload.record_loaded(ctx.project, node.index)
 
 

@@ -71,6 +71,14 @@ class Layout:
         """Held by every task that changes the cluster's Docker objects or files."""
         return self.run / "locks" / f"{cluster}.lock"
 
+    def config_digest(self, pod: str) -> Path:
+        """The config digest node `pod` reported when `up` last started it."""
+        return self.run / pod / "config-digest"
+
+    def secrets_digest(self, pod: str) -> Path:
+        """What node `pod` loaded from its certificate folders when it last (re)read them."""
+        return self.run / pod / "secrets-digest"
+
     def node_config_mount(self, pod: str) -> Path:
         """The folder mounted at the chart's config folder: a copy of the node's config, or,
         for a moment during a cold start, its start gate."""

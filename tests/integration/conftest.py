@@ -13,7 +13,7 @@ import contextlib
 import io
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import docker
@@ -64,12 +64,17 @@ def test_spec_changes(replicas: int = 3) -> dict:
 test_spec_changes.__test__ = False  # a helper, not a test
 
 
-def quiet_up(project: Project, timeout: float = 90) -> str:
-    """`invoke up` for a test: what it printed, returned instead of shown."""
+def quietly(action: Callable[[], object]) -> str:
+    """Run `action`; what it printed, returned instead of shown."""
     output = io.StringIO()
     with contextlib.redirect_stdout(output):
-        up(project, timeout=timeout)
+        action()
     return output.getvalue()
+
+
+def quiet_up(project: Project, timeout: float = 90) -> str:
+    """`invoke up` for a test: what it printed, returned instead of shown."""
+    return quietly(lambda: up(project, timeout=timeout))
 
 
 @pytest.fixture

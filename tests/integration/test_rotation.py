@@ -3,8 +3,6 @@ CA in three phases, resumed after an interruption, never splitting the cluster."
 
 from __future__ import annotations
 
-import contextlib
-import io
 import ssl
 from collections.abc import Iterator
 
@@ -20,7 +18,7 @@ from courtyard.checks.status import cluster_status
 from courtyard.commands import rotate
 from courtyard.runtime import docker_objects
 from courtyard.spec.project import Project
-from tests.integration.conftest import quiet_up, running_cluster
+from tests.integration.conftest import quiet_up, quietly, running_cluster
 
 
 @pytest.fixture(scope="module")
@@ -38,13 +36,6 @@ def assert_every_node_serves_the_folders(project: Project) -> None:
     assert set(expected) == {"client", "route"}
     for index in range(project.names.replicas):
         assert reload.served(project, index) == expected, project.names.pod(index)
-
-
-def quietly(action) -> str:
-    output = io.StringIO()
-    with contextlib.redirect_stdout(output):
-        action()
-    return output.getvalue()
 
 
 def test_renewed_leaves_are_reloaded_in_place_and_nothing_is_lost(docker_client, rotating):
