@@ -28,14 +28,34 @@ def deep_update(target: dict[str, Any], changes: dict[str, Any]) -> dict[str, An
     return target
 
 
+CURRENT_CHART = "2.14.2"
+LEGACY_CHART = "0.19.17"
+
+
 def shared_chart(version: str) -> Path | None:
-    """The real nats/nats chart of `version`: $COURTYARD_NATS_CHART for 2.x, else the
-    unmodified copy in ../shared/charts beside the project; None when neither is there."""
-    named = os.environ.get("COURTYARD_NATS_CHART")
-    if named and not version.startswith("0."):
-        return Path(named)
-    folder = REPO.parent / "shared" / "charts" / f"nats-{version}"
-    return folder if folder.is_dir() else None
+    """The real, unmodified nats/nats chart of `version`: in $COURTYARD_CHARTS (the folder
+    Courtyard itself searches), else in ../shared/charts beside the project; None when absent."""
+    folders = [Path(os.environ["COURTYARD_CHARTS"])] if os.environ.get("COURTYARD_CHARTS") else []
+    folders.append(REPO.parent / "shared" / "charts")
+    for folder in folders:
+        if (folder / f"nats-{version}").is_dir():
+            return folder / f"nats-{version}"
+    return None
+
+
+def real_chart(version: str) -> Path:
+    """The chart of `version`, or skip: on a developer machine without ../shared only; CI
+    sets COURTYARD_REQUIRE_CHARTS=1, and then a missing chart fails the test."""
+    import pytest
+
+    pytest.importorskip("helm_python", reason="the [helm] extra is not installed")
+    path = shared_chart(version)
+    if path is None:
+        why = f"no nats/nats {version} chart in $COURTYARD_CHARTS or ../shared/charts"
+        if os.environ.get("COURTYARD_REQUIRE_CHARTS") == "1":
+            pytest.fail(f"{why}, and COURTYARD_REQUIRE_CHARTS=1 requires it")
+        pytest.skip(why)
+    return path
 
 
 def write_spec(root: Path, changes: dict[str, Any] | None = None) -> Path:

@@ -102,7 +102,8 @@ def legacy_values(project: Project) -> dict[str, Any]:
 
     result: dict[str, Any] = {
         "nats": {
-            "image": naming.official_image(),
+            "image": {"repository": "nats", "tag": image_tag()},
+            "client": {"port": spec.ports.client},
             "tls": {**tls(names.client_secret), "verifyAndMap": True},
             "jetstream": {
                 "enabled": True,
@@ -121,10 +122,16 @@ def legacy_values(project: Project) -> dict[str, Any]:
             "tls": tls(names.route_secret),
         },
     }
+    # Routes name each pod by its full DNS name, in the spec's cluster domain.
+    result["useFQDN"] = True
+    result["k8sClusterDomain"] = spec.cluster_domain
+    # No auth.basic.accounts: the 0.x chart renders it with a second, empty `authorization`
+    # block after the users, and nats-server keeps the last one (no users at all). The
+    # system account needs no declaration to be named.
     result["auth"] = {
         "enabled": True,
         "systemAccount": naming.SYSTEM_ACCOUNT,
-        "basic": {"users": authorization.users(spec), "accounts": {naming.SYSTEM_ACCOUNT: {}}},
+        "basic": {"users": authorization.users(spec)},
     }
     if names.cluster_name != names.chart_default_cluster_name:
         result["cluster"]["name"] = names.cluster_name

@@ -1,22 +1,20 @@
 """`invoke export-helm --verify`: render the real chart with the exported values and compare.
 
-The chart is rendered offline by the Helm SDK for Python (`helm-python-sdk`, the `[helm]`
-extra); `nats.conf` is taken from the rendered ConfigMap and compared key by key with the
-node config `invoke configs` wrote. Route hosts and client Services in the rendered
-manifests must be served by the certificate meant for them.
+The chart of the spec's layout (2.x for current, 0.19.17 for legacy) is rendered offline
+by the Helm SDK (`helm_chart`); `nats.conf` is taken from the rendered ConfigMap and
+compared key by key, by meaning, with the node config `invoke configs` wrote. Route hosts
+and client Services in the rendered manifests must be served by the certificate meant for
+them.
 """
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import yaml
-
-from courtyard.artefacts import helm_values, natsconf
+from courtyard.artefacts import helm_chart, helm_values, natsconf
 from courtyard.artefacts.tlscheck import serves
 from courtyard.core.errors import CourtyardError
 from courtyard.spec.project import Project
@@ -47,75 +45,31 @@ class VerifyReport:
         return not self.unexpected and not self.uncovered
 
 
-def _helm():
-    try:
-        import helm_python
-    except ImportError:
+def chart_for(project: Project, chart_path: Path | None) -> helm_chart.Chart:
+    """The chart version of the spec's layout; one sentence when `chart_path` is the other."""
+    layout = project.spec.chart_layout
+    version = (
+        helm_values.chart_version() if layout == "current" else helm_values.LEGACY_CHART_VERSION
+    )
+    chart = helm_chart.find(chart_path, version)
+    if chart.layout != layout:
         raise CourtyardError(
-            "the Helm SDK for Python is not installed; run pip install -e '.[helm]'"
-        ) from None
-    return helm_python
-
-
-def load_chart(path: Path | None, version: str):
-    """The chart at `path` (folder or .tgz), else the matching version from the nats repo."""
-    helm = _helm()
-    if path is None:
-        with tempfile.TemporaryDirectory(prefix="courtyard-chart-") as tmp:
-            try:
-                helm.pull(
-                    "nats", repo_url=helm_values.CHART_REPO_URL, version=version, destination=tmp
-                )
-            except helm.HelmError as exc:
-                reason = str(exc).splitlines()[0][:200]
-                raise CourtyardError(
-                    f"cannot download the nats chart {version} from "
-                    f"{helm_values.CHART_REPO_URL} ({reason}); pass --chart PATH to a chart "
-                    "folder or .tgz"
-                ) from None
-            archives = sorted(Path(tmp).glob("*.tgz"))
-            if not archives:
-                raise CourtyardError(
-                    f"the nats chart {version} download left no archive; pass --chart PATH"
-                )
-            return helm.Chart.load_archive(archives[0].read_bytes())
-    if not path.exists():
-        raise CourtyardError(f"chart {path} does not exist; pass a chart folder or .tgz")
-    try:
-        if path.is_dir():
-            return helm.Chart.load(path)
-        return helm.Chart.load_archive(path.read_bytes())
-    except helm.HelmError as exc:
-        raise CourtyardError(f"cannot load the chart {path}: {str(exc).splitlines()[0]}") from None
-
-
-def render(project: Project, chart) -> list[dict[str, Any]]:
-    """Every object the chart renders with the exported values."""
-    helm = _helm()
-    try:
-        manifests = chart.render(
-            helm_values.values(project),
-            name=project.spec.release,
-            namespace=project.spec.namespace,
-            is_install=True,
+            f"the chart {chart.label} is version {chart.version}, which reads the "
+            f"{chart.layout} values layout, but the spec's helm.layout is {layout}; pass a "
+            f"{version} chart to --chart"
         )
-    except helm.HelmError as exc:
-        raise CourtyardError(
-            f"the chart does not render with the exported values: {str(exc).splitlines()[0]}"
-        ) from None
-    objects = []
-    for text in manifests.values():
-        objects += [doc for doc in yaml.safe_load_all(text) if isinstance(doc, dict)]
-    return objects
+    return chart
+
+
+def render(project: Project, chart: helm_chart.Chart) -> list[dict[str, Any]]:
+    """Every object the chart renders with the exported values."""
+    return helm_chart.render(
+        chart, helm_values.values(project), project.spec.release, project.spec.namespace
+    )
 
 
 def rendered_conf(objects: list[dict[str, Any]]) -> dict[str, Any]:
-    for obj in objects:
-        if obj.get("kind") == "ConfigMap" and "nats.conf" in (obj.get("data") or {}):
-            return natsconf.parse_conf(obj["data"]["nats.conf"])
-    raise CourtyardError(
-        "the rendered chart has no ConfigMap with nats.conf; is it the nats/nats chart?"
-    )
+    return natsconf.parse_conf(helm_chart.nats_conf_text(objects))
 
 
 def authorization_summary(conf: dict[str, Any]) -> str:
@@ -156,19 +110,13 @@ def coverage(
 
 
 def verify(project: Project, chart_path: Path | None) -> VerifyReport:
-    if project.spec.chart_layout != "current":
-        raise CourtyardError(
-            "--verify renders the current nats/nats chart; set helm.layout to "
-            "current in the spec (the legacy 0.x chart is not checked)"
-        )
-    version = helm_values.chart_version()
-    chart = load_chart(chart_path, version)
+    """Render the chart of the spec's layout (2.x current, 0.19.17 legacy) and compare."""
+    chart = chart_for(project, chart_path)
     objects = render(project, chart)
     chart_conf = rendered_conf(objects)
     local_conf = natsconf.parse_conf(project.layout.node_config(project.names.pod(0)).read_text())
-    label = str(chart_path) if chart_path else f"nats/nats {version}"
     return VerifyReport(
-        label,
+        f"{chart.label} ({chart.version})",
         natsconf.compare(local_conf, chart_conf),
         coverage(project, objects, chart_conf),
         authorization_summary(chart_conf),

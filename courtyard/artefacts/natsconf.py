@@ -2,7 +2,8 @@
 
 A small parser for the parts of the format both use: blocks, arrays, quoted and bare values,
 `key: value`, `key = value` and `key value`, `#` and `//` comments, `include x;` directives.
-Strings with a colon (URLs) must be quoted, as both Courtyard and the chart write them.
+Bare values run on through `:` (`nats://host:6222`, as the 0.x chart writes routes); keys
+end at it.
 Bare sizes (`1Gi`, `256MB`) become byte counts and booleans become bools, as nats-server
 reads them, so the two sources compare by meaning rather than spelling.
 """
@@ -17,7 +18,7 @@ from courtyard.spec.sizes import parse_size
 
 _TOKEN = re.compile(
     r"""
-    (?P<space>\s+|\#[^\n]*|//[^\n]*)
+    (?P<space>\s+|\#[^\n]*|(?<![^\s{}\[\],;])//[^\n]*)  # not the // of nats://
   | (?P<string>"(?:[^"\\]|\\.)*"|'[^']*')
   | (?P<punct>[{}\[\],;:=])
   | (?P<bare>[^\s{}\[\],;:=#"']+)
@@ -31,7 +32,7 @@ class ConfError(ValueError):
     pass
 
 
-def _tokens(text: str) -> list[tuple[str, str]]:
+def _spans(text: str) -> list[tuple[str, str, int, int]]:
     tokens, pos = [], 0
     while pos < len(text):
         match = _TOKEN.match(text, pos)
@@ -40,8 +41,12 @@ def _tokens(text: str) -> list[tuple[str, str]]:
         pos = match.end()
         kind = match.lastgroup
         if kind != "space":
-            tokens.append((kind, match.group()))
+            tokens.append((kind, match.group(), match.start(), match.end()))
     return tokens
+
+
+def _tokens(text: str) -> list[tuple[str, str]]:
+    return [(kind, word) for kind, word, _, _ in _spans(text)]
 
 
 def _bare_value(word: str) -> Any:
@@ -64,8 +69,24 @@ def _string_value(token: str) -> str:
 
 class _Parser:
     def __init__(self, text: str) -> None:
-        self.tokens = _tokens(text)
+        spans = _spans(text)
+        self.tokens = [(kind, word) for kind, word, _, _ in spans]
+        self.bounds = [(start, end) for _, _, start, end in spans]
         self.pos = 0
+
+    def bare_run(self, word: str) -> str:
+        """A bare value goes on through `:` and `=` that touch it, as nats-server reads
+        `nats://host:6222` or `0.0.0.0:4222` unquoted (the 0.x chart writes routes so)."""
+        while self.pos < len(self.tokens):
+            kind, text = self.tokens[self.pos]
+            if self.bounds[self.pos][0] != self.bounds[self.pos - 1][1]:
+                break
+            if kind == "bare" or (kind == "punct" and text in ":="):
+                word += text
+                self.pos += 1
+                continue
+            break
+        return word
 
     def peek(self) -> tuple[str, str] | None:
         return self.tokens[self.pos] if self.pos < len(self.tokens) else None
@@ -124,6 +145,8 @@ class _Parser:
                 items.append(self.value())
         if kind == "punct":
             raise ConfError(f"unexpected {text!r}")
+        if kind == "bare":
+            return _bare_value(self.bare_run(text))
         return self.scalar((kind, text))
 
 
@@ -159,6 +182,8 @@ def difference_reason(key: str, local: Any, chart: Any) -> str | None:
         return f"the chart sets it from {chart} (the pod name)"
     if key in EXPECTED_ONLY_IN_CHART and local is None:
         return EXPECTED_ONLY_IN_CHART[key]
+    if key == "cluster.cluster_advertise" and local is None and str(chart).startswith("$"):
+        return f"the chart sets it from {chart}; no_advertise keeps it out of gossip"
     leaf = key.rsplit(".", 1)[-1]
     if (
         (leaf.endswith("_file") or leaf == "store_dir")
@@ -169,9 +194,29 @@ def difference_reason(key: str, local: Any, chart: Any) -> str | None:
     return None
 
 
+# nats-server reads these keys as other spellings of one setting (the 0.x chart writes them).
+ALIASES = {
+    "http": "http_port",
+    "jetstream.max_mem": "jetstream.max_memory_store",
+    "jetstream.max_memory": "jetstream.max_memory_store",
+    "jetstream.max_file": "jetstream.max_file_store",
+}
+
+
+def canonical(flat: dict[str, Any]) -> dict[str, Any]:
+    """One spelling per setting; `http` only when it is a bare port, as `http_port` is."""
+    result = {}
+    for key, value in flat.items():
+        alias = ALIASES.get(key)
+        if alias and not (key == "http" and not isinstance(value, int)):
+            key = alias
+        result[key] = value
+    return result
+
+
 def compare(local: dict[str, Any], chart: dict[str, Any]) -> list[tuple[str, Any, Any, str | None]]:
     """Every key whose values differ: (key, local value, chart value, expected reason or None)."""
-    flat_local, flat_chart = flatten(local), flatten(chart)
+    flat_local, flat_chart = canonical(flatten(local)), canonical(flatten(chart))
     rows = []
     for key in sorted(set(flat_local) | set(flat_chart)):
         mine, theirs = flat_local.get(key), flat_chart.get(key)

@@ -21,6 +21,9 @@ from courtyard.spec.naming import ClusterNames
 LAME_DUCK_DURATION = "30s"
 LAME_DUCK_GRACE_PERIOD = "10s"
 
+# The 0.x chart's nats.connectRetries, which it always renders into the cluster block.
+LEGACY_CONNECT_RETRIES = 120
+
 
 @dataclass(frozen=True)
 class Raw:
@@ -34,7 +37,7 @@ ConfigValue = str | int | bool | Raw | list["ConfigValue"] | dict[str, "ConfigVa
 
 def node_config(spec: Spec, names: ClusterNames, index: int) -> dict[str, ConfigValue]:
     """The config of node `index` as an ordered mapping (what the renderer writes)."""
-    return {
+    config: dict[str, ConfigValue] = {
         "server_name": names.pod(index),
         "port": spec.ports.client,
         "http_port": spec.ports.monitor,
@@ -65,6 +68,9 @@ def node_config(spec: Spec, names: ClusterNames, index: int) -> dict[str, Config
         },
         **authorization.server_config(spec),
     }
+    if names.layout == "legacy":
+        config["cluster"]["connect_retries"] = LEGACY_CONNECT_RETRIES  # type: ignore[index]
+    return config
 
 
 def tls_mounts(layout: Layout) -> dict[str, Path]:

@@ -31,6 +31,8 @@ from courtyard.spec.subjects import jetstream_name_problem, subject_problem
 
 DEFAULT_SPEC = Path("config/courtyard.yaml")
 SPEC_ENV = "COURTYARD_SPEC"
+# Container ports the legacy 0.x chart writes as literals into nats.conf.
+LEGACY_FIXED_PORTS = {"monitor": 8222, "cluster": 6222}
 CHART_LAYOUTS = ("current", "legacy")
 # A spec is a few dozen lines; anything this large is not one.
 MAX_SPEC_BYTES = 256 * 1024
@@ -168,6 +170,17 @@ def parse_spec(raw: Any, path: Path) -> Spec:
     layout = reader.string(helm, "helm.layout", "current")
     if layout not in CHART_LAYOUTS:
         reader.fail("helm.layout", layout, f"must be one of {', '.join(CHART_LAYOUTS)}")
+    if layout == "legacy":
+        # The 0.x chart hard-codes these two container ports: any other value would be
+        # exported, ignored by the chart, and differ between local and Kubernetes.
+        for key, fixed in LEGACY_FIXED_PORTS.items():
+            if getattr(ports, key) != fixed:
+                reader.fail(
+                    f"ports.{key}",
+                    getattr(ports, key),
+                    f"is not possible with helm.layout legacy: the 0.x chart always uses "
+                    f"{fixed}; set ports.{key}: {fixed} or helm.layout: current",
+                )
 
     tls = reader.tls(
         reader.section(

@@ -13,8 +13,9 @@ templates/_helpers.tpl and files/config/cluster.yaml):
   ".<namespace>.svc.<cluster domain>" appended to the host when routeURLs.useFQDN.
 - cluster name: the StatefulSet name.
 
-The legacy 0.x chart differs: the headless Service is the fullname itself and routes are
-"nats://<pod>.<fullname>.<namespace>.svc.<domain>:<cluster port>".
+The legacy 0.x chart differs: the headless Service is the fullname itself, routes are
+"nats://<pod>.<fullname>.<namespace>.svc.<domain>:6222", the cluster name defaults to the
+chart name ("nats") and the JetStream PVC is "<fullname>-js-pvc".
 """
 
 from __future__ import annotations
@@ -152,11 +153,15 @@ class ClusterNames:
 
     @property
     def chart_default_cluster_name(self) -> str:
-        return self.statefulset
+        """The cluster name the chart renders when the values name none: the StatefulSet
+        on the current chart, the chart's own name ("nats") on 0.x."""
+        return CHART_NAME if self.layout == "legacy" else self.statefulset
 
     @property
     def pvc_name(self) -> str:
-        return f"{self.fullname}-js"
+        """The JetStream volumeClaimTemplate: "<fullname>-js", "<fullname>-js-pvc" on 0.x
+        (an upgraded release keeps it, so its pods keep their data)."""
+        return f"{self.fullname}-js-pvc" if self.layout == "legacy" else f"{self.fullname}-js"
 
     @property
     def route_secret(self) -> str:

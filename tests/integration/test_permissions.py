@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import secrets
 
-import pytest
-
-from courtyard.artefacts import helm_verify, nodeconf
+from courtyard.artefacts import helm_chart, helm_verify, nodeconf
 from courtyard.artefacts.certs import client_name, ensure_certs
 from courtyard.checks import permissions, security
 from courtyard.checks.natsclient import connect, run_quietly
@@ -17,7 +15,7 @@ from courtyard.checks.workload import until_reachable
 from courtyard.core.polling import poll
 from courtyard.runtime.image import ensure_image
 from courtyard.spec import naming
-from tests.helpers import shared_chart
+from tests.helpers import CURRENT_CHART, real_chart
 
 
 def orders_of(project):
@@ -79,16 +77,12 @@ def test_a_restricted_identity_is_refused_other_streams_and_everyones_replies(cl
     assert run_quietly(main()) == [True, True, True]
 
 
-CHART = shared_chart("2.14.2")
-
-
-@pytest.mark.skipif(CHART is None, reason="no nats/nats 2.14.2 chart (../shared/charts)")
 def test_the_chart_rendered_config_refuses_the_same(make_project, docker_client, tmp_path):
     """One node from the chart's own nats.conf (its peers do not exist, so no JetStream
     leader: the checks are the server's permission refusals, which come first)."""
     project = make_project()
     ensure_certs(project.spec, project.names, project.layout)  # what the pod mounts
-    objects = helm_verify.render(project, helm_verify.load_chart(CHART, "2.14.2"))
+    objects = helm_verify.render(project, helm_chart.load(real_chart(CURRENT_CHART)))
     conf = next(o for o in objects if o.get("kind") == "ConfigMap")["data"]["nats.conf"]
     (tmp_path / "nats.conf").write_text(conf)
     mounts = {naming.CONFIG_FILE: tmp_path / "nats.conf", **nodeconf.tls_mounts(project.layout)}

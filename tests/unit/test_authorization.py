@@ -6,16 +6,15 @@ import json
 import os
 
 import pytest
-import yaml
 
-from courtyard.artefacts import authorization, helm_values, nodeconf
+from courtyard.artefacts import authorization, helm_chart, helm_values, nodeconf
 from courtyard.artefacts.certs import client_name, ensure_certs
 from courtyard.artefacts.client_access import env_vars
 from courtyard.artefacts.config_check import check_configs
 from courtyard.spec.loader import load_spec
 from courtyard.spec.model import ClientIdentity
 from courtyard.spec.subjects import example_subject, subject_matches, subject_problem
-from tests.helpers import REPO_SPEC, invoke, shared_chart, write_spec
+from tests.helpers import LEGACY_CHART, REPO_SPEC, invoke, real_chart, write_spec
 
 # The default spec's example restricted identity (test_spec pins what it lists).
 ORDERS = next(c for c in load_spec(REPO_SPEC).tls.clients if c.name == "orders")
@@ -127,23 +126,11 @@ def test_certs_show_lists_each_identitys_rights(tmp_path):
     assert "rights" not in shown["route"]
 
 
-LEGACY_CHART = shared_chart("0.19.17")
-
-
-@pytest.mark.skipif(LEGACY_CHART is None, reason="no nats/nats 0.19.17 chart (../shared/charts)")
 def test_the_legacy_chart_renders_the_same_users_from_auth_basic(project_factory):
-    helm = pytest.importorskip("helm_python", reason="the [helm] extra is not installed")
     project = project_factory({"helm": {"layout": "legacy"}})
-    chart = helm.Chart.load(LEGACY_CHART)
-    rendered = chart.render(
-        helm_values.values(project), name=project.spec.release, namespace="default"
-    )
-    conf = next(
-        doc["data"]["nats.conf"]
-        for name, text in rendered.items()
-        if name.endswith(".yaml")  # not NOTES.txt
-        for doc in yaml.safe_load_all(text)
-        if isinstance(doc, dict) and doc.get("kind") == "ConfigMap"
+    chart = helm_chart.load(real_chart(LEGACY_CHART))
+    conf = helm_chart.nats_conf_text(
+        helm_chart.render(chart, helm_values.values(project), project.spec.release, "default")
     )
     assert "verify_and_map: true" in conf
     assert 'system_account: "$SYS"' in conf

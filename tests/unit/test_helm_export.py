@@ -203,7 +203,13 @@ def test_legacy_values_layout(exported):
     assert values["nats"]["tls"]["secret"]["name"] == project.names.client_secret
     assert values["nats"]["jetstream"]["memStorage"]["size"] == "256Mi"
     assert values["nats"]["jetstream"]["fileStorage"]["size"] == "1Gi"
-    assert values["nats"]["image"] == f"nats:{helm_values.chart_version()}-alpine"
+    # The 0.x chart reads nats.image as a map (a string makes Helm warn and drop it).
+    assert values["nats"]["image"] == {
+        "repository": "nats",
+        "tag": f"{helm_values.chart_version()}-alpine",
+    }
+    # The 0.x chart names the cluster "nats" unless told: the export names it as locally.
+    assert values["cluster"]["name"] == project.names.cluster_name == "skunkwolf-nats"
     assert {d["metadata"]["name"] for d in secret_manifests(project)} >= {
         project.names.route_secret,
         project.names.client_secret,

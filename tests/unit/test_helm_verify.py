@@ -1,20 +1,17 @@
-"""--verify through the Helm SDK: the real nats chart when COURTYARD_NATS_CHART names one,
-and the SDK plumbing on a tiny fixture chart everywhere."""
+"""--verify through the Helm SDK: the real charts (2.14.2 current, 0.19.17 legacy) from
+../shared/charts, and the SDK plumbing on a tiny fixture chart everywhere."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
-from courtyard.artefacts import nodeconf
+from courtyard.artefacts import helm_chart, nodeconf
 from courtyard.artefacts.certs import ensure_certs
-from courtyard.artefacts.helm_verify import load_chart, render, verify
+from courtyard.artefacts.helm_verify import render, verify
 from courtyard.artefacts.node_containers import node_specs
 from courtyard.core.errors import CourtyardError
 from courtyard.spec import naming
-from tests.helpers import REPO
+from tests.helpers import CURRENT_CHART, LEGACY_CHART, REPO, real_chart
 
 pytest.importorskip("helm_python", reason="the [helm] extra is not installed")
 
@@ -50,13 +47,9 @@ def test_missing_chart_path_is_one_sentence(prepared, tmp_path):
         verify(prepared(), tmp_path / "nope")
 
 
-@pytest.mark.skipif(
-    not os.environ.get("COURTYARD_NATS_CHART"),
-    reason="COURTYARD_NATS_CHART does not name a nats/nats chart folder or .tgz",
-)
 @pytest.mark.parametrize("changes", [{}, {"routes": {"use_fqdn": True}}])
 def test_real_chart_renders_the_same_cluster(prepared, changes):
-    report = verify(prepared(changes), Path(os.environ["COURTYARD_NATS_CHART"]))
+    report = verify(prepared(changes), real_chart(CURRENT_CHART))
     assert report.unexpected == []
     assert report.uncovered == []
     assert {row[0] for row in report.differences} <= {"server_name", "pid_file"} | {
@@ -64,13 +57,9 @@ def test_real_chart_renders_the_same_cluster(prepared, changes):
     }
 
 
-@pytest.mark.skipif(
-    not os.environ.get("COURTYARD_NATS_CHART"),
-    reason="COURTYARD_NATS_CHART does not name a nats/nats chart folder or .tgz",
-)
 def test_real_chart_enforces_the_same_users_and_permissions(prepared):
     project = prepared()
-    report = verify(project, Path(os.environ["COURTYARD_NATS_CHART"]))
+    report = verify(project, real_chart(CURRENT_CHART))
     assert report.authorization == (
         "3 certificate users (1 restricted), system account $SYS, verify_and_map on"
     )
@@ -78,22 +67,18 @@ def test_real_chart_enforces_the_same_users_and_permissions(prepared):
 
     local = project.layout.node_config(project.names.pod(0))
     local.write_text(local.read_text().replace('"orders.>"', '"orders.created"', 1))
-    report = verify(project, Path(os.environ["COURTYARD_NATS_CHART"]))
+    report = verify(project, real_chart(CURRENT_CHART))
     assert report.authorization_differs
     assert any(row[0].startswith("authorization") for row in report.unexpected)
 
 
-@pytest.mark.skipif(
-    not os.environ.get("COURTYARD_NATS_CHART"),
-    reason="COURTYARD_NATS_CHART does not name a nats/nats chart folder or .tgz",
-)
 def test_the_charts_reloader_watches_every_certificate_folder_the_nats_container_mounts(
     prepared,
 ):
     """In Kubernetes, rotation is the chart's reloader seeing updated Secrets; it only sees
     the folders it mounts too. Locally the nodes mount the same folders."""
     project = prepared()
-    chart = load_chart(Path(os.environ["COURTYARD_NATS_CHART"]), "2.14.2")
+    chart = helm_chart.load(real_chart(CURRENT_CHART))
     statefulset = next(o for o in render(project, chart) if o.get("kind") == "StatefulSet")
     containers = {c["name"]: c for c in statefulset["spec"]["template"]["spec"]["containers"]}
     assert "reloader" in containers, "the export must keep the chart's reloader enabled"
@@ -106,3 +91,35 @@ def test_the_charts_reloader_watches_every_certificate_folder_the_nats_container
     assert certificate_folders <= mounts("reloader")
     node = node_specs(project, "img")[0]
     assert certificate_folders <= set(dict(node.mounts))
+
+
+@pytest.mark.parametrize("changes", [{}, {"replicas": 5, "namespace": "msg"}])
+def test_the_legacy_chart_renders_the_same_cluster(prepared, changes):
+    """0.19.17, read in its classic nats.conf syntax (bare route URLs, `http: 8222`)."""
+    project = prepared({"helm": {"layout": "legacy"}, **changes})
+    report = verify(project, real_chart(LEGACY_CHART))
+    assert report.unexpected == [], report.unexpected
+    assert report.uncovered == []
+    assert "verify_and_map on" in report.authorization
+
+
+def test_a_chart_of_the_other_layout_is_one_sentence_not_a_yaml_traceback(prepared):
+    """0.19.17 renders NOTES.txt too; the current layout against it is named, not parsed."""
+    with pytest.raises(CourtyardError, match=r"version 0\.19\.17.*legacy values layout.*--chart"):
+        verify(prepared(), real_chart(LEGACY_CHART))
+    with pytest.raises(CourtyardError, match=r"version 2\.14\.2.*current values layout"):
+        verify(prepared({"helm": {"layout": "legacy"}}), real_chart(CURRENT_CHART))
+
+
+def test_a_folder_that_is_not_a_chart_is_one_sentence(prepared, tmp_path):
+    with pytest.raises(CourtyardError, match=r"is not a Helm chart \(it has no Chart\.yaml"):
+        verify(prepared(), tmp_path)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "Chart.yaml").write_text("apiVersion: v2\nname: redis\nversion: 1.0.0\n")
+    with pytest.raises(CourtyardError, match="is the chart 'redis', not nats/nats"):
+        verify(prepared(), other)
+    broken = tmp_path / "broken.tgz"
+    broken.write_bytes(b"not gzip")
+    with pytest.raises(CourtyardError, match="is not a Helm chart that loads"):
+        verify(prepared(), broken)

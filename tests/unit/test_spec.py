@@ -156,6 +156,14 @@ def test_env_var_chooses_another_spec(tmp_path, monkeypatch):
         ),
         ({"routes": {"use_fqdn": "yes"}}, ["routes.use_fqdn", "true or false"]),
         ({"helm": {"layout": "v0"}}, ["helm.layout", "'v0'"]),
+        (
+            {"helm": {"layout": "legacy"}, "ports": {"monitor": 9222}},
+            ["ports.monitor = 9222", "the 0.x chart always uses 8222", "helm.layout: current"],
+        ),
+        (
+            {"helm": {"layout": "legacy"}, "ports": {"cluster": 7222}},
+            ["ports.cluster = 7222", "always uses 6222"],
+        ),
         ({"tls": {"cert_validity_days": 10}}, ["tls.cert_validity_days", "31 days"]),
     ],
 )
