@@ -16,7 +16,7 @@ from invoke import task
 from invoke.exceptions import Exit
 
 from courtyard.commands import certs as certs_cmd
-from courtyard.commands import cluster, exports
+from courtyard.commands import cluster, exports, helm_bridge
 from courtyard.commands import configs as configs_cmd
 from courtyard.commands import rotate as rotate_cmd
 from courtyard.commands import smoke as smoke_cmd
@@ -205,6 +205,37 @@ def env(c, spec=None, identity=None):
 def export_helm(c, spec=None, out=None, no_secrets=False, verify=False, chart=None):
     """Write Helm values, TLS secrets and deploy steps for the official nats/nats chart."""
     exports.export_helm(spec, out=out, secrets=not no_secrets, verify=verify, chart=chart)
+
+
+@task(
+    help={
+        "file": "the values file you give helm -f (multi-document files are fine)",
+        "chart": "nats/nats chart folder or .tgz (default: the version of the pinned "
+        "nats-server, from $COURTYARD_CHARTS, Helm's cache or the repository)",
+        "release": "release name to render (default: guessed from the file's Service)",
+        "namespace": "namespace to render into (default: default)",
+        "json": JSON_HELP,
+    }
+)
+@user_errors
+def helm_doctor(c, file, chart=None, release=None, namespace="default", json=False):
+    """Show what a values file really deploys with the chart, and the keys it never reads."""
+    helm_bridge.helm_doctor(file, chart=chart, release=release, namespace=namespace, as_json=json)
+
+
+@task(
+    help={
+        "file": "the values file you give helm -f (multi-document files are fine)",
+        "out": "spec file to write (default: config/<release>.yaml; never overwritten)",
+        "release": "release name (default: guessed from the file's Service)",
+        "namespace": "namespace (default: the Service's, else default)",
+        "layout": "current or legacy (default: guessed from the file's keys)",
+    }
+)
+@user_errors
+def import_helm(c, file, out=None, release=None, namespace=None, layout=None):
+    """Write a Courtyard spec from an existing values file, to run that deployment locally."""
+    helm_bridge.import_helm(file, out=out, release=release, namespace=namespace, layout=layout)
 
 
 @task(

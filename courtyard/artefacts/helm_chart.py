@@ -126,17 +126,23 @@ def find(path: Path | None, version: str) -> Chart:
         return chart
 
 
-def render(chart: Chart, values: dict[str, Any], release: str, namespace: str) -> list[dict]:
-    """Every Kubernetes object the chart renders (NOTES.txt and other text is skipped)."""
+def render_files(
+    chart: Chart, values: dict[str, Any], release: str, namespace: str
+) -> dict[str, str]:
+    """The chart's rendered templates by file name, as `helm template` prints them."""
     helm = _helm()
     try:
-        manifests = chart.sdk.render(values, name=release, namespace=namespace, is_install=True)
+        return chart.sdk.render(values, name=release, namespace=namespace, is_install=True)
     except helm.HelmError as exc:
         raise CourtyardError(
             f"the chart {chart.label} does not render with these values: {_first_line(exc)}"
         ) from None
+
+
+def render(chart: Chart, values: dict[str, Any], release: str, namespace: str) -> list[dict]:
+    """Every Kubernetes object the chart renders (NOTES.txt and other text is skipped)."""
     objects = []
-    for name, text in sorted(manifests.items()):
+    for name, text in sorted(render_files(chart, values, release, namespace).items()):
         if not name.endswith((".yaml", ".yml")):
             continue
         try:

@@ -71,6 +71,13 @@ def load(text: str) -> Any:
     return data
 
 
+def load_all(text: str) -> list[Any]:
+    """Parse every document of a multi-document file, with the same limits over all of them."""
+    documents = list(yaml.load_all(text, Loader=_StrictLoader))
+    count_values(documents)
+    return documents
+
+
 def cut(text: str, limit: int = MAX_SHOWN) -> str:
     """`text` cut to `limit` characters, marked with an ellipsis when cut."""
     return text if len(text) <= limit else f"{text[: limit - 3]}..."
