@@ -176,12 +176,11 @@ def unread_keys(
         ):
             continue
         if not in_defaults:
-            why = "unknown to the chart"
+            unread.append(UnreadKey(".".join(path), "unknown to the chart", nearest(path, known)))
         elif _lookup(defaults, path) == (True, value):
-            why = "same as the chart's default"
+            unread.append(UnreadKey(".".join(path), "same as the chart's default"))
         else:
-            why = "no effect here"
-        unread.append(UnreadKey(".".join(path), why, nearest(path, known)))
+            unread.append(UnreadKey(".".join(path), "no effect here"))
     return unread, notes
 
 

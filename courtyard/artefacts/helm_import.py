@@ -140,7 +140,7 @@ def _acknowledged(path: str, value: Any) -> str | None:
     leaf = parts[-1]
     if "tls" in parts or leaf in ("secretName",) or parts[0] == "tlsCA":
         return CERTS
-    if leaf == "enabled" and value is True:
+    if (leaf == "enabled" and value is True) or (leaf == "noAdvertise" and value is True):
         return ALWAYS
     if leaf in ("storageDirectory", "dir") and value == naming.STORE_DIR:
         return f"{ALWAYS} (JetStream stores in {naming.STORE_DIR})"
@@ -198,6 +198,8 @@ def import_values(
                 )
             )
             result.mapped.append((key, yamlsafe.cut(str(value)), origin))
+            # The layout's other spellings of the same setting, when they agree, are read too.
+            used.update(w for w in places[layout] if _get(values, w) == (True, value))
             break
     if layout == "legacy":
         spec["helm"] = {"layout": "legacy"}
@@ -212,7 +214,11 @@ def import_values(
         if path in used:
             continue
         why = _acknowledged(path, value)
-        if why is None:
+        if why is None and path.startswith(("config.merge.", "auth.")):
+            result.unmapped.append(
+                (path, "Courtyard derives users and permissions from tls.clients; add them there")
+            )
+        elif why is None:
             result.unmapped.append((path, "Courtyard has no setting for it"))
         else:
             result.own_way.append((path, why))
