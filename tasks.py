@@ -198,13 +198,34 @@ def env(c, spec=None, identity=None):
         "out": "output folder (default dist/helm/, gitignored)",
         "no_secrets": "write no Secret manifests; print kubectl create secret commands",
         "verify": "render the chart with the Helm SDK and compare it with the local configs",
-        "chart": "chart folder or .tgz for --verify (default: download the matching version)",
+        "chart": "chart folder or .tgz for --verify (default: the matching version from "
+        "$COURTYARD_CHARTS, Helm's cache or the repository)",
+        "upgrade_from": "legacy: write current-layout values that upgrade the spec's 0.x "
+        "release in place (into dist/helm-upgrade/)",
+        "legacy_chart": "the 0.19.17 chart folder or .tgz for --upgrade-from --verify",
     }
 )
 @user_errors
-def export_helm(c, spec=None, out=None, no_secrets=False, verify=False, chart=None):
+def export_helm(
+    c,
+    spec=None,
+    out=None,
+    no_secrets=False,
+    verify=False,
+    chart=None,
+    upgrade_from=None,
+    legacy_chart=None,
+):
     """Write Helm values, TLS secrets and deploy steps for the official nats/nats chart."""
-    exports.export_helm(spec, out=out, secrets=not no_secrets, verify=verify, chart=chart)
+    exports.export_helm(
+        spec,
+        out=out,
+        secrets=not no_secrets,
+        verify=verify,
+        chart=chart,
+        upgrade_from=upgrade_from,
+        legacy_chart=legacy_chart,
+    )
 
 
 @task(

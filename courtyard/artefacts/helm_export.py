@@ -74,13 +74,15 @@ def kubectl_commands(project: Project) -> list[str]:
     ]
 
 
-def deploy_commands(project: Project, out: Path, *, with_secrets_file: bool) -> list[str]:
+def deploy_commands(
+    project: Project, out: Path, *, with_secrets_file: bool, upgrade: bool = False
+) -> list[str]:
     spec, names = project.spec, project.names
     q = shlex.quote
     ns = q(spec.namespace)
     version = (
         helm_values.chart_version()
-        if spec.chart_layout == "current"
+        if spec.chart_layout == "current" or upgrade
         else helm_values.LEGACY_CHART_VERSION
     )
     commands = [
@@ -91,8 +93,10 @@ def deploy_commands(project: Project, out: Path, *, with_secrets_file: bool) -> 
         commands.append(f"kubectl apply -n {ns} -f {q(str(out / SECRETS_FILE))}")
     else:
         commands += kubectl_commands(project)
+    # An in-place upgrade must find the release it upgrades: no --install.
+    verb = "helm upgrade" if upgrade else "helm upgrade --install"
     commands += [
-        f"helm upgrade --install {spec.release} nats/nats --version {version} -n {ns} "
+        f"{verb} {spec.release} nats/nats --version {version} -n {ns} "
         f"-f {q(str(out / VALUES_FILE))}",
         f"kubectl -n {ns} rollout status statefulset/{names.statefulset}",
         f"kubectl -n {ns} get pods -l app.kubernetes.io/instance={spec.release}",
@@ -146,22 +150,54 @@ def check_secrets_location(out: Path) -> None:
         )
 
 
-def export_helm(project: Project, out: Path | None = None, *, secrets: bool = True) -> ExportResult:
+UPGRADE_README = [
+    "## Upgrading the 0.x release in place",
+    "",
+    "`values.yaml` is in the current chart's layout, with the settings the chart's",
+    "UPGRADING.md prescribes for an existing 0.x release: the StatefulSet keeps its selector,",
+    "its headless Service name and its JetStream claim (`<fullname>-js-pvc`), so `helm",
+    "upgrade` replaces the pods one at a time, highest ordinal first, each on its own volume.",
+    "Routes keep the 0.x host names and the cluster keeps its name, so new pods route to the",
+    "old ones while the roll runs. The new ClusterIP Service is `<fullname>-svc`; the server",
+    "certificate covers it. Apply the Secrets first (the CA Secret is new), then upgrade,",
+    "then wait for the roll:",
+    "",
+]
+
+
+def export_helm(
+    project: Project,
+    out: Path | None = None,
+    *,
+    secrets: bool = True,
+    upgrade_from: str | None = None,
+) -> ExportResult:
     """Write values (and secrets) into `out`, a folder the export owns; refuse anything else
-    before a file is written."""
-    out = (out or project.layout.helm_out).resolve()
+    before a file is written. `upgrade_from="legacy"` writes current-layout values that
+    upgrade the spec's 0.x release in place."""
+    if upgrade_from not in (None, "legacy"):
+        raise CourtyardError(
+            f"--upgrade-from {upgrade_from!r} is not known; the only release Courtyard "
+            "upgrades from is legacy (the 0.x chart)"
+        )
+    upgrade = upgrade_from == "legacy"
+    values = helm_values.upgrade_values(project) if upgrade else helm_values.values(project)
+    default_out = project.layout.helm_upgrade_out if upgrade else project.layout.helm_out
+    out = (out or default_out).resolve()
     export_folder.check_owned(out, SIGNATURES)
     if secrets:
         check_secrets_location(out)
     result = ExportResult(out)
-    header = (
-        f"{VALUES_HEADER} from {project.spec.path}.\n"
-        f"# Layout: {project.spec.chart_layout}. Regenerate with `invoke export-helm`.\n"
+    layout_line = (
+        "current, upgrading the 0.x release in place. Regenerate with "
+        "`invoke export-helm --upgrade-from legacy`."
+        if upgrade
+        else f"{project.spec.chart_layout}. Regenerate with `invoke export-helm`."
     )
+    header = f"{VALUES_HEADER} from {project.spec.path}.\n# Layout: {layout_line}\n"
     planned = [
         export_folder.Planned(
-            VALUES_FILE,
-            (header + yaml.safe_dump(helm_values.values(project), sort_keys=False)).encode(),
+            VALUES_FILE, (header + yaml.safe_dump(values, sort_keys=False)).encode()
         )
     ]
     if secrets:
@@ -173,17 +209,22 @@ def export_helm(project: Project, out: Path | None = None, *, secrets: bool = Tr
         result.secrets = out / SECRETS_FILE
     else:
         result.kubectl = kubectl_commands(project)
-    result.deploy = deploy_commands(project, out, with_secrets_file=secrets)
+    result.deploy = deploy_commands(project, out, with_secrets_file=secrets, upgrade=upgrade)
+    layout_name = (
+        "current layout, upgrading a 0.x release" if upgrade else project.spec.chart_layout
+    )
     readme = [
         README_HEADER,
         "",
         f"Exported by Courtyard from `{project.spec.path}` for the nats/nats chart "
-        f"({project.spec.chart_layout} layout), release `{project.spec.release}` in "
+        f"({layout_name}), release `{project.spec.release}` in "
         f"namespace `{project.spec.namespace}`.",
         "",
     ]
     if secrets:
         readme += [f"`{SECRETS_FILE}` holds private keys (mode 0600); keep it out of git.", ""]
+    if upgrade:
+        readme += UPGRADE_README
     readme += ["```sh", *result.deploy, "```", "", *ROTATION_README]
     planned.append(export_folder.Planned("README.md", "\n".join(readme).encode()))
     # Secrets an earlier export wrote are stale private keys once --no-secrets is chosen.

@@ -13,12 +13,22 @@ from courtyard.core.errors import CourtyardError
 
 
 def export_helm(
-    spec: str | None, *, out: str | None, secrets: bool, verify: bool, chart: str | None
+    spec: str | None,
+    *,
+    out: str | None,
+    secrets: bool,
+    verify: bool,
+    chart: str | None,
+    upgrade_from: str | None = None,
+    legacy_chart: str | None = None,
 ) -> None:
     with load_locked(spec, "export-helm") as project:
         prepare(project)
-        with step("Helm values and secrets") as info:
-            result = helm_export.export_helm(project, Path(out) if out else None, secrets=secrets)
+        title = "Helm values for upgrading the 0.x release" if upgrade_from else "Helm values"
+        with step(f"{title} and secrets") as info:
+            result = helm_export.export_helm(
+                project, Path(out) if out else None, secrets=secrets, upgrade_from=upgrade_from
+            )
             info["detail"] = ", ".join(rel(project, p) for p in result.written)
         if result.secrets:
             warn(
@@ -28,7 +38,9 @@ def export_helm(
         else:
             print("Create the secrets with:")
             print("\n".join(f"  {command}" for command in result.kubectl))
-        if verify:
+        if upgrade_from:
+            _check_upgrade(project, verify, chart, legacy_chart)
+        elif verify:
             with step("Rendered the chart with the Helm SDK and compared nats.conf") as info:
                 report = helm_verify.verify(project, Path(chart) if chart else None)
                 info["detail"] = report.chart
@@ -39,6 +51,60 @@ def export_helm(
                 )
         print("Deploy with:")
         print("\n".join(f"  {command}" for command in result.deploy))
+
+
+def _check_upgrade(project, verify: bool, chart: str | None, legacy_chart: str | None) -> None:
+    """The route certificate must serve both charts' route hosts, or old and new pods cannot
+    route to each other mid-roll; with --verify, both charts are rendered and compared."""
+    if not verify:
+        rows = helm_verify.naming_coverage(project)
+        bad = [host for _, host, served in rows if not served]
+        mark = CROSS if bad else TICK
+        print(
+            f" {mark} the route certificate serves {len(rows) - len(bad)}/{len(rows)} route "
+            "hosts of the 0.x release, which the upgrade keeps"
+            + (f"; not: {', '.join(bad)}" if bad else "")
+        )
+        print("   (--verify renders both charts and compares what the StatefulSet cannot change)")
+        if bad:
+            raise CourtyardError(
+                "the route certificate does not cover the release's route hosts; run "
+                "`invoke certs` to reissue it, then export again"
+            )
+        return
+    with step("Rendered the 0.x release and its upgrade with the Helm SDK") as info:
+        legacy, current = helm_verify.upgrade_charts(
+            Path(legacy_chart) if legacy_chart else None, Path(chart) if chart else None
+        )
+        report = helm_verify.upgrade_parity(project, legacy, current)
+        info["detail"] = f"{report.legacy_chart} -> {report.current_chart}"
+    print(
+        table(
+            ["field", "0.x release", "upgrade", ""],
+            [
+                (name, _short(old), _short(new), TICK if old == new else CROSS)
+                for name, old, new in report.fields
+            ],
+        )
+    )
+    served = len(report.coverage) - len(report.uncovered)
+    print(
+        f" {TICK if not report.uncovered else CROSS} certificates serve {served}/"
+        f"{len(report.coverage)} route hosts and Service names of both charts"
+    )
+    for cert_name, host, _ in report.uncovered:
+        print(f"   {host} is not covered by the {cert_name} certificate")
+    if report.differing:
+        raise CourtyardError(
+            f"the upgrade would change {report.differing[0][0]}, which Kubernetes refuses "
+            "(or which splits the cluster mid-roll); see the table above"
+        )
+    if report.uncovered:
+        raise CourtyardError(
+            "the certificates do not cover both charts' names, so old and new pods could not "
+            "reach each other mid-roll; run `invoke certs` to reissue them, then export again"
+        )
+    print(f" {TICK} helm upgrade keeps the pods' identities, their volumes and their routes")
 
 
 def _print_verify(report) -> None:

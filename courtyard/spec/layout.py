@@ -89,5 +89,10 @@ class Layout:
         return self.root / "dist" / "helm"
 
     @property
+    def helm_upgrade_out(self) -> Path:
+        """Where `export-helm --upgrade-from legacy` writes: beside, never over, the 0.x export."""
+        return self.root / "dist" / "helm-upgrade"
+
+    @property
     def compose_dir(self) -> Path:
         return self.root / "compose"

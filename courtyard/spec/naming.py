@@ -164,6 +164,12 @@ class ClusterNames:
         return f"{self.fullname}-js-pvc" if self.layout == "legacy" else f"{self.fullname}-js"
 
     @property
+    def upgraded_client_service(self) -> str:
+        """The ClusterIP Service a 0.x release gets when upgraded in place: the chart's
+        UPGRADING.md names it "<fullname>-svc", since the headless Service keeps the fullname."""
+        return f"{self.fullname}-svc"
+
+    @property
     def route_secret(self) -> str:
         return f"{self.fullname}-route-tls"
 
@@ -231,6 +237,8 @@ class ClusterNames:
         names = [self.client_service, self.fqdn(self.client_service)]
         for i in range(self.replicas):
             names += [self.pod(i), self.pod_host(i), self.pod_fqdn(i)]
+        if self.layout == "legacy":  # after an upgrade to the current chart, too
+            names += [self.upgraded_client_service, self.fqdn(self.upgraded_client_service)]
         names.append("localhost")
         return _unique([dns(n) for n in names] + [San("IP", "127.0.0.1"), *self.extra_sans])
 
