@@ -9,7 +9,14 @@ import shutil
 import pytest
 import yaml
 
-from courtyard.artefacts import helm_chart, helm_doctor, helm_import, helm_values, values_file
+from courtyard.artefacts import (
+    helm_chart,
+    helm_doctor,
+    helm_import,
+    helm_values,
+    helm_verify,
+    values_file,
+)
 from courtyard.artefacts.certs import ensure_certs
 from courtyard.core.errors import CourtyardError
 from courtyard.spec.loader import load_spec
@@ -182,3 +189,65 @@ def test_import_round_trips_courtyards_own_current_export(project_factory, tmp_p
     # Only the users and permissions are left: the spec derives them from tls.clients.
     assert {row[0].split(".")[1] for row in result.unmapped} == {"merge"}, result.unmapped
     assert all("tls.clients" in row[1] for row in result.unmapped)
+
+
+# export-helm --upgrade-from legacy -----------------------------------------------------------
+@pytest.fixture
+def upgrade_charts():
+    return helm_chart.load(real_chart(LEGACY_CHART)), helm_chart.load(real_chart(CURRENT_CHART))
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"replicas": 5, "namespace": "msg", "cluster_domain": "corp.local"},
+        {"fullname_override": "bus", "cluster_name": "nats", "routes": {"use_fqdn": False}},
+    ],
+)
+def test_the_upgrade_keeps_what_a_statefulset_cannot_change(
+    project_factory, upgrade_charts, changes
+):
+    project = project_factory({"helm": {"layout": "legacy"}, **changes})
+    ensure_certs(project.spec, project.names, project.layout)
+    report = helm_verify.upgrade_parity(project, *upgrade_charts)
+    assert report.differing == [], report.differing
+    assert report.uncovered == []
+    fields = {name: old for name, old, _ in report.fields}
+    assert fields["StatefulSet spec.volumeClaimTemplates names"] == [project.names.pvc_name]
+    assert fields["StatefulSet spec.serviceName"] == project.names.fullname
+    assert len(fields["route hosts"]) == project.spec.replicas
+
+
+@pytest.mark.parametrize(
+    ("dropped", "field"),
+    [
+        ("headlessService", "StatefulSet spec.serviceName"),
+        ("statefulSet", "StatefulSet spec.selector"),
+    ],
+)
+def test_an_upgrade_without_a_prescribed_setting_fails_naming_the_field(
+    project_factory, upgrade_charts, monkeypatch, dropped, field
+):
+    project = project_factory({"helm": {"layout": "legacy"}})
+    ensure_certs(project.spec, project.names, project.layout)
+    upgrade = helm_values.upgrade_values
+
+    def without(p):
+        values = upgrade(p)
+        del values[dropped]
+        return values
+
+    monkeypatch.setattr(helm_values, "upgrade_values", without)
+    report = helm_verify.upgrade_parity(project, *upgrade_charts)
+    assert report.differing[0][0] == field
+    assert not report.ok
+
+
+def test_the_upgrade_export_refuses_a_current_spec_and_unknown_sources(project_factory):
+    from courtyard.artefacts.helm_export import export_helm
+
+    with pytest.raises(CourtyardError, match=r"needs the spec of the 0\.x release"):
+        export_helm(project_factory(), upgrade_from="legacy")
+    with pytest.raises(CourtyardError, match="is not known; the only release"):
+        export_helm(project_factory({"helm": {"layout": "legacy"}}), upgrade_from="v1")
