@@ -211,7 +211,9 @@ def export_helm(
         result.kubectl = kubectl_commands(project)
     result.deploy = deploy_commands(project, out, with_secrets_file=secrets, upgrade=upgrade)
     layout_name = (
-        "current layout, upgrading a 0.x release" if upgrade else project.spec.chart_layout
+        "current layout, upgrading a 0.x release"
+        if upgrade
+        else f"{project.spec.chart_layout} layout"
     )
     readme = [
         README_HEADER,

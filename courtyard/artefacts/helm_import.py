@@ -121,17 +121,15 @@ def guess_release(found: ValuesFile) -> str:
 
 
 def release_and_origin(found: ValuesFile) -> tuple[str, str]:
-    """The release a file was installed as, from the objects beside its values."""
-    for service in found.services:
-        name = object_name(service)
-        if name.endswith("-headless"):
-            return name.removesuffix("-headless"), f"the Service {name}"
-    for service in found.services:
-        return object_name(service), f"the Service {object_name(service)}"
-    for secret in found.secrets:
-        for suffix in ("-route-tls", "-server-tls", "-tls", "-ca"):
-            if secret.name.endswith(suffix):
-                return secret.name.removesuffix(suffix), f"the Secret {secret.name}"
+    """The release a file was installed as, from the objects beside its values (a headless
+    Service first): the fullname equals the release for a release named like the chart."""
+    named = [(object_name(s), "Service") for s in found.services]
+    named.sort(key=lambda item: not item[0].endswith(naming.HEADLESS_SUFFIX))
+    named += [(secret.name, "Secret") for secret in found.secrets]
+    for name, kind in named:
+        fullname = naming.fullname_of(name, kind)
+        if fullname:
+            return fullname, f"the {kind} {name}"
     return DEFAULT_RELEASE, "nothing to go by: the chart's name; pass --release"
 
 

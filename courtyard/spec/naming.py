@@ -80,6 +80,22 @@ ENTRYPOINT = ("nats-server",)
 COMMAND = ("--config", CONFIG_FILE)
 
 
+# Suffixes the chart and Courtyard give a release's objects: read back by import-helm.
+HEADLESS_SUFFIX = "-headless"
+SECRET_SUFFIXES = ("-route-tls", "-server-tls", "-tls", "-ca")
+
+
+def fullname_of(object_name: str, kind: str) -> str | None:
+    """The fullname a Service or Secret of a release most likely belongs to, from its name
+    (a headless Service `<fullname>-headless`, a Secret `<fullname>-route-tls`...)."""
+    if kind == "Service":
+        return object_name.removesuffix(HEADLESS_SUFFIX)
+    for suffix in SECRET_SUFFIXES:
+        if object_name.endswith(suffix):
+            return object_name.removesuffix(suffix)
+    return None
+
+
 def official_image(version: str | None = None) -> str:
     """The official image of the pinned nats-server, as the chart deploys it."""
     return f"nats:{version or server_version()}-alpine"
@@ -149,7 +165,7 @@ class ClusterNames:
 
     @property
     def headless(self) -> str:
-        return self.fullname if self.layout == "legacy" else f"{self.fullname}-headless"
+        return self.fullname if self.layout == "legacy" else f"{self.fullname}{HEADLESS_SUFFIX}"
 
     @property
     def chart_default_cluster_name(self) -> str:
