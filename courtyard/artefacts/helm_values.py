@@ -171,14 +171,11 @@ def legacy_values(project: Project) -> dict[str, Any]:
     # Routes name each pod by its full DNS name, in the spec's cluster domain.
     result["useFQDN"] = True
     result["k8sClusterDomain"] = spec.cluster_domain
-    # No auth.basic.accounts: the 0.x chart renders it with a second, empty `authorization`
-    # block after the users, and nats-server keeps the last one (no users at all). The
-    # system account needs no declaration to be named.
-    result["auth"] = {
-        "enabled": True,
-        "systemAccount": naming.SYSTEM_ACCOUNT,
-        "basic": {"users": authorization.users(spec)},
-    }
+    # Neither auth.basic.accounts nor auth.systemAccount: the 0.x chart renders accounts
+    # with a second, empty `authorization` block after the users, and nats-server keeps the
+    # last one (no users at all); naming a system account without declaring it stops the
+    # server ("account missing"). Unnamed, nats-server makes $SYS the system account itself.
+    result["auth"] = {"enabled": True, "basic": {"users": authorization.users(spec)}}
     if names.cluster_name != names.chart_default_cluster_name:
         result["cluster"]["name"] = names.cluster_name
     if spec.fullname_override:

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from courtyard.artefacts import helm_chart, helm_values, natsconf
 from courtyard.artefacts.tlscheck import serves
 from courtyard.core.errors import CourtyardError
+from courtyard.spec import naming
 from courtyard.spec.project import Project
 
 
@@ -79,7 +80,8 @@ def authorization_summary(conf: dict[str, Any]) -> str:
     mapped = (conf.get("tls") or {}).get("verify_and_map") is True
     return (
         f"{len(users)} certificate users ({restricted} restricted), system account "
-        f"{conf.get('system_account', '-')}, verify_and_map {'on' if mapped else 'OFF'}"
+        f"{conf.get('system_account') or f'{naming.SYSTEM_ACCOUNT} (the default)'}, "
+        f"verify_and_map {'on' if mapped else 'OFF'}"
     )
 
 

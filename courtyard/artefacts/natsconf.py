@@ -14,6 +14,7 @@ import json
 import re
 from typing import Any
 
+from courtyard.spec import naming
 from courtyard.spec.sizes import parse_size
 
 _TOKEN = re.compile(
@@ -182,6 +183,8 @@ def difference_reason(key: str, local: Any, chart: Any) -> str | None:
         return f"the chart sets it from {chart} (the pod name)"
     if key in EXPECTED_ONLY_IN_CHART and local is None:
         return EXPECTED_ONLY_IN_CHART[key]
+    if key == "system_account" and chart is None and local == naming.SYSTEM_ACCOUNT:
+        return f"nats-server's default system account is {naming.SYSTEM_ACCOUNT}"
     if key == "cluster.cluster_advertise" and local is None and str(chart).startswith("$"):
         return f"the chart sets it from {chart}; no_advertise keeps it out of gossip"
     leaf = key.rsplit(".", 1)[-1]

@@ -1,0 +1,117 @@
+"""Rehearse `helm upgrade` of a 0.x release on the real engine, under load.
+
+The 0.19.17 chart is rendered with the legacy export and its pods run as containers
+(`runtime.chart_pods`: the chart's pod and headless names, a named volume per claim). An
+acknowledged publisher writes into an R3 file stream with a durable consumer. Then each
+pod is replaced, highest ordinal first as a StatefulSet rolling update does, by the pod the
+2.14.2 chart renders from the upgrade export, on the same volume; the next pod waits until
+the whole cluster is ready again (health, routes, meta leader, every stream replica
+current). At the end every acknowledged message must be in the stream and the consumer
+must still be there with all of them to deliver.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import docker
+
+from courtyard.artefacts import helm_chart, helm_values
+from courtyard.checks.drills import AckedPublisher
+from courtyard.checks.readiness import wait_ready
+from courtyard.runtime import chart_pods, docker_objects
+from courtyard.spec.project import Project
+
+CONSUMER = "UPGRADE_AUDIT"
+
+
+@dataclass
+class RehearsalReport:
+    acked: int = 0
+    lost: int = 0
+    problems: list[str] = field(default_factory=list)
+    longest_gap: float = 0.0
+    disconnects: int = 0
+    # pod, seconds its predecessor took to stop (preStop, SIGTERM), seconds until ready
+    replaced: list[tuple[str, float, float]] = field(default_factory=list)
+    stream_messages: int = 0
+    consumer_pending: int | None = None  # None: the consumer is gone
+
+    @property
+    def ok(self) -> bool:
+        return (
+            not self.lost
+            and not self.problems
+            and self.consumer_pending == self.stream_messages == self.acked
+        )
+
+
+def render_both(
+    project: Project, legacy: helm_chart.Chart, current: helm_chart.Chart
+) -> tuple[list[dict], list[dict]]:
+    spec = project.spec
+    old = helm_chart.render(
+        legacy, helm_values.legacy_values(project), spec.release, spec.namespace
+    )
+    new = helm_chart.render(
+        current, helm_values.upgrade_values(project), spec.release, spec.namespace
+    )
+    return old, new
+
+
+def start_release(
+    client: docker.DockerClient, project: Project, pods: list[chart_pods.ChartPod], image: str
+) -> str:
+    """Run the 0.x release's pods together (podManagementPolicy Parallel) until ready."""
+    docker_objects.ensure_network(client, project)
+    for pod in pods:
+        chart_pods.run_pod(client, project, pod, image)
+    return wait_ready(client, project, project.names.monitor_targets, timeout=60)
+
+
+async def rehearse(
+    client: docker.DockerClient,
+    project: Project,
+    old_pods: list[chart_pods.ChartPod],
+    new_pods: list[chart_pods.ChartPod],
+    image: str,
+    *,
+    timeout: float = 90,
+) -> RehearsalReport:
+    """Replace the running 0.x pods by the upgraded ones under an acked publisher."""
+    report = RehearsalReport()
+    targets = project.names.monitor_targets
+    async with AckedPublisher(project, kind="upgrade") as load:
+        await load.js.add_consumer(load.stream, durable_name=CONSUMER, ack_policy="explicit")
+        for new in sorted(new_pods, key=lambda pod: pod.index, reverse=True):
+            old = next(pod for pod in old_pods if pod.index == new.index)
+            started = time.monotonic()
+            await asyncio.to_thread(chart_pods.stop_pod, client, old)
+            stopped = time.monotonic()
+            await asyncio.to_thread(chart_pods.run_pod, client, project, new, image)
+            await asyncio.to_thread(wait_ready, client, project, targets, timeout)
+            report.replaced.append((new.name, stopped - started, time.monotonic() - stopped))
+            await load.more()
+        await load.stop()
+        report.acked = len(load.log.acked)
+        report.longest_gap = load.log.longest_gap()
+        report.disconnects = load.disconnects
+        report.lost, report.problems = await load.verify()
+        info = await load.js.stream_info(load.stream)
+        report.stream_messages = info.state.messages
+        if info.config.num_replicas != 3:
+            report.problems.append(f"stream has {info.config.num_replicas} replicas, not 3")
+        try:
+            consumer = await load.js.consumer_info(load.stream, CONSUMER)
+        except Exception as exc:  # the consumer lost is what is being checked
+            report.problems.append(f"consumer {CONSUMER} is gone: {type(exc).__name__}")
+        else:
+            report.consumer_pending = consumer.num_pending + consumer.num_ack_pending
+    return report
+
+
+def files_folder(project: Project) -> Path:
+    return project.layout.run / "upgrade-rehearsal"

@@ -1,0 +1,215 @@
+"""The pods of a rendered nats/nats chart, run as containers: the upgrade rehearsal.
+
+Kubernetes itself is not at hand, so the StatefulSet the chart renders is read and each pod
+run as the kubelet would run its `nats` container: its command and args, its env (field
+references and `$(VAR)` expanded), the ConfigMap and Secrets as read-only folders, emptyDirs
+as tmpfs, and each claim template as the named volume `<claim>-<pod>` (the PVC Kubernetes
+makes). On the cluster's network every pod answers to the names its headless Service gives
+it. Client and monitor ports are published on 127.0.0.1 at the spec's host ports, so every
+check of Courtyard works on these pods as on its own nodes. Stopping a pod runs its preStop
+hook (lame duck mode), then SIGTERM, as a rolling update does.
+
+The image is the node image of the pinned nats-server for both charts: the rehearsal proves
+the configs, names and volumes, not the 0.x release's older server binary.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import docker
+from docker.models.containers import Container
+
+from courtyard.artefacts import helm_chart
+from courtyard.artefacts.helm_export import secret_manifests
+from courtyard.core.errors import CourtyardError
+from courtyard.runtime import docker_objects
+from courtyard.spec.project import Project
+
+_VAR = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
+# Ports by the names both charts give them.
+CLIENT_PORT_NAMES = ("client", "nats")
+MONITOR_PORT_NAMES = ("monitor",)
+
+
+@dataclass
+class ChartPod:
+    name: str
+    index: int
+    command: list[str] | None
+    args: list[str] | None
+    env: dict[str, str]
+    binds: dict[str, str] = field(default_factory=dict)  # host folder -> mount path
+    volumes: dict[str, str] = field(default_factory=dict)  # volume name -> mount path
+    tmpfs: list[str] = field(default_factory=list)
+    aliases: list[str] = field(default_factory=list)
+    client_port: int = 4222
+    monitor_port: int = 8222
+    pre_stop: list[str] | None = None
+    grace_seconds: int = 30
+
+
+def _statefulset(objects: list[dict[str, Any]]) -> dict[str, Any]:
+    found = helm_chart.kind(objects, "StatefulSet")
+    if not found:
+        raise CourtyardError("the rendered chart has no StatefulSet; is it the nats/nats chart?")
+    return found[0]
+
+
+def _env(container: dict[str, Any], pod: str, namespace: str) -> dict[str, str]:
+    fields = {"metadata.name": pod, "metadata.namespace": namespace}
+    env: dict[str, str] = {}
+    for item in container.get("env") or []:
+        if "value" in item:
+            env[item["name"]] = _VAR.sub(
+                lambda m: env.get(m.group(1), m.group(0)), str(item["value"])
+            )
+        else:
+            path = ((item.get("valueFrom") or {}).get("fieldRef") or {}).get("fieldPath", "")
+            env[item["name"]] = fields.get(path, "")
+    return env
+
+
+def _port(container: dict[str, Any], names: tuple[str, ...], default: int) -> int:
+    for port in container.get("ports") or []:
+        if port.get("name") in names:
+            return int(port["containerPort"])
+    return default
+
+
+def _pre_stop(container: dict[str, Any]) -> list[str] | None:
+    hook = ((container.get("lifecycle") or {}).get("preStop") or {}).get("exec") or {}
+    return hook.get("command")
+
+
+def _write_files(folder: Path, files: dict[str, bytes]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():
+        target = folder / name
+        target.write_bytes(data)
+        target.chmod(0o644)  # read by the server's user in the container, as a Secret volume
+    return folder
+
+
+def pods_of(objects: list[dict[str, Any]], project: Project, files_dir: Path) -> list[ChartPod]:
+    """One ChartPod per replica of the rendered StatefulSet; its ConfigMap and the project's
+    Secrets are written under `files_dir` for the pods to mount."""
+    sts = _statefulset(objects)
+    spec = sts["spec"]
+    template = spec["template"]["spec"]
+    container = next(c for c in template["containers"] if c.get("name") == "nats")
+    namespace, names = project.spec.namespace, project.names
+    configmaps = {
+        o["metadata"]["name"]: o.get("data") or {} for o in helm_chart.kind(objects, "ConfigMap")
+    }
+    secrets = {
+        s["metadata"]["name"]: {k: base64.b64decode(v) for k, v in s["data"].items()}
+        for s in secret_manifests(project)
+    }
+    volumes = {v["name"]: v for v in template.get("volumes") or []}
+    claims = {c["metadata"]["name"] for c in spec.get("volumeClaimTemplates") or []}
+    service = spec["serviceName"]
+    pods = []
+    for index in range(int(spec.get("replicas", 1))):
+        pod = f"{sts['metadata']['name']}-{index}"
+        host = f"{pod}.{service}"
+        chart_pod = ChartPod(
+            name=pod,
+            index=index,
+            command=container.get("command"),
+            args=container.get("args"),
+            env=_env(container, pod, namespace),
+            aliases=list(
+                dict.fromkeys(
+                    [host, f"{host}.{namespace}", f"{host}.{namespace}.svc", names.fqdn(host)]
+                )
+            ),
+            client_port=_port(container, CLIENT_PORT_NAMES, 4222),
+            monitor_port=_port(container, MONITOR_PORT_NAMES, 8222),
+            pre_stop=(
+                ((container.get("lifecycle") or {}).get("preStop") or {}).get("exec") or {}
+            ).get("command"),
+            grace_seconds=int(template.get("terminationGracePeriodSeconds") or 30),
+        )
+        for mount in container.get("volumeMounts") or []:
+            path, name = mount["mountPath"], mount["name"]
+            if name in claims:
+                chart_pod.volumes[f"{name}-{pod}"] = path
+                continue
+            volume = volumes.get(name) or {}
+            if "configMap" in volume:
+                data = configmaps.get(volume["configMap"]["name"], {})
+                files = {key: str(value).encode() for key, value in data.items()}
+                folder = _write_files(files_dir / pod / name, files)
+                chart_pod.binds[str(folder)] = path
+            elif "secret" in volume:
+                secret = volume["secret"]["secretName"]
+                if secret not in secrets:
+                    raise CourtyardError(
+                        f"the pods mount the Secret {secret}, which the export does not write"
+                    )
+                chart_pod.binds[
+                    str(_write_files(files_dir / "secrets" / secret, secrets[secret]))
+                ] = path
+            elif "emptyDir" in volume:
+                chart_pod.tmpfs.append(path)
+        pods.append(chart_pod)
+    return pods
+
+
+def run_pod(client: docker.DockerClient, project: Project, pod: ChartPod, image: str) -> Container:
+    """Start `pod` on the cluster's network, as Courtyard's node `pod.index` (its labels, its
+    host ports): every check and clean-up of Courtyard applies to it."""
+    names = project.names
+    for volume in pod.volumes:
+        docker_objects.ensure_volume(client, project, volume)
+    api = client.api
+    binds = {source: {"bind": target, "mode": "ro"} for source, target in pod.binds.items()}
+    binds.update({name: {"bind": target, "mode": "rw"} for name, target in pod.volumes.items()})
+    ports = {
+        pod.client_port: ("127.0.0.1", names.client_host_port(pod.index)),
+        pod.monitor_port: ("127.0.0.1", names.monitor_host_port(pod.index)),
+    }
+    host_config = api.create_host_config(
+        binds=binds, port_bindings=ports, tmpfs={path: "" for path in pod.tmpfs}
+    )
+    networking = api.create_networking_config(
+        {names.network: api.create_endpoint_config(aliases=pod.aliases + names.shared_aliases)}
+    )
+    command = (pod.command or [])[1:] + (pod.args or [])
+    created = api.create_container(
+        image=image,
+        name=pod.name,
+        hostname=pod.name,
+        entrypoint=pod.command[:1] if pod.command else None,
+        command=command,
+        environment=pod.env,
+        labels=names.labels(project.spec_file, pod.index),
+        ports=list(ports),
+        host_config=host_config,
+        networking_config=networking,
+    )
+    container = client.containers.get(created["Id"])
+    container.start()
+    return container
+
+
+def stop_pod(client: docker.DockerClient, pod: ChartPod) -> None:
+    """As a rolling update deletes a pod: the preStop hook, then SIGTERM, then removal (its
+    volume stays)."""
+    container = docker_objects.get_container(client, pod.name)
+    if container is None:
+        return
+    if pod.pre_stop:
+        container.exec_run(pod.pre_stop)
+    container.stop(timeout=pod.grace_seconds)
+    docker_objects.remove_container(container)
+
+
+def clear_files(files_dir: Path) -> None:
+    shutil.rmtree(files_dir, ignore_errors=True)

@@ -1,0 +1,53 @@
+"""`helm upgrade` of a 0.x release, rehearsed on the real engine: the pods the 0.19.17 chart
+renders, replaced one at a time by the pods the 2.14.2 chart renders from the upgrade export,
+on the same volumes, under an acknowledged publisher."""
+
+from __future__ import annotations
+
+import pytest
+
+from courtyard.artefacts import helm_chart, helm_verify, nodeconf
+from courtyard.artefacts.certs import ensure_certs
+from courtyard.checks import monitor
+from courtyard.checks.natsclient import run_quietly
+from courtyard.checks.upgrade_rehearsal import files_folder, rehearse, render_both, start_release
+from courtyard.runtime import chart_pods
+from courtyard.runtime.image import ensure_image
+from tests.helpers import CURRENT_CHART, LEGACY_CHART, real_chart
+
+pytestmark = pytest.mark.docker
+
+
+def test_the_upgraded_release_keeps_every_acknowledged_message(make_project, docker_client):
+    legacy = helm_chart.load(real_chart(LEGACY_CHART))
+    current = helm_chart.load(real_chart(CURRENT_CHART))
+    # cluster_name "nats": the 0.x chart's own default, as import-helm writes it.
+    project = make_project({"helm": {"layout": "legacy"}, "cluster_name": "nats"})
+    ensure_certs(project.spec, project.names, project.layout)
+    nodeconf.write_configs(project.spec, project.names, project.layout)
+    assert helm_verify.upgrade_parity(project, legacy, current).ok
+
+    old_objects, new_objects = render_both(project, legacy, current)
+    folder = files_folder(project)
+    old_pods = chart_pods.pods_of(old_objects, project, folder / "0.x")
+    new_pods = chart_pods.pods_of(new_objects, project, folder / "upgrade")
+    image = ensure_image(docker_client).tag
+    start_release(docker_client, project, old_pods, image)
+    volumes_before = {v.name for v in docker_client.volumes.list(filters=project.names.selector)}
+    assert volumes_before == {f"{project.names.fullname}-js-pvc-{pod.name}" for pod in old_pods}
+
+    report = run_quietly(rehearse(docker_client, project, old_pods, new_pods, image))
+
+    assert [pod for pod, _, _ in report.replaced] == [pod.name for pod in reversed(new_pods)]
+    assert report.lost == 0 and report.problems == [], report.problems
+    assert report.acked > 0
+    assert report.stream_messages == report.acked
+    assert report.consumer_pending == report.acked, "the durable consumer kept its place"
+    # Same volumes (no new claim), every pod now on the 2.14.2 config, one cluster "nats".
+    volumes_after = {v.name for v in docker_client.volumes.list(filters=project.names.selector)}
+    assert volumes_after == volumes_before
+    for pod in new_pods:
+        container = docker_client.containers.get(pod.name)
+        assert any("/upgrade/" in m["Source"] for m in container.attrs["Mounts"])
+        varz = monitor.get(project.names.monitor_host_port(pod.index), "/varz").body
+        assert varz["cluster"]["name"] == "nats"
