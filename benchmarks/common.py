@@ -21,7 +21,9 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 @contextlib.contextmanager
-def bench_project(host_base: int = 25000, replicas: int = 3) -> Iterator[Project]:
+def bench_project(
+    host_base: int = 25000, replicas: int = 3, changes: dict | None = None
+) -> Iterator[Project]:
     """A project in a temporary folder; every Docker object it made is removed afterwards."""
     with tempfile.TemporaryDirectory(prefix="courtyard-bench-") as tmp:
         spec = yaml.safe_load((REPO / "config" / "courtyard.yaml").read_text())
@@ -32,6 +34,7 @@ def bench_project(host_base: int = 25000, replicas: int = 3) -> Iterator[Project
             "cluster": host_base + 50,
             "monitor": host_base + 100,
         }
+        spec.update(changes or {})
         path = Path(tmp) / "config" / "courtyard.yaml"
         path.parent.mkdir(parents=True)
         path.write_text(yaml.safe_dump(spec))
