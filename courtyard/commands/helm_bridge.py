@@ -40,7 +40,7 @@ def helm_doctor(
         release = release or helm_import.guess_release(found)
         with step(f"Rendered it as release {release} and read back what it deploys") as info:
             diagnosis = doctor.diagnose(found, loaded, release, namespace)
-            info["detail"] = f"{len(diagnosis.unread)} keys the chart does not read"
+            info["detail"] = f"{len(diagnosis.unread)} keys change nothing in the render"
         print_diagnosis(diagnosis)
     if diagnosis.problems:
         raise CourtyardError(
