@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import pytest
 
-from courtyard.artefacts import helm_chart, helm_verify, nodeconf
+from courtyard.artefacts import helm_chart, helm_import, helm_verify, nodeconf, values_file
 from courtyard.artefacts.certs import ensure_certs
 from courtyard.checks import monitor
 from courtyard.checks.natsclient import run_quietly
 from courtyard.checks.upgrade_rehearsal import files_folder, rehearse, render_both, start_release
-from courtyard.runtime import chart_pods
+from courtyard.runtime import chart_pods, docker_objects
 from courtyard.runtime.image import ensure_image
-from tests.helpers import CURRENT_CHART, LEGACY_CHART, real_chart
+from courtyard.spec.project import load_project
+from tests.helpers import CURRENT_CHART, LEGACY_CHART, REPO, real_chart
+from tests.integration.conftest import quiet_up, test_spec_changes
 
 pytestmark = pytest.mark.docker
 
@@ -51,3 +53,28 @@ def test_the_upgraded_release_keeps_every_acknowledged_message(make_project, doc
         assert any("/upgrade/" in m["Source"] for m in container.attrs["Mounts"])
         varz = monitor.get(project.names.monitor_host_port(pod.index), "/varz").body
         assert varz["cluster"]["name"] == "nats"
+
+
+def test_an_imported_values_file_runs_locally_as_it_asks(make_project, docker_client, tmp_path):
+    """import-helm, then `up`: the original file's three nodes, its JetStream sizes, the 0.x
+    names (cluster "nats", volumes named like the 0.x PVCs)."""
+    shape = REPO / "tests" / "fixtures" / "skunkwolf-shape.yaml"
+    ports = test_spec_changes()
+    result = helm_import.import_values(values_file.read(shape), release=ports["release"])
+    result.spec["host_ports"] = ports["host_ports"]
+    target = tmp_path / "config" / "courtyard.yaml"
+    target.parent.mkdir()
+    helm_import.write_spec(result, target)
+    project = load_project(target)
+    try:
+        quiet_up(project)
+        names = project.names
+        volumes = {v.name for v in docker_client.volumes.list(filters=names.selector)}
+        assert volumes == {f"{names.fullname}-js-pvc-{pod}" for pod in names.pods}
+        for index in range(3):
+            varz = monitor.get(names.monitor_host_port(index), "/varz").body
+            assert varz["cluster"]["name"] == "nats"
+            assert varz["jetstream"]["config"]["max_memory"] == 2 * 2**30
+            assert varz["jetstream"]["config"]["max_storage"] == 10 * 2**30
+    finally:
+        docker_objects.purge(docker_client, project)
