@@ -10,7 +10,7 @@ listed as not mapped. A real certificate in a Secret beside the values lends its
 from __future__ import annotations
 
 import datetime as dt
-import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -249,30 +249,24 @@ def _import_sans(found: ValuesFile, result: ImportResult) -> None:
 
 
 def _derived_sans(spec: dict[str, Any]) -> set[str]:
-    from courtyard.spec.naming import names_for
-
-    probe = Path(os.devnull)
     try:
-        loaded = _load_text(yaml.safe_dump(spec), probe)
+        loaded = _validated(yaml.safe_dump(spec))
     except CourtyardError:
         return set()
-    names = names_for(loaded)
+    names = naming.names_for(loaded)
     return {f"{san.kind}:{san.value}" for san in [*names.route_sans, *names.server_sans]}
 
 
-def _load_text(text: str, target: Path):
-    import tempfile
-
-    folder = target.parent if target.parent.is_dir() else Path(tempfile.gettempdir())
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml", dir=folder, delete=False) as tmp:
-        tmp.write(text)
-    try:
-        return load_spec(tmp.name)
-    except SpecError as exc:
-        message = str(exc).replace(tmp.name, "the imported spec")
-        raise CourtyardError(f"{message} (in what the values file maps to)") from None
-    finally:
-        os.unlink(tmp.name)
+def _validated(text: str):
+    """The Spec `text` loads as, by the one loader every spec goes through."""
+    with tempfile.TemporaryDirectory(prefix="courtyard-import-") as folder:
+        path = Path(folder) / "spec.yaml"
+        path.write_text(text, encoding="utf-8")
+        try:
+            return load_spec(path)
+        except SpecError as exc:
+            message = str(exc).replace(str(path), "the imported spec")
+            raise CourtyardError(f"{message} (in what the values file maps to)") from None
 
 
 def spec_text(result: ImportResult) -> str:
@@ -294,7 +288,7 @@ def write_spec(result: ImportResult, target: Path) -> None:
     if not target.parent.is_dir():
         raise CourtyardError(f"{target.parent} is not a folder; pass --out inside an existing one")
     text = spec_text(result)
-    _load_text(text, target)
+    _validated(text)
     try:
         with open(target, "x", encoding="utf-8") as handle:
             handle.write(text)

@@ -24,6 +24,7 @@ from courtyard.core.errors import CourtyardError
 from courtyard.spec.sans import sans_of
 
 MAX_VALUES_BYTES = 1024 * 1024
+_KINDS = {list: "a list", str: "a plain string", int: "a number", float: "a number"}
 
 
 @dataclass
@@ -153,8 +154,9 @@ def read(path: Path) -> ValuesFile:
     position, values = candidates[0]
     if not isinstance(values, dict):
         raise CourtyardError(
-            f"{path}: the values document (document {position}) is a "
-            f"{type(values).__name__}, not a mapping of keys; write the values as key: value"
+            f"{path}: the values document (document {position}) is "
+            f"{_KINDS.get(type(values), 'a plain value')}, not a mapping of keys; write the "
+            "values as key: value"
         )
     result = ValuesFile(path, values, position, present[0][0])
     for i, doc in present:

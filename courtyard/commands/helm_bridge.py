@@ -10,6 +10,7 @@ from courtyard.artefacts import helm_doctor as doctor
 from courtyard.artefacts.helm_doctor import Diagnosis
 from courtyard.commands.output import CROSS, TICK, step, table, warn
 from courtyard.core.errors import CourtyardError
+from courtyard.spec.loader import spec_path
 
 
 def _chart(chart: str | None) -> helm_chart.Chart:
@@ -134,7 +135,8 @@ def import_helm(
             f"{len(result.mapped)} settings mapped, {len(result.own_way)} done Courtyard's "
             f"own way, {len(result.unmapped)} not mapped"
         )
-    target = Path(out) if out else Path("config") / f"{result.release}.yaml"
+    # Beside the default spec (config/ of this project), never over it.
+    target = Path(out) if out else spec_path(None).parent / f"{result.release}.yaml"
     with step("Wrote the spec") as info:
         helm_import.write_spec(result, target)
         info["detail"] = str(target)
