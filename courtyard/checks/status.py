@@ -9,6 +9,7 @@ import docker
 from courtyard.artefacts import certs
 from courtyard.checks import monitor, readiness, reload
 from courtyard.checks.drift import drift_reasons
+from courtyard.checks.resources import cluster_store_problems
 from courtyard.runtime import docker_objects
 from courtyard.runtime.ownership import Owner, owner_of
 from courtyard.runtime.plan import missing_aliases
@@ -129,6 +130,8 @@ def cluster_status(client: docker.DockerClient, project: Project) -> ClusterStat
             row.streams, row.consumers = jsz.get("streams", 0), jsz.get("consumers", 0)
             row.messages, row.bytes = jsz.get("messages", 0), jsz.get("bytes", 0)
     problems += leader_disagreements(rows)
+    # A full store is named whatever else is wrong: it is often why the leaders disagree.
+    problems += cluster_store_problems(targets)
     if targets and not problems:
         problems += readiness.check(targets).problems
     warnings = [
