@@ -23,7 +23,7 @@ from courtyard.core.errors import CourtyardError, SpecError
 from courtyard.spec import naming
 from courtyard.spec.loader import load_spec
 
-DEFAULT_RELEASE = "nats"
+DEFAULT_RELEASE = naming.CHART_NAME  # what `helm install` examples call it
 
 # spec key -> where each layout keeps it, then places it is found by mistake.
 SETTINGS: list[tuple[str, dict[str, list[str]], list[str]]] = [

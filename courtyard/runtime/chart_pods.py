@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import re
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,7 +91,7 @@ def _write_files(folder: Path, files: dict[str, bytes]) -> Path:
     for name, data in files.items():
         target = folder / name
         target.write_bytes(data)
-        target.chmod(0o644)  # read by the server's user in the container, as a Secret volume
+        target.chmod(0o600)  # private keys among them; the server runs as root in the image
     return folder
 
 
@@ -209,7 +208,3 @@ def stop_pod(client: docker.DockerClient, pod: ChartPod) -> None:
         container.exec_run(pod.pre_stop)
     container.stop(timeout=pod.grace_seconds)
     docker_objects.remove_container(container)
-
-
-def clear_files(files_dir: Path) -> None:
-    shutil.rmtree(files_dir, ignore_errors=True)
