@@ -43,7 +43,10 @@ def test_a_restricted_identity_uses_its_stream_consumer_and_bucket_end_to_end(cl
             consumer = await js.pull_subscribe(
                 "orders.created.>", durable="pricer", stream="ORDERS"
             )
-            [message] = await consumer.fetch(1, timeout=5)
+            # A new R3 consumer may answer "no responders" until its group has a leader.
+            [message] = await until_reachable(
+                lambda: consumer.fetch(1, timeout=5), what="the new consumer to answer"
+            )
             await message.ack()
             kv = await js.create_key_value(bucket="orders-config", replicas=3)
             await until_reachable(lambda: kv.put("region", b"eu"))
