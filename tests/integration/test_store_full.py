@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
-from nats.js.errors import ServiceUnavailableError
+from nats.errors import NoRespondersError
+from nats.js.errors import NoStreamResponseError, ServiceUnavailableError
 
 from courtyard.checks import smoke
 from courtyard.checks.natsclient import connect, run_quietly
 from courtyard.checks.readiness import NotReadyError
 from courtyard.checks.status import cluster_status
+from courtyard.checks.workload import until_reachable
 from courtyard.spec.project import Project
 from tests.integration.conftest import quiet_up, running_cluster, stream_names
 
@@ -31,12 +34,17 @@ async def fill(project: Project) -> None:
     try:
         js = nc.jetstream()
         await js.add_stream(name="FILLER", subjects=["filler.>"], num_replicas=3)
+        payload = b"x" * 65536
+        # A new stream's interest takes a moment to cross the routes (no responders).
+        await until_reachable(lambda: js.publish("filler.x", payload, timeout=5))
         for _ in range(1000):
             try:
-                await js.publish("filler.x", b"x" * 65536, timeout=5)
+                await js.publish("filler.x", payload, timeout=5)
             except ServiceUnavailableError as exc:
                 assert "insufficient resources" in str(exc)
                 return
+            except (NoRespondersError, NoStreamResponseError):
+                await asyncio.sleep(0.05)  # the stream's leader moved; ask again
         pytest.fail(f"a {STORE} store took 1000 messages of 64 KiB")
     finally:
         await nc.close()
