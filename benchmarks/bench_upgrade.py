@@ -20,8 +20,9 @@ import time
 from benchmarks.common import bench_project, median
 from courtyard.artefacts import helm_chart, helm_values
 from courtyard.artefacts.certs import ensure_certs
+from courtyard.artefacts.helm_verify import render_upgrade
 from courtyard.checks.natsclient import run_quietly
-from courtyard.checks.upgrade_rehearsal import files_folder, rehearse, render_both, start_release
+from courtyard.checks.upgrade_rehearsal import files_folder, rehearse, start_release
 from courtyard.runtime import chart_pods
 from courtyard.runtime.engine import connect
 from courtyard.runtime.image import ensure_image
@@ -41,7 +42,7 @@ def main() -> None:
         changes = {"helm": {"layout": "legacy"}, "cluster_name": "nats"}
         with bench_project(host_base=31000 + run * 200, changes=changes) as project:
             ensure_certs(project.spec, project.names, project.layout)
-            old_objects, new_objects = render_both(project, legacy, current)
+            old_objects, new_objects = render_upgrade(project, legacy, current)
             old = chart_pods.pods_of(old_objects, project, files_folder(project) / "0.x")
             new = chart_pods.pods_of(new_objects, project, files_folder(project) / "upgrade")
             start_release(client, project, old, image)

@@ -167,3 +167,11 @@ def nats_conf_text(objects: list[dict]) -> str:
 
 def kind(objects: list[dict], wanted: str) -> list[dict]:
     return [obj for obj in objects if obj.get("kind") == wanted]
+
+
+def statefulset(objects: list[dict]) -> dict[str, Any]:
+    """The rendered StatefulSet of the nats pods; one sentence when there is none."""
+    found = kind(objects, "StatefulSet")
+    if not found:
+        raise CourtyardError("the rendered chart has no StatefulSet; is it the nats/nats chart?")
+    return found[0]

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from courtyard.artefacts import helm_chart, natsconf
-from courtyard.artefacts.values_file import ValuesFile
+from courtyard.artefacts.values_file import ValuesFile, leaves, lookup
 from courtyard.core.errors import CourtyardError
 
 # Past this many leaves the removal test (one render each) is skipped; keys the chart's
@@ -71,18 +71,6 @@ class Diagnosis:
 
 
 # Reading what the values ask for -----------------------------------------------------------
-def leaves(tree: dict[str, Any], prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
-    """(path, value) down to scalars; lists and empty mappings are leaves of their own."""
-    found = []
-    for key, value in tree.items():
-        path = (*prefix, str(key))
-        if isinstance(value, dict) and value:
-            found += leaves(value, path)
-        else:
-            found.append((path, value))
-    return found
-
-
 def _default_paths(tree: Any, prefix: tuple[str, ...] = ()) -> set[tuple[str, ...]]:
     paths: set[tuple[str, ...]] = set()
     if isinstance(tree, dict):
@@ -93,19 +81,11 @@ def _default_paths(tree: Any, prefix: tuple[str, ...] = ()) -> set[tuple[str, ..
     return paths
 
 
-def _lookup(tree: Any, path: tuple[str, ...]) -> tuple[bool, Any]:
-    for part in path:
-        if not isinstance(tree, dict) or part not in tree:
-            return False, None
-        tree = tree[part]
-    return True, tree
-
-
 def _open_below(defaults: dict[str, Any], path: tuple[str, ...]) -> bool:
     """True when a prefix of `path` is a free-form default ({} or a list): anything below
     it is the user's to write (`merge`, `patch`, `podTemplate`, annotations...)."""
     for end in range(1, len(path)):
-        known, value = _lookup(defaults, path[:end])
+        known, value = lookup(defaults, path[:end])
         if known and (value == {} or isinstance(value, list) or value is None):
             return True
     return False
@@ -177,7 +157,7 @@ def unread_keys(
             continue
         if not in_defaults:
             unread.append(UnreadKey(".".join(path), "unknown to the chart", nearest(path, known)))
-        elif _lookup(defaults, path) == (True, value):
+        elif lookup(defaults, path) == (True, value):
             unread.append(UnreadKey(".".join(path), "same as the chart's default"))
         else:
             unread.append(UnreadKey(".".join(path), "no effect here"))
@@ -185,15 +165,8 @@ def unread_keys(
 
 
 # Reading what the chart renders ---------------------------------------------------------
-def _statefulset(objects: list[dict]) -> dict[str, Any]:
-    found = helm_chart.kind(objects, "StatefulSet")
-    if not found:
-        raise CourtyardError("the rendered chart has no StatefulSet; is it the nats/nats chart?")
-    return found[0]
-
-
 def deployment(objects: list[dict], values_file: ValuesFile) -> Deployment:
-    sts = _statefulset(objects)
+    sts = helm_chart.statefulset(objects)
     spec = sts.get("spec") or {}
     pod = (spec.get("template") or {}).get("spec") or {}
     containers = pod.get("containers") or []

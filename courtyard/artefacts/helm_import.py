@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from courtyard.artefacts.values_file import ValuesFile
+from courtyard.artefacts.values_file import ValuesFile, leaves, lookup
 from courtyard.core import yamlsafe
 from courtyard.core.errors import CourtyardError, SpecError
 from courtyard.spec import naming
@@ -88,26 +88,6 @@ class ImportResult:
 
 def object_name(obj: dict[str, Any]) -> str:
     return str((obj.get("metadata") or {}).get("name") or "?")
-
-
-def _get(tree: dict[str, Any], dotted: str) -> tuple[bool, Any]:
-    node: Any = tree
-    for part in dotted.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return False, None
-        node = node[part]
-    return True, node
-
-
-def _leaves(tree: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
-    found = []
-    for key, value in tree.items():
-        path = f"{prefix}{key}"
-        if isinstance(value, dict) and value:
-            found += _leaves(value, f"{path}.")
-        else:
-            found.append((path, value))
-    return found
 
 
 def guess_layout(values: dict[str, Any]) -> str:
@@ -181,7 +161,7 @@ def import_values(
     used: set[str] = set()
     for key, places, misplaced in SETTINGS:
         for where in [*places[layout], *misplaced]:
-            present, value = _get(values, where)
+            present, value = lookup(values, tuple(where.split(".")))
             if not present or isinstance(value, dict):
                 continue
             used.add(where)
@@ -197,7 +177,9 @@ def import_values(
             )
             result.mapped.append((key, yamlsafe.cut(str(value)), origin))
             # The layout's other spellings of the same setting, when they agree, are read too.
-            used.update(w for w in places[layout] if _get(values, w) == (True, value))
+            used.update(
+                w for w in places[layout] if lookup(values, tuple(w.split("."))) == (True, value)
+            )
             break
     if layout == "legacy":
         spec["helm"] = {"layout": "legacy"}
@@ -208,7 +190,8 @@ def import_values(
                 ("cluster_name", naming.CHART_NAME, "the 0.x chart's default (its chart name)")
             )
     _import_sans(found, result)
-    for path, value in _leaves(values):
+    for keys, value in leaves(values):
+        path = ".".join(keys)
         if path in used:
             continue
         why = _acknowledged(path, value)

@@ -91,8 +91,7 @@ def coverage(
     """Route hosts against the route certificate, client Services against the server one."""
     layout, names = project.layout, project.names
     rows = []
-    for url in (conf.get("cluster") or {}).get("routes") or []:
-        host = urlsplit(url).hostname or url
+    for host in route_hosts(conf):
         rows.append(
             ("route", host, serves(layout.cert("route"), layout.key("route"), layout.ca_cert, host))
         )
@@ -150,13 +149,6 @@ class UpgradeReport:
         return not self.differing and not self.uncovered
 
 
-def _statefulset_spec(objects: list[dict[str, Any]]) -> dict[str, Any]:
-    found = helm_chart.kind(objects, "StatefulSet")
-    if not found:
-        raise CourtyardError("the rendered chart has no StatefulSet; is it the nats/nats chart?")
-    return found[0].get("spec") or {}
-
-
 def route_hosts(conf: dict[str, Any]) -> list[str]:
     return sorted(
         urlsplit(str(url)).hostname or str(url)
@@ -181,19 +173,25 @@ def upgrade_charts(
     return legacy, current
 
 
+def render_upgrade(
+    project: Project, legacy: helm_chart.Chart, current: helm_chart.Chart
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The 0.x release (legacy export, 0.19.17) and its upgrade (upgrade export, 2.x)."""
+    release, ns = project.spec.release, project.spec.namespace
+    old = helm_chart.render(legacy, helm_values.legacy_values(project), release, ns)
+    new = helm_chart.render(current, helm_values.upgrade_values(project), release, ns)
+    return old, new
+
+
 def upgrade_parity(
     project: Project, legacy: helm_chart.Chart, current: helm_chart.Chart
 ) -> UpgradeReport:
     """Render the 0.x release and its upgrade; compare what the StatefulSet cannot change,
     the route hosts and the cluster name, and check the certificates cover both renders."""
-    spec, layout = project.spec, project.layout
-    old = helm_chart.render(
-        legacy, helm_values.legacy_values(project), spec.release, spec.namespace
-    )
-    new = helm_chart.render(
-        current, helm_values.upgrade_values(project), spec.release, spec.namespace
-    )
-    old_sts, new_sts = _statefulset_spec(old), _statefulset_spec(new)
+    layout = project.layout
+    old, new = render_upgrade(project, legacy, current)
+    old_sts = helm_chart.statefulset(old).get("spec") or {}
+    new_sts = helm_chart.statefulset(new).get("spec") or {}
     old_conf, new_conf = rendered_conf(old), rendered_conf(new)
     report = UpgradeReport(
         f"{legacy.label} ({legacy.version})", f"{current.label} ({current.version})"

@@ -60,6 +60,30 @@ class ValuesFile:
         return self.document != self.first_document
 
 
+KeyPath = tuple[str, ...]
+
+
+def leaves(tree: dict[str, Any], prefix: KeyPath = ()) -> list[tuple[KeyPath, Any]]:
+    """(key path, value) down to scalars; lists and empty mappings are leaves of their own."""
+    found = []
+    for key, value in tree.items():
+        path = (*prefix, str(key))
+        if isinstance(value, dict) and value:
+            found += leaves(value, path)
+        else:
+            found.append((path, value))
+    return found
+
+
+def lookup(tree: Any, path: KeyPath) -> tuple[bool, Any]:
+    """(present, value) of the key at `path`."""
+    for part in path:
+        if not isinstance(tree, dict) or part not in tree:
+            return False, None
+        tree = tree[part]
+    return True, tree
+
+
 def _is_object(doc: Any) -> bool:
     return isinstance(doc, dict) and "apiVersion" in doc and "kind" in doc
 

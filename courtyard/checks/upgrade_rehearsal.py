@@ -19,7 +19,6 @@ from pathlib import Path
 
 import docker
 
-from courtyard.artefacts import helm_chart, helm_values
 from courtyard.checks.drills import AckedPublisher
 from courtyard.checks.readiness import wait_ready
 from courtyard.runtime import chart_pods, docker_objects
@@ -47,19 +46,6 @@ class RehearsalReport:
             and not self.problems
             and self.consumer_pending == self.stream_messages == self.acked
         )
-
-
-def render_both(
-    project: Project, legacy: helm_chart.Chart, current: helm_chart.Chart
-) -> tuple[list[dict], list[dict]]:
-    spec = project.spec
-    old = helm_chart.render(
-        legacy, helm_values.legacy_values(project), spec.release, spec.namespace
-    )
-    new = helm_chart.render(
-        current, helm_values.upgrade_values(project), spec.release, spec.namespace
-    )
-    return old, new
 
 
 def start_release(

@@ -53,13 +53,6 @@ class ChartPod:
     grace_seconds: int = 30
 
 
-def _statefulset(objects: list[dict[str, Any]]) -> dict[str, Any]:
-    found = helm_chart.kind(objects, "StatefulSet")
-    if not found:
-        raise CourtyardError("the rendered chart has no StatefulSet; is it the nats/nats chart?")
-    return found[0]
-
-
 def _env(container: dict[str, Any], pod: str, namespace: str) -> dict[str, str]:
     fields = {"metadata.name": pod, "metadata.namespace": namespace}
     env: dict[str, str] = {}
@@ -98,7 +91,7 @@ def _write_files(folder: Path, files: dict[str, bytes]) -> Path:
 def pods_of(objects: list[dict[str, Any]], project: Project, files_dir: Path) -> list[ChartPod]:
     """One ChartPod per replica of the rendered StatefulSet; its ConfigMap and the project's
     Secrets are written under `files_dir` for the pods to mount."""
-    sts = _statefulset(objects)
+    sts = helm_chart.statefulset(objects)
     spec = sts["spec"]
     template = spec["template"]["spec"]
     container = next(c for c in template["containers"] if c.get("name") == "nats")

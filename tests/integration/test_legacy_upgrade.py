@@ -8,9 +8,10 @@ import pytest
 
 from courtyard.artefacts import helm_chart, helm_import, helm_verify, nodeconf, values_file
 from courtyard.artefacts.certs import ensure_certs
+from courtyard.artefacts.helm_verify import render_upgrade
 from courtyard.checks import monitor
 from courtyard.checks.natsclient import run_quietly
-from courtyard.checks.upgrade_rehearsal import files_folder, rehearse, render_both, start_release
+from courtyard.checks.upgrade_rehearsal import files_folder, rehearse, start_release
 from courtyard.runtime import chart_pods, docker_objects
 from courtyard.runtime.image import ensure_image
 from courtyard.spec.project import load_project
@@ -29,7 +30,7 @@ def test_the_upgraded_release_keeps_every_acknowledged_message(make_project, doc
     nodeconf.write_configs(project.spec, project.names, project.layout)
     assert helm_verify.upgrade_parity(project, legacy, current).ok
 
-    old_objects, new_objects = render_both(project, legacy, current)
+    old_objects, new_objects = render_upgrade(project, legacy, current)
     folder = files_folder(project)
     old_pods = chart_pods.pods_of(old_objects, project, folder / "0.x")
     new_pods = chart_pods.pods_of(new_objects, project, folder / "upgrade")
