@@ -188,6 +188,14 @@ class AckedPublisher:
     async def verify(self) -> tuple[int, list[str]]:
         return await _missing(self.js, self.stream, self.log)
 
+    async def finish(self, report: LoadReport) -> None:
+        """Stop publishing; record in `report` what the publisher saw and what was lost."""
+        await self.stop()
+        report.acked = len(self.log.acked)
+        report.longest_gap = self.log.longest_gap()
+        report.disconnects = self.disconnects
+        report.lost, report.problems = await self.verify()
+
     async def __aexit__(self, *exc_info: object) -> None:
         self.stopped.set()
         if self.task is not None and not self.task.done():
@@ -282,11 +290,7 @@ async def run_under_load(project: Project, action: Callable[[], T]) -> tuple[Loa
         finally:
             done.set()
             watcher.join()
-        await load.stop()
-        report.acked = len(load.log.acked)
-        report.longest_gap = load.log.longest_gap()
-        report.disconnects = load.disconnects
-        report.lost, report.problems = await load.verify()
+        await load.finish(report)
     return report, result
 
 

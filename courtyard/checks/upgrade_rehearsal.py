@@ -19,7 +19,7 @@ from pathlib import Path
 
 import docker
 
-from courtyard.checks.drills import AckedPublisher
+from courtyard.checks.drills import AckedPublisher, LoadReport
 from courtyard.checks.readiness import wait_ready
 from courtyard.runtime import chart_pods, docker_objects
 from courtyard.spec.project import Project
@@ -28,12 +28,9 @@ CONSUMER = "UPGRADE_AUDIT"
 
 
 @dataclass
-class RehearsalReport:
-    acked: int = 0
-    lost: int = 0
-    problems: list[str] = field(default_factory=list)
-    longest_gap: float = 0.0
-    disconnects: int = 0
+class RehearsalReport(LoadReport):
+    """What the publisher saw during the roll, and the stream and consumer afterwards."""
+
     # pod, seconds its predecessor took to stop (preStop, SIGTERM), seconds until ready
     replaced: list[tuple[str, float, float]] = field(default_factory=list)
     stream_messages: int = 0
@@ -81,11 +78,7 @@ async def rehearse(
             await asyncio.to_thread(wait_ready, client, project, targets, timeout)
             report.replaced.append((new.name, stopped - started, time.monotonic() - stopped))
             await load.more()
-        await load.stop()
-        report.acked = len(load.log.acked)
-        report.longest_gap = load.log.longest_gap()
-        report.disconnects = load.disconnects
-        report.lost, report.problems = await load.verify()
+        await load.finish(report)
         info = await load.js.stream_info(load.stream)
         report.stream_messages = info.state.messages
         if info.config.num_replicas != 3:
