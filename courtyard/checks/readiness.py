@@ -26,7 +26,7 @@ import docker
 
 from courtyard.checks import monitor
 from courtyard.checks.placement import placement_problem
-from courtyard.checks.resources import is_store_full, store_problems
+from courtyard.checks.resources import JSZ_STORES, is_store_full, store_problems
 from courtyard.core.errors import CourtyardError
 from courtyard.core.polling import WaitTimeout, poll
 from courtyard.runtime import docker_objects
@@ -130,7 +130,7 @@ def probe_node(name: str, port: int, expected: Sequence[str]) -> NodeProbe:
     if health.status != 200:
         return judge_node(name, port, expected, health)
     routez = monitor.get(port, "/routez").body
-    jsz = monitor.get(port, "/jsz?streams=true&config=true").body
+    jsz = monitor.get(port, JSZ_STORES).body
     probe = judge_node(name, port, expected, health, routez, jsz)
     if not probe.ready:
         return probe

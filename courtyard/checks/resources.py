@@ -34,6 +34,10 @@ def _biggest_streams(jsz: dict[str, Any], kind: str, count: int = 3) -> list[str
     return [f"{name} ({_mib(size)})" for size, name in sorted(streams, reverse=True)[:count]]
 
 
+# What store_problems reads: usage, limits and each stream's size.
+JSZ_STORES = "/jsz?streams=true&config=true"
+
+
 def store_problems(jsz: Any) -> list[str]:
     """What `jsz` (a node's /jsz?streams=true answer) says is full; [] when nothing is."""
     if not isinstance(jsz, dict):
@@ -57,7 +61,7 @@ def cluster_store_problems(targets: Sequence[tuple[str, int]]) -> list[str]:
     return [
         f"{name}: {problem}"
         for name, port in targets
-        for problem in store_problems(monitor.get(port, "/jsz?streams=true&config=true").body)
+        for problem in store_problems(monitor.get(port, JSZ_STORES).body)
     ]
 
 

@@ -9,7 +9,7 @@ import docker
 from courtyard.artefacts import certs
 from courtyard.checks import monitor, readiness, reload
 from courtyard.checks.drift import drift_reasons
-from courtyard.checks.resources import cluster_store_problems
+from courtyard.checks.resources import JSZ_STORES, store_problems
 from courtyard.runtime import docker_objects
 from courtyard.runtime.ownership import Owner, owner_of
 from courtyard.runtime.plan import missing_aliases
@@ -89,7 +89,7 @@ def cluster_status(client: docker.DockerClient, project: Project) -> ClusterStat
     names, spec = project.names, project.spec
     layout = project.layout
     expiry = certs.earliest_expiry([layout.cert("server"), layout.cert("route")])
-    rows, problems, targets = [], [], []
+    rows, problems, targets, full_stores = [], [], [], []
     containers = docker_objects.node_containers(client, project)
     for index, (pod, container) in enumerate(zip(names.pods, containers, strict=True)):
         state = container.status if container is not None else "absent"
@@ -124,14 +124,14 @@ def cluster_status(client: docker.DockerClient, project: Project) -> ClusterStat
         routez = monitor.get(port, "/routez").body
         if isinstance(routez, dict):
             row.peers = f"{len(monitor.route_peers(routez))}/{spec.replicas - 1}"
-        jsz = monitor.get(port, "/jsz").body
+        jsz = monitor.get(port, JSZ_STORES).body
+        # A full store is named whatever else is wrong: it is often why the leaders disagree.
+        full_stores += [f"{pod}: {problem}" for problem in store_problems(jsz)]
         if isinstance(jsz, dict):
             row.meta_leader = (jsz.get("meta_cluster") or {}).get("leader") or "-"
             row.streams, row.consumers = jsz.get("streams", 0), jsz.get("consumers", 0)
             row.messages, row.bytes = jsz.get("messages", 0), jsz.get("bytes", 0)
-    problems += leader_disagreements(rows)
-    # A full store is named whatever else is wrong: it is often why the leaders disagree.
-    problems += cluster_store_problems(targets)
+    problems += leader_disagreements(rows) + full_stores
     if targets and not problems:
         problems += readiness.check(targets).problems
     warnings = [
