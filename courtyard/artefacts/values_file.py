@@ -145,20 +145,9 @@ def read(path: Path) -> ValuesFile:
         raise CourtyardError(
             f"{path} cannot be read ({type(exc).__name__}); pass a readable YAML values file"
         ) from None
-    except yamlsafe.DuplicateKeyError as exc:
-        raise CourtyardError(
-            f"{path} gives key {yamlsafe.shown(exc.key)} twice (line {exc.line}); keep one "
-            "(Helm would silently keep the last)"
-        ) from None
-    except yamlsafe.TooLargeError as exc:
-        raise CourtyardError(
-            f"{path} is not a values file Courtyard reads: {exc} (YAML aliases?); write the "
-            "values out plainly"
-        ) from None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise CourtyardError(f"{path} is not valid YAML{where}; fix its syntax") from None
+        what = "a values file Courtyard reads"
+        raise CourtyardError(f"{path} {yamlsafe.failure(exc, what)}") from None
     present = [(i, doc) for i, doc in enumerate(documents, 1) if doc is not None]
     if not present:
         raise CourtyardError(f"{path} is empty; pass the values file you give helm -f")

@@ -78,6 +78,18 @@ def load_all(text: str) -> list[Any]:
     return documents
 
 
+def failure(exc: yaml.YAMLError, what: str) -> str:
+    """Why a file is refused, to follow its name in one sentence; `what` is the kind of
+    file it should have been (e.g. "a Courtyard spec")."""
+    if isinstance(exc, DuplicateKeyError):
+        return f"gives key {shown(exc.key)} twice (line {exc.line}); keep one"
+    if isinstance(exc, TooLargeError):
+        return f"is not {what}: {exc} (YAML aliases?); write the values out plainly"
+    mark = getattr(exc, "problem_mark", None)
+    where = f" at line {mark.line + 1}" if mark else ""
+    return f"is not valid YAML{where}; fix its syntax"
+
+
 def cut(text: str, limit: int = MAX_SHOWN) -> str:
     """`text` cut to `limit` characters, marked with an ellipsis when cut."""
     return text if len(text) <= limit else f"{text[: limit - 3]}..."

@@ -89,20 +89,8 @@ def load_spec(path: str | os.PathLike[str] | None = None) -> Spec:
             f"spec file {file} cannot be read ({type(exc).__name__}); "
             "point --spec at a readable YAML file"
         ) from None
-    except yamlsafe.DuplicateKeyError as exc:
-        raise SpecError(
-            f"spec file {file} gives key {yamlsafe.shown(exc.key)} twice (line {exc.line}); "
-            "keep one"
-        ) from None
-    except yamlsafe.TooLargeError as exc:
-        raise SpecError(
-            f"spec file {file} is not a Courtyard spec: {exc} (YAML aliases?); write the "
-            "values out plainly"
-        ) from None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise SpecError(f"spec file {file} is not valid YAML{where}; fix its syntax") from None
+        raise SpecError(f"spec file {file} {yamlsafe.failure(exc, 'a Courtyard spec')}") from None
     if raw is None:
         raise SpecError(
             f"spec file {file} is empty; write at least `release: <name>` (every other key "
