@@ -22,6 +22,12 @@ from pathlib import Path
 
 from benchmarks.common import bench_project, median, quiet_up
 from courtyard.checks.natsclient import connect, run_quietly
+from courtyard.checks.workload import (
+    create_bucket,
+    create_stream,
+    publish_once_reachable,
+    until_reachable,
+)
 from courtyard.testing.namespace import Namespace
 from courtyard.testing.session import SessionOptions, open_session
 
@@ -75,10 +81,10 @@ async def make_data(project, namespace: Namespace) -> None:
     try:
         js = nc.jetstream()
         subject = namespace.subject(">")
-        await js.add_stream(name=namespace.stream("S"), subjects=[subject], num_replicas=3)
-        await js.publish(namespace.subject("one"), b"x")
-        kv = await js.create_key_value(bucket=namespace.bucket("kv"), replicas=3)
-        await kv.put("k", b"v")
+        await create_stream(js, name=namespace.stream("S"), subjects=[subject], num_replicas=3)
+        await publish_once_reachable(js, namespace.subject("one"), b"x")
+        kv = await create_bucket(js, bucket=namespace.bucket("kv"), replicas=3)
+        await until_reachable(lambda: kv.put("k", b"v"))
     finally:
         await nc.close()
 

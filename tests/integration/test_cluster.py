@@ -15,7 +15,7 @@ from courtyard.artefacts.node_containers import node_specs
 from courtyard.checks import monitor, readiness
 from courtyard.checks.natsclient import connect as nats_connect
 from courtyard.checks.status import cluster_status
-from courtyard.checks.workload import create_stream
+from courtyard.checks.workload import create_stream, publish_once_reachable
 from courtyard.core.polling import WaitTimeout, poll
 from courtyard.runtime import docker_objects
 from courtyard.runtime.extra_node import extra_node
@@ -156,7 +156,9 @@ async def _publish(project, stream, count):
     nc = await nats_connect(project)
     js = nc.jetstream()
     await create_stream(js, name=stream, subjects=[f"{stream}.>"], num_replicas=3)
-    for i in range(count):
+    # The first publish may reach a node the new stream's interest has not crossed to yet.
+    await publish_once_reachable(js, f"{stream}.m", b"0")
+    for i in range(1, count):
         await js.publish(f"{stream}.m", f"{i}".encode())
     await nc.close()
 
