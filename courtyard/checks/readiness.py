@@ -18,6 +18,7 @@ endpoint says and its last log lines.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +34,7 @@ from courtyard.runtime import docker_objects
 from courtyard.spec.project import Project
 
 POLL_INTERVAL = 0.1
+ALIVE_INTERVAL = 1.0  # seconds between asking the engine whether a node exited
 
 
 class NotReadyError(CourtyardError):
@@ -173,10 +175,20 @@ class Readiness:
         )
 
 
-def check(targets: Sequence[tuple[str, int]]) -> Readiness:
-    """One probe of every (node name, monitor host port)."""
+def check(targets: Sequence[tuple[str, int]], *, until_first_problem: bool = False) -> Readiness:
+    """One probe of every (node name, monitor host port).
+
+    With `until_first_problem` the probes stop at the first node that is not ready: the
+    answer is the same (not ready), but a cluster that is still electing is asked one
+    question a round instead of one per node.
+    """
     expected = [name for name, _ in targets]
-    return Readiness([probe_node(name, port, expected) for name, port in targets])
+    probes = []
+    for name, port in targets:
+        probes.append(probe_node(name, port, expected))
+        if until_first_problem and not probes[-1].ready:
+            break
+    return Readiness(probes)
 
 
 def wait_until_ready(
@@ -188,16 +200,26 @@ def wait_until_ready(
 ) -> Readiness:
     """Poll until `check` passes; returns the last Readiness (ready or not) at the deadline.
 
-    `still_alive` runs on every round that is not ready and raises when a node can no longer
-    become ready (its container exited), so a crash fails fast instead of waiting out the
-    timeout. `final_check` runs once the endpoints look ready and returns a problem or None.
+    The wait is light on purpose: a freshly started cluster elects its meta leader while the
+    route mesh keeps every core busy, and nats-server's first election needs every node's
+    vote in time, so CPU taken by the poll costs whole election timeouts (about 5 s). Each
+    round therefore stops at the first node that is not ready, and `still_alive` (which asks
+    the Docker engine whether a node's container exited, so that a crash fails fast instead
+    of waiting out the timeout) runs at most once every ALIVE_INTERVAL seconds. `final_check`
+    runs once the endpoints look ready and returns a problem or None. At the deadline every
+    node is probed once more, so the answer names each node that is not ready.
     """
+    alive_checked = [time.monotonic()]
 
-    def ask() -> Readiness:
-        state = check(targets)
+    def judged(state: Readiness) -> Readiness:
         if state.ready:
             state.final_problem = final_check()
-        if not state.ready:
+        return state
+
+    def ask() -> Readiness:
+        state = judged(check(targets, until_first_problem=True))
+        if not state.ready and time.monotonic() - alive_checked[0] >= ALIVE_INTERVAL:
+            alive_checked[0] = time.monotonic()
             still_alive()
         return state
 
@@ -209,8 +231,8 @@ def wait_until_ready(
             interval=POLL_INTERVAL,
             done=lambda state: state.ready,
         )
-    except WaitTimeout as exc:
-        return exc.last
+    except WaitTimeout:
+        return judged(check(targets))
 
 
 def wait_for_cluster(

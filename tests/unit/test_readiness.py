@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from courtyard.checks.monitor import Reply
-from courtyard.checks.readiness import NodeProbe, Readiness, judge_node
+from courtyard.checks.readiness import NodeProbe, Readiness, check, judge_node, wait_until_ready
+from courtyard.runtime.ports import free_port_base
 
 PODS = ["n-0", "n-1", "n-2"]
 OK = Reply(200, {"status": "ok"})
@@ -131,3 +132,16 @@ def test_node_problems_come_first_and_the_final_check_last():
     assert state.problems == ["JetStream does not place a replicated stream yet"]
     state.probes[1].problems.append("no route yet to n-2")
     assert state.problems == ["n-1: no route yet to n-2"]
+
+
+def test_a_round_stops_at_the_first_node_not_ready_and_the_deadline_asks_every_node():
+    """While a cluster elects, each round asks one node; when the wait gives up, the answer
+    still names every node. Closed ports on 127.0.0.1 stand for nodes not answering yet."""
+    base = free_port_base(3)
+    targets = [(f"n-{i}", base + i) for i in range(3)]
+    assert [p.name for p in check(targets, until_first_problem=True).probes] == ["n-0"]
+    alive_calls = []
+    state = wait_until_ready(targets, 0.3, still_alive=lambda: alive_calls.append(1))
+    assert [p.name for p in state.probes] == ["n-0", "n-1", "n-2"]
+    assert all("health endpoint says nothing" in p.problems[0] for p in state.probes)
+    assert alive_calls == []  # the engine is asked about exited containers once a second
