@@ -7,8 +7,8 @@ Cold up starts from no containers (image present, volumes removed). The election
 read from the nodes' logs: from the first container start to the first "new metadata
 leader" line; "first campaign won" counts the runs whose leader came before nats-server's
 shortest election timeout (4 s), that is without a second election. Courtyard's overhead is
-cold up minus that election time. Each size runs on a
-throw-away cluster with its own names and ports, removed afterwards. The last lines check
+cold up minus that election time. Each size runs on a throw-away cluster with its own names
+and ports, removed afterwards. The last lines check
 the targets of issue #15 on the gated runs: a 7-node cold up within 1.5 times the 3-node
 one, and no 3-node cold up slower than twice the median.
 """

@@ -202,12 +202,13 @@ def wait_until_ready(
 
     The wait is light on purpose: a freshly started cluster elects its meta leader while the
     route mesh keeps every core busy, and nats-server's first election needs every node's
-    vote in time, so CPU taken by the poll costs whole election timeouts (about 5 s). Each
-    round therefore stops at the first node that is not ready, and `still_alive` (which asks
-    the Docker engine whether a node's container exited, so that a crash fails fast instead
-    of waiting out the timeout) runs at most once every ALIVE_INTERVAL seconds. `final_check`
-    runs once the endpoints look ready and returns a problem or None. At the deadline every
-    node is probed once more, so the answer names each node that is not ready.
+    vote in time (a lost one costs an election timeout, about 5 s), so the poll leaves the
+    servers what CPU it can. Each round stops at the first node that is not ready, and
+    `still_alive` (which asks the Docker engine whether a node's container exited, so that a
+    crash fails fast instead of waiting out the timeout) runs at most once every
+    ALIVE_INTERVAL seconds. `final_check` runs once the endpoints look ready and returns a
+    problem or None. At the deadline every node is probed once more, so the answer names
+    each node that is not ready.
     """
     alive_checked = [time.monotonic()]
 
