@@ -16,8 +16,9 @@ from invoke import task
 from invoke.exceptions import Exit
 
 from courtyard.commands import certs as certs_cmd
-from courtyard.commands import cluster, exports, helm_bridge
+from courtyard.commands import cluster, exports
 from courtyard.commands import configs as configs_cmd
+from courtyard.commands import helm as helm_bridge
 from courtyard.commands import rotate as rotate_cmd
 from courtyard.commands import smoke as smoke_cmd
 from courtyard.core.errors import CourtyardError

@@ -2,7 +2,7 @@
 
     python -m benchmarks.bench_faults [--runs 3]
 
-Each drill (courtyard/checks/drills.py) runs on one 3-node cluster: an R3 file stream, one
+Each drill (courtyard/harness/drills.py) runs on one 3-node cluster: an R3 file stream, one
 reconnecting nats-py publisher sending with a message id and retrying until acknowledged,
 the fault held for 2 s, `up` to heal, 100 more acknowledgements. Reported per fault, over
 the runs: acknowledged messages (total), acknowledged messages lost (total), the longest
@@ -16,9 +16,9 @@ import argparse
 import logging
 
 from benchmarks.common import bench_project, median, quiet_up
-from courtyard.checks.drills import FAULTS, run_drill
-from courtyard.checks.natsclient import run_quietly
+from courtyard.harness.drills import FAULTS, run_drill
 from courtyard.runtime.engine import connect
+from courtyard.servers.natsclient import run_quietly
 
 
 def main() -> None:

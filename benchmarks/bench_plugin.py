@@ -21,13 +21,13 @@ import time
 from pathlib import Path
 
 from benchmarks.common import bench_project, median, quiet_up
-from courtyard.checks.natsclient import connect, run_quietly
 from courtyard.checks.workload import (
     create_bucket,
     create_stream,
     publish_once_reachable,
     until_reachable,
 )
+from courtyard.servers.natsclient import connect, run_quietly
 from courtyard.testing.namespace import Namespace
 from courtyard.testing.session import SessionOptions, open_session
 

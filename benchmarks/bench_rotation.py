@@ -21,9 +21,9 @@ import time
 from benchmarks.common import bench_project, median, quiet_up
 from courtyard.artefacts import rotation
 from courtyard.artefacts.certs import ensure_certs
-from courtyard.checks.drills import run_under_load
-from courtyard.checks.natsclient import run_quietly
 from courtyard.commands import rotate
+from courtyard.harness.drills import run_under_load
+from courtyard.servers.natsclient import run_quietly
 
 
 def main() -> None:

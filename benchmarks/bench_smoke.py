@@ -19,8 +19,8 @@ from nats.js.api import StorageType
 
 from benchmarks.common import bench_project, median, quiet_up
 from courtyard.checks import smoke
-from courtyard.checks.natsclient import connect
 from courtyard.checks.workload import create_stream, publish_once_reachable
+from courtyard.servers.natsclient import connect
 
 WINDOW = 256
 PAYLOAD = b"x" * 128

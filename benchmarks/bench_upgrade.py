@@ -18,14 +18,15 @@ import logging
 import time
 
 from benchmarks.common import bench_project, median
-from courtyard.artefacts import helm_chart, helm_values
 from courtyard.artefacts.certs import ensure_certs
-from courtyard.artefacts.helm_verify import render_upgrade
-from courtyard.checks.natsclient import run_quietly
-from courtyard.checks.upgrade_rehearsal import files_folder, rehearse, start_release
-from courtyard.runtime import chart_pods
+from courtyard.harness.upgrade_rehearsal import files_folder, rehearse, start_release
+from courtyard.helm import chart as helm_chart
+from courtyard.helm import pods as chart_pods
+from courtyard.helm import values as helm_values
+from courtyard.helm.verify import render_upgrade
 from courtyard.runtime.engine import connect
 from courtyard.runtime.image import ensure_image
+from courtyard.servers.natsclient import run_quietly
 
 
 def main() -> None:

@@ -13,9 +13,9 @@ from pathlib import Path
 import yaml
 
 from courtyard.commands.up import up
+from courtyard.project.loaded import Project, load_project
 from courtyard.runtime import docker_objects
 from courtyard.runtime.engine import connect
-from courtyard.spec.project import Project, load_project
 
 REPO = Path(__file__).resolve().parent.parent
 

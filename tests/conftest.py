@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from courtyard.spec.project import Project, load_project
+from courtyard.project.loaded import Project, load_project
 from tests.helpers import write_spec
 
 

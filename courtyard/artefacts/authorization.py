@@ -17,8 +17,8 @@ from __future__ import annotations
 from typing import Any
 
 from courtyard.artefacts.certs import client_name
-from courtyard.spec import naming
-from courtyard.spec.model import ClientIdentity, Spec
+from courtyard.project import naming
+from courtyard.project.model import ClientIdentity, Spec
 
 # The `$SYS` request an admin makes to list the servers: every server answers it (with the
 # account's connections there). Restricted identities may not send it.

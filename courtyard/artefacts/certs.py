@@ -18,11 +18,11 @@ from courtyard.artefacts import pki, secret_folders
 from courtyard.artefacts.pki import Name, Usage
 from courtyard.core.errors import CourtyardError
 from courtyard.core.yamlsafe import cut
-from courtyard.spec import naming
-from courtyard.spec.layout import Layout
-from courtyard.spec.model import Spec
-from courtyard.spec.naming import ClusterNames
-from courtyard.spec.sans import San, sans_of
+from courtyard.project import naming
+from courtyard.project.layout import Layout
+from courtyard.project.model import Spec
+from courtyard.project.naming import ClusterNames
+from courtyard.project.sans import San, sans_of
 
 RENEW_BEFORE = dt.timedelta(days=30)
 # RFC 5280's upper bound for a subject's common name and organizational unit.

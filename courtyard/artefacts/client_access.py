@@ -9,8 +9,8 @@ from pathlib import Path
 
 from courtyard.artefacts.files import write_file
 from courtyard.core.errors import CourtyardError
-from courtyard.spec import naming
-from courtyard.spec.project import Project
+from courtyard.project import naming
+from courtyard.project.loaded import Project
 
 
 def client_identity(project: Project, identity: str | None = None) -> str:

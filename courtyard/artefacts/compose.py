@@ -15,8 +15,8 @@ import yaml
 
 from courtyard.artefacts.files import write_file
 from courtyard.artefacts.node_containers import NodeSpec, sync_config_mount
-from courtyard.spec import naming
-from courtyard.spec.project import Project
+from courtyard.project import naming
+from courtyard.project.loaded import Project
 
 COMPOSE_FILE = "docker-compose.yml"
 NETWORK_KEY = "cluster"

@@ -10,10 +10,10 @@ from pathlib import Path
 
 from courtyard.artefacts.nodeconf import node_mounts
 from courtyard.core.errors import CourtyardError
-from courtyard.spec import naming
-from courtyard.spec.layout import Layout
-from courtyard.spec.naming import ClusterNames
-from courtyard.spec.server import server_binary
+from courtyard.project import naming
+from courtyard.project.layout import Layout
+from courtyard.project.naming import ClusterNames
+from courtyard.project.server import server_binary
 
 
 def check_config(path: Path, mounts: dict[str, Path]) -> None:

@@ -14,8 +14,8 @@ import json
 import re
 from typing import Any
 
-from courtyard.spec import naming
-from courtyard.spec.sizes import parse_size
+from courtyard.project import naming
+from courtyard.project.sizes import parse_size
 
 _TOKEN = re.compile(
     r"""

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from courtyard.artefacts.files import write_file
 from courtyard.artefacts.nodeconf import tls_mounts
-from courtyard.spec import naming
-from courtyard.spec.project import Project
+from courtyard.project import naming
+from courtyard.project.loaded import Project
 
 
 @dataclass(frozen=True)

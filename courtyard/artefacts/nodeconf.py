@@ -13,10 +13,10 @@ from pathlib import Path
 
 from courtyard.artefacts import authorization, secret_folders
 from courtyard.artefacts.files import write_file
-from courtyard.spec import naming
-from courtyard.spec.layout import Layout
-from courtyard.spec.model import Spec
-from courtyard.spec.naming import ClusterNames
+from courtyard.project import naming
+from courtyard.project.layout import Layout
+from courtyard.project.model import Spec
+from courtyard.project.naming import ClusterNames
 
 LAME_DUCK_DURATION = "30s"
 LAME_DUCK_GRACE_PERIOD = "10s"

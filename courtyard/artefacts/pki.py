@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from courtyard.artefacts.files import write_file
-from courtyard.spec.sans import San, sans_of
+from courtyard.project.sans import San, sans_of
 
 PrivateKey = ec.EllipticCurvePrivateKey
 CLOCK_SKEW = dt.timedelta(minutes=5)

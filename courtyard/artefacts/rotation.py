@@ -25,9 +25,9 @@ from courtyard.artefacts import certs, pki, secret_folders
 from courtyard.artefacts.certs import CertResult
 from courtyard.artefacts.files import write_file
 from courtyard.core.errors import CourtyardError
-from courtyard.spec.layout import Layout
-from courtyard.spec.model import Spec
-from courtyard.spec.naming import ClusterNames
+from courtyard.project.layout import Layout
+from courtyard.project.model import Spec
+from courtyard.project.naming import ClusterNames
 
 PHASES = (
     "trust the old and the new CA",

@@ -16,8 +16,8 @@ import hashlib
 from pathlib import Path
 
 from courtyard.artefacts.files import write_file
-from courtyard.spec import naming
-from courtyard.spec.layout import Layout
+from courtyard.project import naming
+from courtyard.project.layout import Layout
 
 CA_NAME = Path(naming.CA_FILE).name
 # Container folder -> the name of its host folder under run/secrets/.

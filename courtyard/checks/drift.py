@@ -13,9 +13,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from courtyard.artefacts.files import write_file
-from courtyard.checks import monitor
-from courtyard.spec import naming
-from courtyard.spec.project import Project
+from courtyard.project import naming
+from courtyard.project.loaded import Project
+from courtyard.servers import monitor
 
 
 def running_digest(port: int) -> str | None:

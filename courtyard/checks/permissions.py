@@ -16,13 +16,13 @@ from nats.js.api import StorageType
 from nats.js.errors import NotFoundError
 
 from courtyard.artefacts.authorization import ADMIN_PING, bucket_stream, permissions
-from courtyard.checks.natsclient import connect
 from courtyard.checks.outcome import CheckFailed, Created
 from courtyard.core.polling import WaitTimeout, any_answer, poll_async
-from courtyard.spec import naming
-from courtyard.spec.model import ClientIdentity
-from courtyard.spec.project import Project
-from courtyard.spec.subjects import example_subject, subject_matches
+from courtyard.project import naming
+from courtyard.project.loaded import Project
+from courtyard.project.model import ClientIdentity
+from courtyard.project.subjects import example_subject, subject_matches
+from courtyard.servers.natsclient import connect
 
 ANSWER_TIMEOUT = 3.0
 

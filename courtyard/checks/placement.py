@@ -12,8 +12,8 @@ import secrets
 
 from nats.js.api import StorageType
 
-from courtyard.checks.natsclient import connect, run_quietly
-from courtyard.spec.project import Project
+from courtyard.project.loaded import Project
+from courtyard.servers.natsclient import connect, run_quietly
 
 PROBE_PREFIX = "COURTYARD_READY_"
 

@@ -25,13 +25,15 @@ from typing import Any
 
 import docker
 
-from courtyard.checks import monitor
 from courtyard.checks.placement import placement_problem
-from courtyard.checks.resources import JSZ_STORES, is_store_full, store_problems
+from courtyard.checks.resources import is_store_full, store_problems
 from courtyard.core.errors import CourtyardError
 from courtyard.core.polling import WaitTimeout, poll
+from courtyard.project.loaded import Project
 from courtyard.runtime import docker_objects
-from courtyard.spec.project import Project
+from courtyard.servers import jsz as jsz_reader
+from courtyard.servers import monitor
+from courtyard.servers.jsz import Jsz
 
 POLL_INTERVAL = 0.1
 ALIVE_INTERVAL = 1.0  # seconds between asking the engine whether a node exited
@@ -80,21 +82,16 @@ def judge_node(
     missing = sorted(set(expected) - {name} - probe.peers)
     if missing:
         probe.problems.append(f"no route yet to {', '.join(missing)}")
-    jsz = jsz if isinstance(jsz, dict) else {}
-    probe.problems += store_problems(jsz)
-    probe.problems += stream_leader_problems(name, jsz)
-    meta = jsz.get("meta_cluster") or {}
-    probe.meta_leader = meta.get("leader", "") or ""
+    answer = jsz if isinstance(jsz, Jsz) else Jsz.parse(jsz)
+    probe.problems += store_problems(answer)
+    probe.problems += stream_leader_problems(name, answer)
+    probe.meta_leader = answer.meta_leader
     if not probe.meta_leader:
         probe.problems.append("no JetStream meta leader yet")
     elif probe.meta_leader == name:
         # A peer the leader marks offline is refused for placement ("no suitable peers for
         # placement, peer offline") even when its log is current.
-        usable = {
-            r.get("name")
-            for r in meta.get("replicas") or []
-            if r.get("current") and not r.get("offline")
-        }
+        usable = {r.name for r in answer.meta_replicas if r.usable}
         lagging = sorted(set(expected) - {name} - usable)
         probe.meta_current = not lagging
         if lagging:
@@ -104,25 +101,18 @@ def judge_node(
     return probe
 
 
-def stream_leader_problems(name: str, jsz: dict) -> list[str]:
+def stream_leader_problems(name: str, jsz: Jsz) -> list[str]:
     """Streams this node holds that have no leader, or that it leads with lagging replicas."""
     problems = []
-    for account in jsz.get("account_details") or []:
-        for stream in account.get("stream_detail") or []:
-            group = stream.get("cluster") or {}
-            leader = group.get("leader")
-            if not leader:
-                problems.append(f"stream {stream.get('name')} has no leader yet")
-            elif leader == name:
-                lagging = [
-                    r.get("name")
-                    for r in group.get("replicas") or []
-                    if not r.get("current") or r.get("offline")
-                ]
-                if lagging:
-                    problems.append(
-                        f"stream {stream.get('name')}: replica on {', '.join(lagging)} not current"
-                    )
+    for stream in jsz.streams():
+        if not stream.leader:
+            problems.append(f"stream {stream.name} has no leader yet")
+        elif stream.leader == name:
+            lagging = [r.name for r in stream.replicas if not r.usable]
+            if lagging:
+                problems.append(
+                    f"stream {stream.name}: replica on {', '.join(lagging)} not current"
+                )
     return problems
 
 
@@ -132,7 +122,7 @@ def probe_node(name: str, port: int, expected: Sequence[str]) -> NodeProbe:
     if health.status != 200:
         return judge_node(name, port, expected, health)
     routez = monitor.get(port, "/routez").body
-    jsz = monitor.get(port, JSZ_STORES).body
+    jsz = jsz_reader.fetch(port)
     probe = judge_node(name, port, expected, health, routez, jsz)
     if not probe.ready:
         return probe

@@ -19,12 +19,12 @@ import docker
 
 from courtyard.artefacts import pki, secret_folders
 from courtyard.artefacts.files import write_file
-from courtyard.checks import monitor
 from courtyard.core.errors import CourtyardError
 from courtyard.core.polling import WaitTimeout, poll
+from courtyard.project import naming
+from courtyard.project.loaded import Project
 from courtyard.runtime import docker_objects
-from courtyard.spec import naming
-from courtyard.spec.project import Project
+from courtyard.servers import monitor
 
 RELOAD_TIMEOUT = 15.0
 HANDSHAKE_TIMEOUT = 3.0

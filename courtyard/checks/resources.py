@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from courtyard.checks import monitor
+from courtyard.servers import jsz as jsz_reader
+from courtyard.servers.jsz import Jsz
 
 # nats-server refuses a write that would pass the limit; a store this close to it is full
 # for any message of real size.
@@ -24,28 +25,17 @@ def _mib(size: int) -> str:
     return f"{size / 2**20:.1f} MiB"
 
 
-def _biggest_streams(jsz: dict[str, Any], kind: str, count: int = 3) -> list[str]:
-    streams = [
-        (stream.get("state", {}).get("bytes", 0), stream.get("name", "?"))
-        for account in jsz.get("account_details") or []
-        for stream in account.get("stream_detail") or []
-        if (stream.get("config") or {}).get("storage", "file") == kind or "config" not in stream
-    ]
+def _biggest_streams(jsz: Jsz, kind: str, count: int = 3) -> list[str]:
+    streams = [(s.bytes, s.name) for s in jsz.streams() if s.storage in (None, kind)]
     return [f"{name} ({_mib(size)})" for size, name in sorted(streams, reverse=True)[:count]]
 
 
-# What store_problems reads: usage, limits and each stream's size.
-JSZ_STORES = "/jsz?streams=true&config=true"
-
-
-def store_problems(jsz: Any) -> list[str]:
-    """What `jsz` (a node's /jsz?streams=true answer) says is full; [] when nothing is."""
-    if not isinstance(jsz, dict):
-        return []
-    config = jsz.get("config") or {}
+def store_problems(answer: Jsz | Any) -> list[str]:
+    """What a node's /jsz (`jsz.STREAMS_QUERY`) says is full; [] when nothing is."""
+    jsz = answer if isinstance(answer, Jsz) else Jsz.parse(answer)
     problems = []
     for kind, used_key, limit_key, spec_key in STORES:
-        used, limit = jsz.get(used_key) or 0, config.get(limit_key) or 0
+        used, limit = jsz.total(used_key), jsz.limit(limit_key)
         if limit > 0 and used >= FULL_AT * limit:
             streams = _biggest_streams(jsz, kind)
             held = f"; largest streams: {', '.join(streams)}" if streams else ""
@@ -61,7 +51,7 @@ def cluster_store_problems(targets: Sequence[tuple[str, int]]) -> list[str]:
     return [
         f"{name}: {problem}"
         for name, port in targets
-        for problem in store_problems(monitor.get(port, JSZ_STORES).body)
+        for problem in store_problems(jsz_reader.fetch(port))
     ]
 
 

@@ -17,9 +17,9 @@ import nats
 
 from courtyard.artefacts import pki
 from courtyard.artefacts.pki import Name, Usage
-from courtyard.checks.natsclient import tls_context
-from courtyard.spec.naming import localhost_url
-from courtyard.spec.sans import dns
+from courtyard.project.naming import localhost_url
+from courtyard.project.sans import dns
+from courtyard.servers.natsclient import tls_context
 
 
 async def plaintext_refused(port: int) -> tuple[bool, str]:

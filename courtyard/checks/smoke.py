@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -25,9 +25,7 @@ from courtyard.artefacts import pki
 from courtyard.artefacts.authorization import ADMIN_PING
 from courtyard.artefacts.certs import client_name
 from courtyard.artefacts.pki import Name, Usage
-from courtyard.checks import monitor, permissions, security
-from courtyard.checks.failover import Failover
-from courtyard.checks.natsclient import connect, run_quietly
+from courtyard.checks import permissions, security
 from courtyard.checks.outcome import CheckFailed, CheckResult, Created, run_check
 from courtyard.checks.resources import cluster_store_problems
 from courtyard.checks.workload import (
@@ -38,15 +36,21 @@ from courtyard.checks.workload import (
 )
 from courtyard.core.errors import CourtyardError
 from courtyard.core.polling import WaitTimeout, poll_async
+from courtyard.project import naming
+from courtyard.project.loaded import Project
+from courtyard.project.model import ClientIdentity
+from courtyard.project.sans import dns
 from courtyard.runtime import docker_objects
 from courtyard.runtime.engine import connect as docker_connect
 from courtyard.runtime.extra_node import extra_node
-from courtyard.spec import naming
-from courtyard.spec.model import ClientIdentity
-from courtyard.spec.project import Project
-from courtyard.spec.sans import dns
+from courtyard.servers import monitor
+from courtyard.servers.natsclient import connect, run_quietly
 
 ROUTE_REFUSAL_WAIT = 10.0
+
+# A check that a higher layer adds to the smoke (the harness's failover): its name, and its
+# body, which gets the running Smoke (its project, engine client, tag and `Created`).
+ExtraCheck = tuple[str, Callable[["Smoke"], Awaitable[str]]]
 
 
 @dataclass
@@ -107,6 +111,7 @@ class Smoke:
         self.report = SmokeReport(project.names.fullname, str(project.spec.path))
         self.conns: list[Client] = []
         self.created = Created()
+        self.client: docker.DockerClient | None = None
 
     @property
     def nodes(self) -> range:
@@ -129,8 +134,12 @@ class Smoke:
         return result.ok
 
     async def run(
-        self, client: docker.DockerClient, containers: list[Container], failover: bool = False
+        self,
+        client: docker.DockerClient,
+        containers: list[Container],
+        extra: Sequence[ExtraCheck] = (),
     ) -> SmokeReport:
+        self.client = client
         try:
             if await self.check("connect to every node over mutual TLS", self.connect_all):
                 await self.check(
@@ -159,10 +168,8 @@ class Smoke:
                     )
             if self.conns:
                 await self.check("permissions: admins make $SYS requests", self.admin_rights)
-            if failover and self.conns:
-                await self.check(
-                    "failover: stream leader stopped, nothing lost", lambda: self.failover(client)
-                )
+            for name, body in extra if self.conns else ():
+                await self.check(name, lambda body=body: body(self))
         finally:
             await self.check("cleanup: the smoke's streams and buckets are deleted", self.cleanup)
         return self.report
@@ -442,11 +449,6 @@ class Smoke:
                 found.append(pod)
         return found
 
-    # The failover, when asked ------------------------------------------------------------
-    async def failover(self, client: docker.DockerClient) -> str:
-        self.report.failover = await Failover(self.project, client, self.created, self.tag).run()
-        return self.report.failover["summary"]
-
     # f. ------------------------------------------------------------------------------------
     async def cleanup(self) -> str:
         for nc in self.conns:
@@ -493,12 +495,12 @@ def run(
     project: Project,
     *,
     messages: int = 1000,
-    failover: bool = False,
+    extra: Sequence[ExtraCheck] = (),
     on_result: Callable[[CheckResult], None] = lambda result: None,
 ) -> SmokeReport:
-    """Run the smoke (and the failover when asked) against the running cluster."""
+    """Run the smoke (and the `extra` checks, e.g. the failover) against the running cluster."""
     if messages < 1:
         raise CourtyardError(f"--messages {messages} must be at least 1")
     client, containers = running_nodes(project)
     smoke = Smoke(project, messages=messages, on_result=on_result)
-    return run_quietly(smoke.run(client, containers, failover))
+    return run_quietly(smoke.run(client, containers, extra))

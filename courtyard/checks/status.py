@@ -7,13 +7,15 @@ from dataclasses import asdict, dataclass, field
 import docker
 
 from courtyard.artefacts import certs
-from courtyard.checks import monitor, readiness, reload
+from courtyard.checks import readiness, reload
 from courtyard.checks.drift import drift_reasons
-from courtyard.checks.resources import JSZ_STORES, store_problems
+from courtyard.checks.resources import store_problems
+from courtyard.project.loaded import Project
 from courtyard.runtime import docker_objects
 from courtyard.runtime.ownership import Owner, owner_of
 from courtyard.runtime.plan import missing_aliases
-from courtyard.spec.project import Project
+from courtyard.servers import jsz as jsz_reader
+from courtyard.servers import monitor
 
 
 @dataclass
@@ -85,6 +87,47 @@ def leader_disagreements(rows: list[NodeStatus]) -> list[str]:
     return problems
 
 
+def _container_problems(project: Project, index: int, container, row: NodeStatus) -> list[str]:
+    """What the engine and the node's records say is wrong with a running node's container:
+    lost aliases, a drifted config, old certificates (each marked in `row.container`)."""
+    names, pod = project.names, project.names.pod(index)
+    problems = []
+    lost = missing_aliases(container, names.network, names.aliases(index))
+    if lost:
+        row.container += ", aliases lost"
+        others = f" and {len(lost) - 1} more of its names" if len(lost) > 1 else ""
+        problems.append(
+            f"{pod}: peers cannot resolve it as {lost[0]}{others}; `invoke up` reconnects it"
+        )
+    if owner_of(container.labels, names.fullname) is Owner.OURS:
+        drift = drift_reasons(project, index)
+        if drift:
+            row.container += ", drifted"
+            problems += [f"{pod}: {reason}; `invoke up` rolls it" for reason in drift]
+        stale = [] if drift else reload.stale_reasons(project, index)
+        if stale:
+            row.container += ", old certificates"
+            problems += [f"{pod}: {reason}; `invoke up` reloads it" for reason in stale]
+    return problems
+
+
+def _server_answers(project: Project, port: int, row: NodeStatus) -> list[str]:
+    """The node's own endpoints fill in its row; returns its full stores, which are named
+    whatever else is wrong (a full store is often why the leaders disagree)."""
+    varz = monitor.get(port, "/varz").body
+    if isinstance(varz, dict):
+        row.server_name = varz.get("server_name", "-")
+    routez = monitor.get(port, "/routez").body
+    if isinstance(routez, dict):
+        row.peers = f"{len(monitor.route_peers(routez))}/{project.spec.replicas - 1}"
+    jsz = jsz_reader.fetch(port)
+    if jsz.answered:
+        row.meta_leader = jsz.meta_leader or "-"
+        row.streams, row.consumers = jsz.total("streams"), jsz.total("consumers")
+        row.messages, row.bytes = jsz.total("messages"), jsz.total("bytes")
+    return [f"{row.node}: {problem}" for problem in store_problems(jsz)]
+
+
 def cluster_status(client: docker.DockerClient, project: Project) -> ClusterStatus:
     names, spec = project.names, project.spec
     layout = project.layout
@@ -100,37 +143,10 @@ def cluster_status(client: docker.DockerClient, project: Project) -> ClusterStat
         if container is None or container.status != "running":
             problems.append(f"{pod}: container {row.container}{_REMEDY.get(state, '')}")
             continue
-        lost = missing_aliases(container, names.network, names.aliases(index))
-        if lost:
-            row.container += ", aliases lost"
-            others = f" and {len(lost) - 1} more of its names" if len(lost) > 1 else ""
-            problems.append(
-                f"{pod}: peers cannot resolve it as {lost[0]}{others}; `invoke up` reconnects it"
-            )
-        if owner_of(container.labels, names.fullname) is Owner.OURS:
-            drift = drift_reasons(project, index)
-            if drift:
-                row.container += ", drifted"
-                problems += [f"{pod}: {reason}; `invoke up` rolls it" for reason in drift]
-            stale = [] if drift else reload.stale_reasons(project, index)
-            if stale:
-                row.container += ", old certificates"
-                problems += [f"{pod}: {reason}; `invoke up` reloads it" for reason in stale]
+        problems += _container_problems(project, index, container, row)
         port = names.monitor_host_port(index)
         targets.append((pod, port))
-        varz = monitor.get(port, "/varz").body
-        if isinstance(varz, dict):
-            row.server_name = varz.get("server_name", "-")
-        routez = monitor.get(port, "/routez").body
-        if isinstance(routez, dict):
-            row.peers = f"{len(monitor.route_peers(routez))}/{spec.replicas - 1}"
-        jsz = monitor.get(port, JSZ_STORES).body
-        # A full store is named whatever else is wrong: it is often why the leaders disagree.
-        full_stores += [f"{pod}: {problem}" for problem in store_problems(jsz)]
-        if isinstance(jsz, dict):
-            row.meta_leader = (jsz.get("meta_cluster") or {}).get("leader") or "-"
-            row.streams, row.consumers = jsz.get("streams", 0), jsz.get("consumers", 0)
-            row.messages, row.bytes = jsz.get("messages", 0), jsz.get("bytes", 0)
+        full_stores += _server_answers(project, port, row)
     problems += leader_disagreements(rows) + full_stores
     if targets and not problems:
         problems += readiness.check(targets).problems

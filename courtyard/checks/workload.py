@@ -1,16 +1,14 @@
-"""A JetStream publisher that never loses an acknowledged message, and the check that proves it.
+"""JetStream calls that ride out a cluster still settling: creating streams and buckets,
+and first publishes, retried while a new stream's interest has not crossed the routes.
 
-Each message carries a `Nats-Msg-Id`; a publish that fails (no leader, node gone, timeout) is
-retried with the same id, so the stream's duplicate window keeps it exactly once.
+The acknowledged publisher that every drill and benchmark uses is the harness's
+(`courtyard/harness/publisher.py`); this is what checks themselves need.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
-import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import TypeVar
 
 from nats.errors import Error as NatsError
@@ -24,72 +22,6 @@ from courtyard.core.polling import any_answer, poll_async
 
 T = TypeVar("T")
 RETRYABLE = (NatsError, JetStreamError, TimeoutError, asyncio.TimeoutError, OSError)
-
-
-@dataclass
-class PublishLog:
-    acked: list[tuple[int, int]] = field(default_factory=list)  # (message index, stream seq)
-    retried: int = 0  # publishes that needed at least one retry
-    failed_attempts: int = 0
-    ack_times: list[float] = field(default_factory=list)  # time.monotonic() of each ack
-
-    def longest_gap(self) -> float:
-        """The longest time between two acknowledgements in a row (seconds)."""
-        return max((b - a for a, b in itertools.pairwise(self.ack_times)), default=0.0)
-
-
-async def publish_until(
-    js: JetStreamContext,
-    subject: str,
-    done: Callable[[], bool],
-    log: PublishLog,
-    *,
-    attempt_timeout: float = 1.0,
-    give_up_after: float = 60.0,
-) -> None:
-    """Publish message 0, 1, 2, ... until `done()`; each one retried until acknowledged."""
-    index = 0
-    while not done():
-        attempts = 0
-
-        async def attempt(payload: bytes = str(index).encode(), msg_id: str = f"msg-{index}"):
-            nonlocal attempts
-            attempts += 1
-            return await js.publish(
-                subject, payload, timeout=attempt_timeout, headers={"Nats-Msg-Id": msg_id}
-            )
-
-        ack = await poll_async(
-            attempt,
-            what=f"an acknowledgement of message {index}",
-            timeout=give_up_after,
-            not_yet=RETRYABLE,
-            done=any_answer,
-        )
-        log.failed_attempts += attempts - 1
-        log.retried += attempts > 1
-        log.acked.append((index, ack.seq))
-        log.ack_times.append(time.monotonic())
-        index += 1
-
-
-async def stream_problems(js: JetStreamContext, stream: str, log: PublishLog) -> list[str]:
-    """Every acknowledged message is in the stream exactly once and in order."""
-    info = await js.stream_info(stream)
-    problems = []
-    if info.state.messages != len(log.acked):
-        problems.append(
-            f"stream holds {info.state.messages} messages, {len(log.acked)} were acknowledged"
-        )
-    for expected_index, seq in ((i, s) for i, s in log.acked):
-        message = await js.get_msg(stream, seq)
-        if message.data != str(expected_index).encode():
-            problems.append(f"seq {seq} holds {message.data!r}, expected message {expected_index}")
-            break
-    sequences = [seq for _, seq in log.acked]
-    if sequences != sorted(set(sequences)):
-        problems.append("acknowledged sequences are not strictly increasing")
-    return problems
 
 
 async def until_reachable(

@@ -11,8 +11,8 @@ from courtyard.artefacts.pki import Usage
 from courtyard.commands.output import table
 from courtyard.commands.steps import load, load_locked, rel, warn_expiring
 from courtyard.core.errors import CourtyardError
-from courtyard.spec.project import Project
-from courtyard.spec.sans import parse_san_list
+from courtyard.project.loaded import Project
+from courtyard.project.sans import parse_san_list
 
 SHOWN_FIELDS = (
     "error",

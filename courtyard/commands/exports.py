@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from courtyard.artefacts import helm_export, helm_verify
 from courtyard.artefacts.compose import write_compose
 from courtyard.artefacts.node_containers import node_specs
 from courtyard.commands.output import CROSS, TICK, step, table, warn
 from courtyard.commands.steps import choose_image, connect_engine, load_locked, prepare, rel
 from courtyard.core.errors import CourtyardError
+from courtyard.helm import export as helm_export
+from courtyard.helm import verify as helm_verify
 
 
 def export_helm(

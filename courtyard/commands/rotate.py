@@ -11,8 +11,8 @@ from courtyard.checks.readiness import wait_ready
 from courtyard.commands import steps
 from courtyard.commands.output import DOT, TICK, step, table
 from courtyard.core.errors import CourtyardError
+from courtyard.project.loaded import Project
 from courtyard.runtime import docker_objects
-from courtyard.spec.project import Project
 
 DEFAULT_TIMEOUT = 60.0
 

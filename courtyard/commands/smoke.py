@@ -10,6 +10,7 @@ from courtyard.checks.outcome import CheckResult
 from courtyard.commands.output import CROSS, TICK
 from courtyard.commands.steps import load_locked
 from courtyard.core.errors import CourtyardError
+from courtyard.harness import failover as failover_check
 
 
 def smoke(spec: str | None, *, messages: int, failover: bool, as_json: bool) -> None:
@@ -23,7 +24,8 @@ def smoke(spec: str | None, *, messages: int, failover: bool, as_json: bool) -> 
 
         if not as_json:
             print(f"Courtyard smoke: {project.names.fullname} from {project.spec.path}")
-        report = smoke_check.run(project, messages=messages, failover=failover, on_result=show)
+        extra = [failover_check.SMOKE_CHECK] if failover else []
+        report = smoke_check.run(project, messages=messages, extra=extra, on_result=show)
         if as_json:
             print(json.dumps(report.to_dict(), indent=2))
         elif report.ok:

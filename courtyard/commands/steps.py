@@ -14,9 +14,9 @@ from courtyard.artefacts import nodeconf
 from courtyard.artefacts.config_check import check_configs
 from courtyard.commands.output import step, warn
 from courtyard.core import lock
+from courtyard.project.loaded import Project, load_project
 from courtyard.runtime import engine
 from courtyard.runtime.image import ImageChoice, ensure_image
-from courtyard.spec.project import Project, load_project
 
 
 def load(spec: str | None) -> Project:

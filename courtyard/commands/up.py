@@ -22,10 +22,10 @@ from courtyard.checks.drift import drift_reasons, record_digest
 from courtyard.checks.readiness import wait_ready
 from courtyard.commands import steps
 from courtyard.commands.output import step
+from courtyard.project import naming
+from courtyard.project.loaded import Project
 from courtyard.runtime import docker_objects, ports, start_gate, teardown
 from courtyard.runtime.plan import Plan, plan_nodes, state_of
-from courtyard.spec import naming
-from courtyard.spec.project import Project
 
 DEFAULT_TIMEOUT = 60.0
 

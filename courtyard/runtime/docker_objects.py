@@ -18,9 +18,9 @@ from docker.models.volumes import Volume
 
 from courtyard.artefacts.node_containers import NodeSpec, sync_config_mount
 from courtyard.core.errors import CourtyardError
+from courtyard.project import naming
+from courtyard.project.loaded import Project
 from courtyard.runtime.ownership import Owner, carries_cluster_labels, owner_of, refuse_foreign
-from courtyard.spec import naming
-from courtyard.spec.project import Project
 
 STOP_TIMEOUT = 10
 

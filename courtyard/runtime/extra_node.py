@@ -18,9 +18,9 @@ from docker.models.containers import Container
 
 from courtyard.artefacts.files import write_file
 from courtyard.artefacts.nodeconf import render
+from courtyard.project import naming
+from courtyard.project.loaded import Project
 from courtyard.runtime.docker_objects import log_tail
-from courtyard.spec import naming
-from courtyard.spec.project import Project
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ import docker
 from docker.errors import APIError, DockerException, ImageNotFound
 
 from courtyard.core.errors import CourtyardError
-from courtyard.spec import naming
-from courtyard.spec.server import server_binary, server_version
+from courtyard.project import naming
+from courtyard.project.server import server_binary, server_version
 
 DOCKERFILE = f"""\
 FROM scratch

@@ -8,7 +8,7 @@ from __future__ import annotations
 from enum import Enum
 
 from courtyard.core.errors import CourtyardError
-from courtyard.spec import naming
+from courtyard.project import naming
 
 
 class Owner(Enum):

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from docker.models.containers import Container
 
 from courtyard.artefacts.node_containers import NodeSpec
-from courtyard.spec import naming
+from courtyard.project import naming
 
 ROLL_REASON = "spec or config changed"
 

@@ -30,9 +30,9 @@ import docker
 from courtyard.artefacts.files import write_file
 from courtyard.artefacts.node_containers import NodeSpec
 from courtyard.core.polling import WaitTimeout, poll
+from courtyard.project import naming
+from courtyard.project.layout import Layout
 from courtyard.runtime.docker_objects import get_container
-from courtyard.spec import naming
-from courtyard.spec.layout import Layout
 
 # Switch the gate off (benchmarks compare with and without it).
 DISABLE_ENV = "COURTYARD_START_GATE"

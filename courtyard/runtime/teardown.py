@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import docker
 from docker.models.containers import Container
 
+from courtyard.project.loaded import Project
 from courtyard.runtime import docker_objects, start_gate
 from courtyard.runtime.ownership import Owner, carries_cluster_labels, owner_of
-from courtyard.spec.project import Project
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,12 @@ import nats
 from nats.aio.client import Client
 
 from courtyard.artefacts.client_access import client_identity, env_vars
-from courtyard.checks.natsclient import tls_context
 from courtyard.checks.readiness import wait_ready
 from courtyard.core.errors import CourtyardError
+from courtyard.project import naming
+from courtyard.project.loaded import Project
 from courtyard.runtime import docker_objects
-from courtyard.spec import naming
-from courtyard.spec.project import Project
+from courtyard.servers.natsclient import tls_context
 
 # A test's client rides out a node restart: it retries every 0.2 s for about 10 s.
 CONNECT_DEFAULTS = {

@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from courtyard.spec.subjects import jetstream_name_problem, subject_problem
+from courtyard.project.subjects import jetstream_name_problem, subject_problem
 
 # What JetStream puts in front of a bucket's name for the stream that holds it.
 _BUCKET_STREAM_HEADS = ("KV_", "OBJ_")

@@ -21,14 +21,14 @@ import docker
 import yaml
 
 from courtyard.checks import readiness
-from courtyard.checks.natsclient import connect as nats_connect
 from courtyard.commands import up as up_command
 from courtyard.core import yamlsafe
 from courtyard.core.errors import CourtyardError
+from courtyard.project import naming
+from courtyard.project.load import DEFAULT_SPEC, SPEC_ENV, load_spec
+from courtyard.project.loaded import Project, load_project
 from courtyard.runtime import docker_objects, engine, ports
-from courtyard.spec import naming
-from courtyard.spec.loader import DEFAULT_SPEC, SPEC_ENV, load_spec
-from courtyard.spec.project import Project, load_project
+from courtyard.servers.natsclient import connect as nats_connect
 from courtyard.testing.housekeeping import Housekeeper
 from courtyard.testing.hub import CONNECT_DEFAULTS, Hub
 from courtyard.testing.namespace import Namespace

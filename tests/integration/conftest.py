@@ -19,15 +19,15 @@ from pathlib import Path
 import docker
 import pytest
 
-from courtyard.checks.natsclient import connect as nats_connect
-from courtyard.checks.natsclient import run_quietly
 from courtyard.commands.up import up
 from courtyard.core.errors import CourtyardError
+from courtyard.project.loaded import Project, load_project
 from courtyard.runtime import docker_objects
 from courtyard.runtime.engine import connect
 from courtyard.runtime.image import scratch_context
 from courtyard.runtime.ports import free_port_base
-from courtyard.spec.project import Project, load_project
+from courtyard.servers.natsclient import connect as nats_connect
+from courtyard.servers.natsclient import run_quietly
 from tests.helpers import write_spec
 
 

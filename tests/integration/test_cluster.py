@@ -12,16 +12,17 @@ import yaml
 from courtyard.artefacts import pki
 from courtyard.artefacts.compose import NETWORK_KEY, write_compose
 from courtyard.artefacts.node_containers import node_specs
-from courtyard.checks import monitor, readiness
-from courtyard.checks.natsclient import connect as nats_connect
+from courtyard.checks import readiness
 from courtyard.checks.status import cluster_status
 from courtyard.checks.workload import create_stream, publish_once_reachable
 from courtyard.core.polling import WaitTimeout, poll
+from courtyard.project import naming
+from courtyard.project.naming import local_image
 from courtyard.runtime import docker_objects
 from courtyard.runtime.extra_node import extra_node
 from courtyard.runtime.teardown import down
-from courtyard.spec import naming
-from courtyard.spec.naming import local_image
+from courtyard.servers import monitor
+from courtyard.servers.natsclient import connect as nats_connect
 from tests.helpers import invoke
 from tests.integration.conftest import busybox_image, quiet_up
 

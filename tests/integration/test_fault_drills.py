@@ -8,11 +8,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from courtyard.checks.drills import FAULTS, DrillReport, run_drill
-from courtyard.checks.natsclient import run_quietly
 from courtyard.checks.status import cluster_status
+from courtyard.harness.drills import FAULTS, DrillReport, run_drill
+from courtyard.project.loaded import Project
 from courtyard.runtime import docker_objects
-from courtyard.spec.project import Project
+from courtyard.servers.natsclient import run_quietly
 from tests.helpers import invoke
 from tests.integration.conftest import quiet_up, running_cluster
 

@@ -8,10 +8,10 @@ import pytest
 
 from courtyard.checks.readiness import NotReadyError
 from courtyard.core.errors import CourtyardError
+from courtyard.project.loaded import load_project
+from courtyard.project.naming import local_image
 from courtyard.runtime import docker_objects
 from courtyard.runtime.teardown import down
-from courtyard.spec.naming import local_image
-from courtyard.spec.project import load_project
 from tests.helpers import write_spec
 from tests.integration.conftest import busybox_image, quiet_up
 

@@ -6,15 +6,20 @@ from __future__ import annotations
 
 import pytest
 
-from courtyard.artefacts import helm_chart, helm_import, helm_verify, nodeconf, values_file
+from courtyard.artefacts import nodeconf
 from courtyard.artefacts.certs import ensure_certs
-from courtyard.artefacts.helm_verify import render_upgrade
-from courtyard.checks import monitor
-from courtyard.checks.natsclient import run_quietly
-from courtyard.checks.upgrade_rehearsal import files_folder, rehearse, start_release
-from courtyard.runtime import chart_pods, docker_objects
+from courtyard.harness.upgrade_rehearsal import files_folder, rehearse, start_release
+from courtyard.helm import chart as helm_chart
+from courtyard.helm import importer as helm_import
+from courtyard.helm import pods as chart_pods
+from courtyard.helm import values_file
+from courtyard.helm import verify as helm_verify
+from courtyard.helm.verify import render_upgrade
+from courtyard.project.loaded import load_project
+from courtyard.runtime import docker_objects
 from courtyard.runtime.image import ensure_image
-from courtyard.spec.project import load_project
+from courtyard.servers import monitor
+from courtyard.servers.natsclient import run_quietly
 from tests.helpers import CURRENT_CHART, LEGACY_CHART, REPO, real_chart
 from tests.integration.conftest import quiet_up, test_spec_changes
 

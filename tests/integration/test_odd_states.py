@@ -10,8 +10,8 @@ import pytest
 from courtyard.checks.drift import running_digest
 from courtyard.checks.status import cluster_status
 from courtyard.core.polling import poll
+from courtyard.project.loaded import Project
 from courtyard.runtime import docker_objects
-from courtyard.spec.project import Project
 from tests.integration.conftest import quiet_up, running_cluster
 
 

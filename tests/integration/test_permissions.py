@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import secrets
 
-from courtyard.artefacts import helm_chart, helm_verify, nodeconf
+from courtyard.artefacts import nodeconf
 from courtyard.artefacts.certs import client_name, ensure_certs
 from courtyard.checks import permissions, security
-from courtyard.checks.natsclient import connect, run_quietly
 from courtyard.checks.outcome import Created
 from courtyard.checks.workload import until_reachable
 from courtyard.core.polling import poll
+from courtyard.helm import chart as helm_chart
+from courtyard.helm import verify as helm_verify
+from courtyard.project import naming
 from courtyard.runtime.image import ensure_image
-from courtyard.spec import naming
+from courtyard.servers.natsclient import connect, run_quietly
 from tests.helpers import CURRENT_CHART, real_chart
 
 

@@ -15,8 +15,8 @@ import textwrap
 from pathlib import Path
 
 from courtyard.checks import readiness
+from courtyard.project.loaded import load_project
 from courtyard.runtime import docker_objects
-from courtyard.spec.project import load_project
 from courtyard.testing.session import remove_throwaway
 from tests.integration.conftest import stream_names
 

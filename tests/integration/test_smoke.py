@@ -15,11 +15,11 @@ import pytest
 from courtyard.artefacts.files import write_file
 from courtyard.artefacts.nodeconf import render
 from courtyard.checks import security, smoke
-from courtyard.checks.failover import ACKS_UNDER_NEW_LEADER, WARM_UP_ACKS
 from courtyard.core.errors import CourtyardError
+from courtyard.harness.failover import ACKS_UNDER_NEW_LEADER, SMOKE_CHECK, WARM_UP_ACKS
+from courtyard.project.server import server_binary
 from courtyard.runtime import docker_objects
 from courtyard.runtime.ports import free_port_base
-from courtyard.spec.server import server_binary
 from tests.helpers import invoke
 from tests.integration.conftest import stream_names
 
@@ -91,7 +91,7 @@ def _wait_port(port: int) -> None:
 
 
 def test_failover_keeps_every_acknowledged_message(docker_client, own_cluster):
-    report = smoke.run(own_cluster, messages=100, failover=True)
+    report = smoke.run(own_cluster, messages=100, extra=[SMOKE_CHECK])
     assert report.ok, [(c.name, c.detail) for c in report.checks if not c.ok]
     failover = report.failover
     # Every acked message is in the stream once: as many acks as stream sequences, and at

@@ -10,11 +10,11 @@ from nats.errors import NoRespondersError
 from nats.js.errors import NoStreamResponseError, ServiceUnavailableError
 
 from courtyard.checks import smoke
-from courtyard.checks.natsclient import connect, run_quietly
 from courtyard.checks.readiness import NotReadyError
 from courtyard.checks.status import cluster_status
 from courtyard.checks.workload import until_reachable
-from courtyard.spec.project import Project
+from courtyard.project.loaded import Project
+from courtyard.servers.natsclient import connect, run_quietly
 from tests.integration.conftest import quiet_up, running_cluster, stream_names
 
 STORE = "8Mi"

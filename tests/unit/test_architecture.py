@@ -1,7 +1,7 @@
 """The architecture holds: layers import downwards only, no cycles, one module spells names.
 
-Layers, in the order data flows: core → spec → artefacts → runtime → checks → commands,
-and last the pytest plugin (testing) that service suites use.
+Layers, in the order data flows: core → project → artefacts → runtime → servers → checks →
+helm → harness → commands, and last the pytest plugin (testing) that service suites use.
 Every import counts, also one inside a function (a lazy import does not dodge the rule).
 """
 
@@ -18,8 +18,19 @@ import pytest
 from tests.helpers import REPO
 
 PACKAGE = REPO / "courtyard"
-LAYERS = ["core", "spec", "artefacts", "runtime", "checks", "commands", "testing"]
-NAMING = PACKAGE / "spec" / "naming.py"
+LAYERS = [
+    "core",
+    "project",
+    "artefacts",
+    "runtime",
+    "servers",
+    "checks",
+    "helm",
+    "harness",
+    "commands",
+    "testing",
+]
+NAMING = PACKAGE / "project" / "naming.py"
 
 
 def module_name(path: Path) -> str:
@@ -102,13 +113,16 @@ def test_there_is_no_import_cycle():
 
 
 def test_the_graph_checks_can_fail():
-    bad = {"courtyard.spec.a": {"courtyard.checks.b"}, "courtyard.checks.b": {"courtyard.spec.a"}}
-    assert upward_edges(bad) == ["courtyard.spec.a -> courtyard.checks.b"]
-    assert cycles(bad) == [["courtyard.checks.b", "courtyard.spec.a", "courtyard.checks.b"]]
+    bad = {
+        "courtyard.project.a": {"courtyard.checks.b"},
+        "courtyard.checks.b": {"courtyard.project.a"},
+    }
+    assert upward_edges(bad) == ["courtyard.project.a -> courtyard.checks.b"]
+    assert cycles(bad) == [["courtyard.checks.b", "courtyard.project.a", "courtyard.checks.b"]]
 
 
 # One speller of names -----------------------------------------------------------------------
-# Each pattern is a name (or a piece of one) that only courtyard/spec/naming.py may build.
+# Each pattern is a name (or a piece of one) that only courtyard/project/naming.py may build.
 NAME_PATTERNS = {
     "label key": r"io\.skunkwolf\.courtyard|com\.docker\.compose",
     "a name built on the courtyard prefix": r"""f["']courtyard[-/][^"'\n]*\{""",

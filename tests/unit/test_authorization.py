@@ -7,13 +7,15 @@ import os
 
 import pytest
 
-from courtyard.artefacts import authorization, helm_chart, helm_values, nodeconf
+from courtyard.artefacts import authorization, nodeconf
 from courtyard.artefacts.certs import client_name, ensure_certs
 from courtyard.artefacts.client_access import env_vars
 from courtyard.artefacts.config_check import check_configs
-from courtyard.spec.loader import load_spec
-from courtyard.spec.model import ClientIdentity
-from courtyard.spec.subjects import example_subject, subject_matches, subject_problem
+from courtyard.helm import chart as helm_chart
+from courtyard.helm import values as helm_values
+from courtyard.project.load import load_spec
+from courtyard.project.model import ClientIdentity
+from courtyard.project.subjects import example_subject, subject_matches, subject_problem
 from tests.helpers import LEGACY_CHART, REPO_SPEC, invoke, real_chart, write_spec
 
 # The default spec's example restricted identity (test_spec pins what it lists).

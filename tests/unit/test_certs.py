@@ -19,7 +19,7 @@ from courtyard.artefacts.certs import (
 from courtyard.artefacts.pki import Name, Usage
 from courtyard.artefacts.tlscheck import serves
 from courtyard.core.errors import CourtyardError
-from courtyard.spec.sans import San, dns, parse_san_list, sans_of
+from courtyard.project.sans import San, dns, parse_san_list, sans_of
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from courtyard.artefacts.certs import ensure_certs
 from courtyard.artefacts.compose import NETWORK_KEY, write_compose
 from courtyard.artefacts.node_containers import node_specs
 from courtyard.artefacts.nodeconf import write_configs
-from courtyard.spec import naming
-from courtyard.spec.naming import local_image, official_image
+from courtyard.project import naming
+from courtyard.project.naming import local_image, official_image
 
 
 def exported(project_factory, image):

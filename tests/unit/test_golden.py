@@ -16,8 +16,8 @@ import yaml
 
 from courtyard.artefacts.compose import write_compose
 from courtyard.artefacts.node_containers import node_specs
-from courtyard.spec.naming import local_image
-from courtyard.spec.project import load_project
+from courtyard.project.loaded import load_project
+from courtyard.project.naming import local_image
 from tests.helpers import REPO, invoke, write_spec
 
 GOLDEN = REPO / "tests" / "golden" / "default"

@@ -9,17 +9,15 @@ import shutil
 import pytest
 import yaml
 
-from courtyard.artefacts import (
-    helm_chart,
-    helm_doctor,
-    helm_import,
-    helm_values,
-    helm_verify,
-    values_file,
-)
 from courtyard.artefacts.certs import ensure_certs
 from courtyard.core.errors import CourtyardError
-from courtyard.spec.loader import load_spec
+from courtyard.helm import chart as helm_chart
+from courtyard.helm import doctor as helm_doctor
+from courtyard.helm import importer as helm_import
+from courtyard.helm import values as helm_values
+from courtyard.helm import values_file
+from courtyard.helm import verify as helm_verify
+from courtyard.project.load import load_spec
 from tests.helpers import CURRENT_CHART, LEGACY_CHART, REPO, invoke, real_chart
 
 SKUNKWOLF = REPO.parent / "shared" / "examples" / "skunkwolf-nats-config.yaml"
@@ -245,7 +243,7 @@ def test_an_upgrade_without_a_prescribed_setting_fails_naming_the_field(
 
 
 def test_the_upgrade_export_refuses_a_current_spec_and_unknown_sources(project_factory):
-    from courtyard.artefacts.helm_export import export_helm
+    from courtyard.helm.export import export_helm
 
     with pytest.raises(CourtyardError, match=r"needs the spec of the 0\.x release"):
         export_helm(project_factory(), upgrade_from="legacy")

@@ -9,11 +9,12 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from courtyard.artefacts import helm_values, natsconf, nodeconf
+from courtyard.artefacts import natsconf, nodeconf
 from courtyard.artefacts.certs import ensure_certs
-from courtyard.artefacts.helm_export import export_helm, kubectl_commands, secret_manifests
 from courtyard.artefacts.tlscheck import serves
 from courtyard.core.errors import CourtyardError
+from courtyard.helm import values as helm_values
+from courtyard.helm.export import export_helm, kubectl_commands, secret_manifests
 from tests.helpers import REPO
 
 # The chart's default values (nats/nats 2.14.2), kept with the tests; the shared copy beside

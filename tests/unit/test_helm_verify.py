@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from courtyard.artefacts import helm_chart, nodeconf
+from courtyard.artefacts import nodeconf
 from courtyard.artefacts.certs import ensure_certs
-from courtyard.artefacts.helm_verify import render, verify
 from courtyard.artefacts.node_containers import node_specs
 from courtyard.core.errors import CourtyardError
-from courtyard.spec import naming
+from courtyard.helm import chart as helm_chart
+from courtyard.helm.verify import render, verify
+from courtyard.project import naming
 from tests.helpers import CURRENT_CHART, LEGACY_CHART, REPO, real_chart
 
 pytest.importorskip("helm_python", reason="the [helm] extra is not installed")

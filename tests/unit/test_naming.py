@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 
 from courtyard.core.errors import SpecError
-from courtyard.spec.naming import chart_fullname
-from courtyard.spec.sans import San, dns
+from courtyard.project.naming import chart_fullname
+from courtyard.project.sans import San, dns
 
 
 @pytest.mark.parametrize(

@@ -6,10 +6,10 @@ import base64
 import stat
 
 from courtyard.artefacts.certs import ensure_certs
-from courtyard.artefacts.helm_export import secret_manifests
 from courtyard.artefacts.node_containers import node_specs
 from courtyard.artefacts.nodeconf import write_configs
-from courtyard.spec import naming
+from courtyard.helm.export import secret_manifests
+from courtyard.project import naming
 
 
 def prepared(project_factory, changes=None):

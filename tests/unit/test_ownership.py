@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from courtyard.core.errors import CourtyardError
+from courtyard.project import naming
 from courtyard.runtime.ownership import Owner, carries_cluster_labels, owner_of, refuse_foreign
-from courtyard.spec import naming
 
 OURS = {naming.MANAGED_LABEL: "true", naming.CLUSTER_LABEL: "skunkwolf-nats"}
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from courtyard.spec.project import load_project
+from courtyard.project.loaded import load_project
 from courtyard.testing.namespace import Namespace
 from courtyard.testing.session import SessionOptions, find_spec, throwaway_spec
 from tests.helpers import write_spec

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from courtyard.checks.monitor import Reply
 from courtyard.checks.readiness import NodeProbe, Readiness, check, judge_node, wait_until_ready
 from courtyard.runtime.ports import free_port_base
+from courtyard.servers.monitor import Reply
 
 PODS = ["n-0", "n-1", "n-2"]
 OK = Reply(200, {"status": "ok"})

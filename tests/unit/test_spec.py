@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 
 from courtyard.core.errors import SpecError
-from courtyard.spec.loader import load_spec, parse_spec
-from courtyard.spec.model import ClientIdentity
-from courtyard.spec.sizes import kubernetes_quantity, parse_size
+from courtyard.project.load import load_spec, parse_spec
+from courtyard.project.model import ClientIdentity
+from courtyard.project.sizes import kubernetes_quantity, parse_size
 from tests.helpers import REPO_SPEC, base_spec, deep_update
 
 

@@ -14,9 +14,9 @@ import pytest
 
 from courtyard.artefacts.node_containers import NodeSpec
 from courtyard.core.polling import poll
+from courtyard.project import naming
+from courtyard.project.server import server_binary
 from courtyard.runtime.start_gate import arm, armed, disarm, release
-from courtyard.spec import naming
-from courtyard.spec.server import server_binary
 
 ENGINE_PACE = 0.2  # seconds between two container starts, as measured with the engine here
 STARTED = re.compile(r"(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d\.\d+) \[INF\] Starting nats-server")

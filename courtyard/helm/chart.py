@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from courtyard.core.errors import CourtyardError
-from courtyard.spec import naming
+from courtyard.project import naming
 
 CHART_REPO_URL = "https://nats-io.github.io/k8s/helm/charts/"
 CHARTS_ENV = "COURTYARD_CHARTS"

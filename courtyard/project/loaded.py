@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from courtyard.spec.layout import Layout
-from courtyard.spec.loader import load_spec
-from courtyard.spec.model import Spec
-from courtyard.spec.naming import ClusterNames, names_for
+from courtyard.project.layout import Layout
+from courtyard.project.load import load_spec
+from courtyard.project.model import Spec
+from courtyard.project.naming import ClusterNames, names_for
 
 
 @dataclass(frozen=True)

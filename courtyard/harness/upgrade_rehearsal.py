@@ -19,10 +19,11 @@ from pathlib import Path
 
 import docker
 
-from courtyard.checks.drills import AckedPublisher, LoadReport
 from courtyard.checks.readiness import wait_ready
-from courtyard.runtime import chart_pods, docker_objects
-from courtyard.spec.project import Project
+from courtyard.harness.publisher import AckedPublisher, LoadReport
+from courtyard.helm import pods as chart_pods
+from courtyard.project.loaded import Project
+from courtyard.runtime import docker_objects
 
 CONSUMER = "UPGRADE_AUDIT"
 

@@ -1,6 +1,6 @@
 """The cluster spec as frozen dataclasses: what `config/courtyard.yaml` says, validated.
 
-`courtyard.spec.loader` reads and validates the file; everything else reads these objects.
+`courtyard.project.load` reads and validates the file; everything else reads these objects.
 """
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from courtyard.spec.sans import San
-from courtyard.spec.sizes import parse_size
+from courtyard.project.sans import San
+from courtyard.project.sizes import parse_size
 
 
 @dataclass(frozen=True)

@@ -24,11 +24,11 @@ from typing import Any
 import docker
 from docker.models.containers import Container
 
-from courtyard.artefacts import helm_chart
-from courtyard.artefacts.helm_export import secret_manifests
 from courtyard.core.errors import CourtyardError
+from courtyard.helm import chart as helm_chart
+from courtyard.helm.export import secret_manifests
+from courtyard.project.loaded import Project
 from courtyard.runtime import docker_objects
-from courtyard.spec.project import Project
 
 _VAR = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
 # Ports by the names both charts give them.

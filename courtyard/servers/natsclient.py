@@ -12,8 +12,8 @@ from typing import Any, TypeVar
 import nats
 from nats.aio.client import Client
 
-from courtyard.spec import naming
-from courtyard.spec.project import Project
+from courtyard.project import naming
+from courtyard.project.loaded import Project
 
 T = TypeVar("T")
 

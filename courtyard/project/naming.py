@@ -25,9 +25,9 @@ from functools import cached_property
 from typing import TypeVar
 
 from courtyard.core.errors import SpecError
-from courtyard.spec.model import Spec
-from courtyard.spec.sans import San, dns
-from courtyard.spec.server import server_version
+from courtyard.project.model import Spec
+from courtyard.project.sans import San, dns
+from courtyard.project.server import server_version
 
 T = TypeVar("T")
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from courtyard.artefacts import helm_chart, helm_import, helm_values, values_file
-from courtyard.artefacts import helm_doctor as doctor
-from courtyard.artefacts.helm_doctor import Diagnosis
 from courtyard.commands.output import CROSS, TICK, step, table, warn
 from courtyard.core.errors import CourtyardError
-from courtyard.spec.loader import spec_path
+from courtyard.helm import chart as helm_chart
+from courtyard.helm import doctor, values_file
+from courtyard.helm import importer as helm_import
+from courtyard.helm import values as helm_values
+from courtyard.helm.doctor import Diagnosis
+from courtyard.project.load import spec_path
 
 
 def _chart(chart: str | None) -> helm_chart.Chart:

@@ -21,7 +21,7 @@ from cryptography import x509
 
 from courtyard.core import yamlsafe
 from courtyard.core.errors import CourtyardError
-from courtyard.spec.sans import sans_of
+from courtyard.project.sans import sans_of
 
 MAX_VALUES_BYTES = 1024 * 1024
 _KINDS = {list: "a list", str: "a plain string", int: "a number", float: "a number"}

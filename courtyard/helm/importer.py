@@ -17,11 +17,11 @@ from typing import Any
 
 import yaml
 
-from courtyard.artefacts.values_file import ValuesFile, leaves, lookup
 from courtyard.core import yamlsafe
 from courtyard.core.errors import CourtyardError, SpecError
-from courtyard.spec import naming
-from courtyard.spec.loader import load_spec
+from courtyard.helm.values_file import ValuesFile, leaves, lookup
+from courtyard.project import naming
+from courtyard.project.load import load_spec
 
 DEFAULT_RELEASE = naming.CHART_NAME  # what `helm install` examples call it
 

@@ -15,7 +15,7 @@ import yaml
 
 from courtyard.core import yamlsafe
 from courtyard.core.errors import SpecError
-from courtyard.spec.model import (
+from courtyard.project.model import (
     ClientIdentity,
     HostPorts,
     JetStream,
@@ -24,10 +24,10 @@ from courtyard.spec.model import (
     Subject,
     Tls,
 )
-from courtyard.spec.naming import RESERVED_IDENTITY
-from courtyard.spec.sans import San, is_dns_name, parse_san
-from courtyard.spec.sizes import parse_size
-from courtyard.spec.subjects import jetstream_name_problem, subject_problem
+from courtyard.project.naming import RESERVED_IDENTITY
+from courtyard.project.sans import San, is_dns_name, parse_san
+from courtyard.project.sizes import parse_size
+from courtyard.project.subjects import jetstream_name_problem, subject_problem
 
 DEFAULT_SPEC = Path("config/courtyard.yaml")
 SPEC_ENV = "COURTYARD_SPEC"

@@ -15,9 +15,10 @@ import difflib
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from courtyard.artefacts import helm_chart, natsconf
-from courtyard.artefacts.values_file import ValuesFile, leaves, lookup
+from courtyard.artefacts import natsconf
 from courtyard.core.errors import CourtyardError
+from courtyard.helm import chart as helm_chart
+from courtyard.helm.values_file import ValuesFile, leaves, lookup
 
 # Past this many leaves the removal test (one render each) is skipped; keys the chart's
 # defaults lack are still listed.

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import yaml
 
-from courtyard.artefacts import export_folder, helm_values, secret_folders
+from courtyard.artefacts import export_folder, secret_folders
 from courtyard.core.errors import CourtyardError
-from courtyard.spec import naming
-from courtyard.spec.project import Project
+from courtyard.helm import values as helm_values
+from courtyard.project import naming
+from courtyard.project.loaded import Project
 
 SECRETS_FILE = "secrets.yaml"
 VALUES_FILE = "values.yaml"

@@ -11,10 +11,10 @@ from typing import Any
 
 from courtyard.artefacts import authorization
 from courtyard.core.errors import CourtyardError
-from courtyard.spec import naming
-from courtyard.spec.project import Project
-from courtyard.spec.server import server_version
-from courtyard.spec.sizes import kubernetes_quantity
+from courtyard.project import naming
+from courtyard.project.loaded import Project
+from courtyard.project.server import server_version
+from courtyard.project.sizes import kubernetes_quantity
 
 CHART_REPO_NAME = "nats"
 CHART_REPO_URL = "https://nats-io.github.io/k8s/helm/charts/"

@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from courtyard.artefacts import helm_chart, helm_values, natsconf
+from courtyard.artefacts import natsconf
 from courtyard.artefacts.tlscheck import serves
 from courtyard.core.errors import CourtyardError
-from courtyard.spec import naming
-from courtyard.spec.project import Project
+from courtyard.helm import chart as helm_chart
+from courtyard.helm import values as helm_values
+from courtyard.project import naming
+from courtyard.project.loaded import Project
 
 
 @dataclass

@@ -1,0 +1,104 @@
+"""The one reading of a node's `/jsz` answer: meta group, totals, stores and streams.
+
+nats-server answers `/jsz` with nested JSON whose keys come and go with the query and the
+server's state (no `meta_cluster` before a leader is known, no `account_details` without
+`streams=true`). `Jsz` reads every key once, tolerating what is absent, so readiness,
+status, the store check, drills and failovers agree on what a node said.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from courtyard.servers import monitor
+
+# Usage, limits and each stream's state, config and replica group.
+STREAMS_QUERY = "/jsz?streams=true&config=true"
+
+
+@dataclass(frozen=True)
+class Replica:
+    name: str
+    current: bool
+    offline: bool
+
+    @property
+    def usable(self) -> bool:
+        return self.current and not self.offline
+
+
+def _replicas(group: dict[str, Any]) -> list[Replica]:
+    return [
+        Replica(r.get("name") or "", bool(r.get("current")), bool(r.get("offline")))
+        for r in group.get("replicas") or []
+        if isinstance(r, dict)
+    ]
+
+
+@dataclass(frozen=True)
+class StreamDetail:
+    name: str
+    leader: str
+    replicas: list[Replica]
+    last_seq: int | None
+    messages: int
+    bytes: int
+    storage: str | None  # "file" or "memory" when the query asked for config
+
+
+@dataclass(frozen=True)
+class Jsz:
+    body: dict[str, Any]
+
+    @classmethod
+    def parse(cls, body: Any) -> Jsz:
+        """Any answer (a dict, an error text, nothing) as a Jsz; non-dicts read as empty."""
+        return cls(body if isinstance(body, dict) else {})
+
+    @property
+    def answered(self) -> bool:
+        return bool(self.body)
+
+    @property
+    def meta_leader(self) -> str:
+        return (self.body.get("meta_cluster") or {}).get("leader") or ""
+
+    @property
+    def meta_replicas(self) -> list[Replica]:
+        return _replicas(self.body.get("meta_cluster") or {})
+
+    def total(self, key: str) -> int:
+        """A top-level count: streams, consumers, messages, bytes, memory, storage."""
+        value = self.body.get(key) or 0
+        return value if isinstance(value, int) else 0
+
+    def limit(self, key: str) -> int:
+        """A configured limit: max_memory, max_storage."""
+        value = (self.body.get("config") or {}).get(key) or 0
+        return value if isinstance(value, int) else 0
+
+    def streams(self) -> Iterator[StreamDetail]:
+        for account in self.body.get("account_details") or []:
+            for stream in (account or {}).get("stream_detail") or []:
+                group = stream.get("cluster") or {}
+                state = stream.get("state") or {}
+                config = stream.get("config")
+                yield StreamDetail(
+                    name=stream.get("name") or "?",
+                    leader=group.get("leader") or "",
+                    replicas=_replicas(group),
+                    last_seq=state.get("last_seq"),
+                    messages=state.get("messages") or 0,
+                    bytes=state.get("bytes") or 0,
+                    storage=(config or {}).get("storage", "file") if config is not None else None,
+                )
+
+    def stream(self, name: str) -> StreamDetail | None:
+        return next((s for s in self.streams() if s.name == name), None)
+
+
+def fetch(port: int, query: str = STREAMS_QUERY) -> Jsz:
+    """What the node on monitor port `port` (127.0.0.1) says; empty when it does not answer."""
+    return Jsz.parse(monitor.get(port, query).body)
