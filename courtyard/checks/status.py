@@ -7,9 +7,10 @@ from dataclasses import asdict, dataclass, field
 import docker
 
 from courtyard.artefacts import certs
-from courtyard.checks import readiness, reload
+from courtyard.checks import readiness
 from courtyard.checks.drift import drift_reasons
 from courtyard.checks.resources import store_problems
+from courtyard.checks.stale_certs import stale_reasons
 from courtyard.project.loaded import Project
 from courtyard.runtime import docker_objects
 from courtyard.runtime.ownership import Owner, owner_of
@@ -104,7 +105,7 @@ def _container_problems(project: Project, index: int, container, row: NodeStatus
         if drift:
             row.container += ", drifted"
             problems += [f"{pod}: {reason}; `invoke up` rolls it" for reason in drift]
-        stale = [] if drift else reload.stale_reasons(project, index)
+        stale = [] if drift else stale_reasons(project, index)
         if stale:
             row.container += ", old certificates"
             problems += [f"{pod}: {reason}; `invoke up` reloads it" for reason in stale]

@@ -6,13 +6,13 @@ import json
 import time
 
 from courtyard.artefacts import rotation
-from courtyard.checks import reload
 from courtyard.checks.readiness import wait_ready
 from courtyard.commands import steps
 from courtyard.commands.output import DOT, TICK, step, table
 from courtyard.core.errors import CourtyardError
 from courtyard.project.loaded import Project
 from courtyard.runtime import docker_objects
+from courtyard.servers import reload
 
 DEFAULT_TIMEOUT = 60.0
 

@@ -17,15 +17,16 @@ import docker
 from docker.models.containers import Container
 
 from courtyard.artefacts.node_containers import NodeSpec, node_specs
-from courtyard.checks import reload
-from courtyard.checks.drift import drift_reasons, record_digest
+from courtyard.checks import drift
 from courtyard.checks.readiness import wait_ready
+from courtyard.checks.stale_certs import stale_reasons
 from courtyard.commands import steps
 from courtyard.commands.output import step
-from courtyard.project import naming
 from courtyard.project.loaded import Project
 from courtyard.runtime import docker_objects, ports, start_gate, teardown
-from courtyard.runtime.plan import Plan, plan_nodes, state_of
+from courtyard.runtime.plan import Plan, plan_nodes
+from courtyard.servers import reload
+from courtyard.servers.records import record_digest, record_loaded
 
 DEFAULT_TIMEOUT = 60.0
 
@@ -78,17 +79,7 @@ def preflight(ctx: UpContext) -> None:
             if c.status in ("running", "paused", "restarting")
             for port in ports.published_ports(c)
         }
-        states = {}
-        for node in ctx.nodes:
-            container = ctx.existing[node.name]
-            if container is None:
-                continue
-            # Only a node that runs what its label says is asked what it really runs.
-            same = container.labels.get(naming.HASH_LABEL) == node.fingerprint
-            asks = same and container.status == "running"
-            drift = drift_reasons(ctx.project, node.index) if asks else []
-            stale = reload.stale_reasons(ctx.project, node.index) if asks and not drift else []
-            states[node.name] = state_of(container, node, drift, stale)
+        states = drift.observe(ctx.project, ctx.nodes, ctx.existing)
         ctx.plan = plan_nodes(ctx.nodes, states, ctx.ours)
         ports.check_ports(ctx.plan.to_start_or_roll, held)
         plan = ctx.plan
@@ -189,8 +180,8 @@ def record_digests(ctx: UpContext, nodes: list[NodeSpec]) -> None:
     # seen for the first time counts as loaded only when it serves what they hold.
     for node in ctx.nodes:
         unknown = not layout.secrets_digest(node.name).is_file()
-        if node.index in started or (unknown and not reload.stale_reasons(ctx.project, node.index)):
-            reload.record_loaded(ctx.project, node.index)
+        if node.index in started or (unknown and not stale_reasons(ctx.project, node.index)):
+            record_loaded(ctx.project, node.index)
 
 
 def reload_certificates(ctx: UpContext) -> None:
@@ -211,7 +202,7 @@ def roll(ctx: UpContext) -> None:
             docker_objects.start_node(ctx.client, node, ctx.existing[node.name])
             summary = ctx.wait_ready()
             record_digest(ctx.project, node.index)
-            reload.record_loaded(ctx.project, node.index)
+            record_loaded(ctx.project, node.index)
             info["detail"] = f"ready again after {time.monotonic() - started:.1f}s: {summary}"
 
 

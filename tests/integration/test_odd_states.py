@@ -7,11 +7,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from courtyard.checks.drift import running_digest
 from courtyard.checks.status import cluster_status
 from courtyard.core.polling import poll
 from courtyard.project.loaded import Project
 from courtyard.runtime import docker_objects
+from courtyard.servers.records import running_digest
 from tests.integration.conftest import quiet_up, running_cluster
 
 

@@ -11,12 +11,12 @@ import pytest
 
 from courtyard.artefacts import pki, rotation
 from courtyard.artefacts.certs import ensure_certs
-from courtyard.checks import reload
 from courtyard.checks.status import cluster_status
 from courtyard.commands import rotate
 from courtyard.harness.drills import run_under_load
 from courtyard.project.loaded import Project
 from courtyard.runtime import docker_objects
+from courtyard.servers import reload
 from courtyard.servers.natsclient import run_quietly, tls_context
 from tests.integration.conftest import quiet_up, quietly, running_cluster
 

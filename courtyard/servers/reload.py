@@ -1,11 +1,10 @@
 """Certificates reach running nodes by reload, as the chart's config reloader does it.
 
-A node has loaded its certificate folders when it last started or reloaded; what it loaded
-is recorded (`run/<pod>/secrets-digest`) and checked against the folders now, and against
-what it really serves: a TLS handshake on its client port and on its route port (both
-published on 127.0.0.1) reads the served certificate's fingerprint. A reload is SIGHUP
+What a node really serves is read by a TLS handshake on its client port and on its route
+port (both published on 127.0.0.1): the served certificate's fingerprint. A reload is SIGHUP
 through the Docker engine, confirmed by `/varz` `config_load_time` moving on and by both
-listeners serving the certificates in the folders.
+listeners serving the certificates in the folders; what it then loaded is recorded
+(`records.record_loaded`). Whether a node must reload is a question: `checks/stale_certs.py`.
 """
 
 from __future__ import annotations
@@ -18,22 +17,16 @@ import time
 import docker
 
 from courtyard.artefacts import pki, secret_folders
-from courtyard.artefacts.files import write_file
 from courtyard.core.errors import CourtyardError
 from courtyard.core.polling import WaitTimeout, poll
 from courtyard.project import naming
 from courtyard.project.loaded import Project
 from courtyard.runtime import docker_objects
 from courtyard.servers import monitor
+from courtyard.servers.records import record_loaded
 
 RELOAD_TIMEOUT = 15.0
 HANDSHAKE_TIMEOUT = 3.0
-
-
-def record_loaded(project: Project, index: int) -> None:
-    """Remember that node `index` has loaded the certificate folders as they are now."""
-    path = project.layout.secrets_digest(project.names.pod(index))
-    write_file(path, secret_folders.digest(project.layout) + "\n")
 
 
 def served_fingerprint(project: Project, port: int, *, info_first: bool = True) -> str | None:
@@ -86,21 +79,6 @@ def served(project: Project, index: int) -> dict[str, str | None]:
         "client": served_fingerprint(project, names.client_host_port(index)),
         "route": served_fingerprint(project, names.cluster_host_port(index), info_first=False),
     }
-
-
-def stale_reasons(project: Project, index: int) -> list[str]:
-    """Why node `index` must reload its certificates; [] when it runs what the folders hold."""
-    pod = project.names.pod(index)
-    reasons = []
-    recorded = project.layout.secrets_digest(pod)
-    if recorded.is_file() and recorded.read_text().strip() != secret_folders.digest(project.layout):
-        reasons.append("certificates changed")
-    expected = expected_fingerprints(project)
-    now = served(project, index)
-    old = [name for name, sha in expected.items() if now.get(name) and now[name] != sha]
-    if old:
-        reasons.append(f"serves an old {' and '.join(old)} certificate")
-    return reasons
 
 
 def _load_time(project: Project, index: int) -> str | None:
