@@ -13,8 +13,6 @@ lost, and samples without a full route mesh or a meta leader.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import logging
 import time
 
@@ -22,6 +20,7 @@ from benchmarks.common import bench_project, median, quiet_up
 from courtyard.artefacts import rotation
 from courtyard.artefacts.certs import ensure_certs
 from courtyard.commands import rotate
+from courtyard.commands.output import Recorder
 from courtyard.harness.drills import run_under_load
 from courtyard.servers.natsclient import run_quietly
 
@@ -45,8 +44,7 @@ def main() -> None:
 
             def replace_ca() -> float:
                 started = time.monotonic()
-                with contextlib.redirect_stdout(io.StringIO()):
-                    took = rotate.run(project)
+                took = rotate.run(project, reporter=Recorder())
                 for title, seconds in took.items():
                     phases[title].append(seconds)
                 return time.monotonic() - started

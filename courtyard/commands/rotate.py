@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 
 from courtyard.artefacts import rotation
 from courtyard.checks.readiness import wait_ready
 from courtyard.commands import steps
-from courtyard.commands.output import DOT, TICK, step, table
+from courtyard.commands.output import DOT, PRINTER, TICK, Reporter, table
 from courtyard.core.errors import CourtyardError
 from courtyard.project.loaded import Project
 from courtyard.runtime import docker_objects
@@ -36,20 +37,11 @@ def rotate_ca(
         run(project, timeout=timeout, stop_after=stop_after or len(rotation.PHASES))
 
 
-def run(
-    project: Project, *, timeout: float = DEFAULT_TIMEOUT, stop_after: int = len(rotation.PHASES)
-) -> dict[str, float]:
-    """Each phase's files, then every node reloads (one at a time, confirmed by what it
-    serves), then the cluster must be ready; the phase is recorded before the next starts.
-    Stops after phase `stop_after` (to apply the same phase to Kubernetes); returns the
-    seconds each phase run now took."""
-    layout, names = project.layout, project.names
-    started = time.monotonic()
-    state = rotation.load_state(layout)
-    resumed = state is not None
-    client = steps.connect_engine()
-    with step("Cluster ready before the rotation") as info:
-        # Every node must reload in every phase: a node that is down would miss one.
+def ready_before(client, project: Project, timeout: float, reporter: Reporter = PRINTER) -> None:
+    """Every node must run and the cluster be ready: a node that is down would miss a
+    phase's reload."""
+    names = project.names
+    with reporter.step("Cluster ready before the rotation") as info:
         running = docker_objects.node_containers(client, project)
         down = [
             pod
@@ -62,6 +54,39 @@ def run(
                 "first, then `invoke rotate-ca` (a rotation needs every node to reload)"
             )
         info["detail"] = wait_ready(client, project, names.monitor_targets, timeout)
+
+
+def run_phase(
+    client, project: Project, number: int, files: Callable[[], object], timeout: float, state
+) -> str:
+    """One phase: its files, then every node reloads (one at a time, confirmed by what it
+    serves), then the cluster must be ready; recorded before the next phase starts."""
+    names = project.names
+    files()
+    for index in range(names.replicas):
+        reload.reload_node(client, project, index)
+    summary = wait_ready(client, project, names.monitor_targets, timeout)
+    state.done = number
+    rotation.save_state(project.layout, state)
+    return f"{names.replicas} node(s) reloaded; {summary}"
+
+
+def run(
+    project: Project,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    stop_after: int = len(rotation.PHASES),
+    reporter: Reporter = PRINTER,
+) -> dict[str, float]:
+    """The three phases, each through `run_phase`, resuming where an earlier run stopped.
+    Stops after phase `stop_after` (to apply the same phase to Kubernetes); returns the
+    seconds each phase run now took."""
+    layout, names = project.layout, project.names
+    started = time.monotonic()
+    state = rotation.load_state(layout)
+    resumed = state is not None
+    client = steps.connect_engine(reporter)
+    ready_before(client, project, timeout, reporter)
     if state is None:
         state = rotation.begin(layout)
     phase_files = {
@@ -72,27 +97,21 @@ def run(
     took: dict[str, float] = {}
     for number, title in enumerate(rotation.PHASES, start=1):
         if state.done >= number:
-            print(f" {TICK} Phase {number}: {title}: done by an earlier run")
+            reporter.line(f" {TICK} Phase {number}: {title}: done by an earlier run")
             continue
         if number > stop_after:
-            print(
+            reporter.line(
                 f"Stopped after phase {stop_after} as asked. Apply it to Kubernetes "
                 "(`invoke export-helm`, then `kubectl apply -f dist/helm/secrets.yaml`), wait "
                 "until every pod has reloaded, then run `invoke rotate-ca` to go on."
             )
             return took
         phase_started = time.monotonic()
-        with step(f"Phase {number}: {title}") as info:
-            phase_files[number]()
-            for index in range(names.replicas):
-                reload.reload_node(client, project, index)
-            summary = wait_ready(client, project, names.monitor_targets, timeout)
-            state.done = number
-            rotation.save_state(layout, state)
-            info["detail"] = f"{names.replicas} node(s) reloaded; {summary}"
+        with reporter.step(f"Phase {number}: {title}") as info:
+            info["detail"] = run_phase(client, project, number, phase_files[number], timeout, state)
         took[title] = time.monotonic() - phase_started
     rotation.finish(layout)
-    print(
+    reporter.line(
         f"CA rotated{' (resumed)' if resumed else ''} in {time.monotonic() - started:.1f}s: "
         f"every certificate now chains to the new CA {state.new_ca[:23]}...; clients trust "
         "certs/ca-bundle.crt (`invoke env`). Next: `invoke export-helm` for the same "

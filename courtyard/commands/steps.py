@@ -1,5 +1,6 @@
 """Steps shared by several commands: load the spec, reach the engine, write certificates and
-node configs, choose the node image — each printed as one line with its duration."""
+node configs, choose the node image — each reported as one line with its duration, to the
+`Reporter` given (by default the one that prints)."""
 
 from __future__ import annotations
 
@@ -12,18 +13,18 @@ import docker
 from courtyard.artefacts import certs as certs_mod
 from courtyard.artefacts import nodeconf
 from courtyard.artefacts.config_check import check_configs
-from courtyard.commands.output import step, warn
+from courtyard.commands.output import PRINTER, Reporter
 from courtyard.core import lock
 from courtyard.project.loaded import Project, load_project
 from courtyard.runtime import engine
 from courtyard.runtime.image import ImageChoice, ensure_image
 
 
-def load(spec: str | None) -> Project:
-    """The project of `--spec` (or the default), its warnings printed once."""
+def load(spec: str | None, reporter: Reporter = PRINTER) -> Project:
+    """The project of `--spec` (or the default), its warnings reported once."""
     project = load_project(spec)
     for message in project.spec.warnings:
-        warn(message)
+        reporter.warn(message)
     return project
 
 
@@ -45,15 +46,17 @@ def rel(project: Project, path: Path) -> str:
         return str(path)
 
 
-def connect_engine() -> docker.DockerClient:
-    with step("Docker engine") as info:
+def connect_engine(reporter: Reporter = PRINTER) -> docker.DockerClient:
+    with reporter.step("Docker engine") as info:
         client = engine.connect()
         info["detail"] = f"{client.version().get('Version', '?')}"
     return client
 
 
-def write_certificates(project: Project, *, force: bool = False) -> None:
-    with step("Certificates") as info:
+def write_certificates(
+    project: Project, *, force: bool = False, reporter: Reporter = PRINTER
+) -> None:
+    with reporter.step("Certificates") as info:
         results = certs_mod.ensure_certs(project.spec, project.names, project.layout, force=force)
         changed = [
             f"{r.label} {r.action}" + (f" ({r.reason})" if r.reason else "")
@@ -61,34 +64,36 @@ def write_certificates(project: Project, *, force: bool = False) -> None:
             if r.action != "kept"
         ]
         info["detail"] = ", ".join(changed) if changed else f"{len(results)} up to date"
-    warn_expiring(project)
+    warn_expiring(project, reporter)
 
 
-def warn_expiring(project: Project) -> None:
+def warn_expiring(project: Project, reporter: Reporter = PRINTER) -> None:
     """One line per certificate that expires within 30 days, with the command renewing it."""
     for item in certs_mod.expiring(project.spec, project.names, project.layout):
-        warn(
+        reporter.warn(
             f"{rel(project, item.path)} ({item.label}) expires in {item.days_left} days; "
             f"renew it with `{item.renew}`"
         )
 
 
-def write_node_configs(project: Project) -> None:
-    with step("Node configs checked by nats-server -t") as info:
+def write_node_configs(project: Project, reporter: Reporter = PRINTER) -> None:
+    with reporter.step("Node configs checked by nats-server -t") as info:
         written = nodeconf.write_configs(project.spec, project.names, project.layout)
         check_configs(project.names, project.layout)
         changed = [r.pod for r in written if r.changed]
         info["detail"] = f"wrote {', '.join(changed)}" if changed else f"{len(written)} up to date"
 
 
-def prepare(project: Project, *, force_certs: bool = False) -> None:
+def prepare(project: Project, *, force_certs: bool = False, reporter: Reporter = PRINTER) -> None:
     """Certificates, then node configs: what every command that runs or exports nodes needs."""
-    write_certificates(project, force=force_certs)
-    write_node_configs(project)
+    write_certificates(project, force=force_certs, reporter=reporter)
+    write_node_configs(project, reporter)
 
 
-def choose_image(client: docker.DockerClient, project: Project) -> ImageChoice:
-    with step("Node image") as info:
+def choose_image(
+    client: docker.DockerClient, project: Project, reporter: Reporter = PRINTER
+) -> ImageChoice:
+    with reporter.step("Node image") as info:
         image = ensure_image(client, project.spec.image)
         info["detail"] = f"{image.tag}, {image.reason}"
     return image

@@ -21,7 +21,7 @@ from courtyard.checks import drift
 from courtyard.checks.readiness import wait_ready
 from courtyard.checks.stale_certs import stale_reasons
 from courtyard.commands import steps
-from courtyard.commands.output import step
+from courtyard.commands.output import Reporter
 from courtyard.project.loaded import Project
 from courtyard.runtime import docker_objects, ports, start_gate, teardown
 from courtyard.runtime.plan import Plan, plan_nodes
@@ -44,10 +44,23 @@ class UpContext:
     ours: dict[str, Container] = field(default_factory=dict)
     network_existed: bool = False
     plan: Plan = field(default_factory=Plan)
+    # Where the steps report; the plugin, tests and benchmarks pass a Recorder.
+    reporter: Reporter = field(default_factory=Reporter)
+    # Called once, as soon as the nodes to start have published their host ports (or when
+    # `up` ends without starting any): the plugin holds its host-wide port lock until then.
+    on_ports_bound: Callable[[], None] | None = None
 
     @property
     def already_running(self) -> bool:
         return self.plan.changes_nothing and self.network_existed
+
+    def step(self, title: str):
+        return self.reporter.step(title)
+
+    def ports_bound(self) -> None:
+        hook, self.on_ports_bound = self.on_ports_bound, None
+        if hook is not None:
+            hook()
 
     def wait_ready(self) -> str:
         return wait_ready(
@@ -56,20 +69,20 @@ class UpContext:
 
 
 def connect(ctx: UpContext) -> None:
-    ctx.client = steps.connect_engine()
+    ctx.client = steps.connect_engine(ctx.reporter)
 
 
 def prepare(ctx: UpContext) -> None:
-    steps.prepare(ctx.project, force_certs=ctx.force_certs)
+    steps.prepare(ctx.project, force_certs=ctx.force_certs, reporter=ctx.reporter)
 
 
 def image(ctx: UpContext) -> None:
-    chosen = steps.choose_image(ctx.client, ctx.project)
+    chosen = steps.choose_image(ctx.client, ctx.project, ctx.reporter)
     ctx.nodes = node_specs(ctx.project, chosen.tag)
 
 
 def preflight(ctx: UpContext) -> None:
-    with step("Preflight: names and ports") as info:
+    with ctx.step("Preflight: names and ports") as info:
         ctx.existing, network = docker_objects.check_names(ctx.client, ctx.project, ctx.nodes)
         ctx.network_existed = network is not None
         ctx.ours = {c.name: c for c in docker_objects.our_containers(ctx.client, ctx.project)}
@@ -94,7 +107,7 @@ def network_and_volumes(ctx: UpContext) -> None:
     if ctx.already_running:
         return
     project = ctx.project
-    with step("Network and volumes") as info:
+    with ctx.step("Network and volumes") as info:
         made_network = docker_objects.ensure_network(ctx.client, project)
         made_volumes = sum(
             docker_objects.ensure_volume(ctx.client, project, n.volume) for n in ctx.nodes
@@ -110,7 +123,7 @@ def release_left_armed(ctx: UpContext) -> None:
     waiting = [n for n in start_gate.armed(ctx.nodes) if n not in ctx.plan.start]
     if not waiting:
         return
-    with step("Start gate") as info:
+    with ctx.step("Start gate") as info:
         released = start_gate.release_containers(ctx.client, waiting)
         info["detail"] = (
             f"released {', '.join(released) or 'no server'}, left waiting by an interrupted run"
@@ -122,7 +135,7 @@ def repair(ctx: UpContext) -> None:
     their containers: resumed, or connected again with every alias."""
     if not ctx.plan.repairs:
         return
-    with step("Nodes repaired") as info:
+    with ctx.step("Nodes repaired") as info:
         done = []
         for node in ctx.plan.unpause:
             docker_objects.unpause_node(ctx.existing[node.name])
@@ -139,7 +152,7 @@ def start(ctx: UpContext) -> None:
     if not ctx.plan.start:
         return
     gated = len(ctx.plan.start) > 1 and start_gate.supported(ctx.client)
-    with step("Nodes") as info:
+    with ctx.step("Nodes") as info:
         if gated:
             start_gate.arm(ctx.plan.start)
         try:
@@ -151,6 +164,7 @@ def start(ctx: UpContext) -> None:
             )
         finally:
             released = start_gate.release_containers(ctx.client, ctx.plan.start) if gated else []
+            ctx.ports_bound()
         info["detail"] = ", ".join(f"{n.name} {ctx.plan.reasons[n.name]}" for n in ctx.plan.start)
         if released:
             info["detail"] += f"; {len(released)} servers released together"
@@ -163,7 +177,7 @@ def wait(ctx: UpContext) -> None:
         title = "Ready (already running)"
     else:
         return
-    with step(title) as info:
+    with ctx.step(title) as info:
         info["detail"] = ctx.wait_ready()
     record_digests(ctx, [*ctx.plan.start, *ctx.plan.repairs])
 
@@ -188,7 +202,7 @@ def reload_certificates(ctx: UpContext) -> None:
     """Nodes whose certificates changed reload them in place (SIGHUP), one at a time, as the
     chart's config reloader makes them: same containers, no client disconnected."""
     for node, reason in ctx.plan.reload:
-        with step(f"Reloaded {node.name} ({reason})") as info:
+        with ctx.step(f"Reloaded {node.name} ({reason})") as info:
             confirmed = reload.reload_node(ctx.client, ctx.project, node.index)
             info["detail"] = f"{confirmed}; {ctx.wait_ready()}"
 
@@ -197,7 +211,7 @@ def roll(ctx: UpContext) -> None:
     """Replace changed nodes one at a time, each followed by a full readiness wait, as a
     StatefulSet rolls its pods: a 3-replica stream keeps taking publishes meanwhile."""
     for node, reason in ctx.plan.roll:
-        with step(f"Rolling {node.name} ({reason})") as info:
+        with ctx.step(f"Rolling {node.name} ({reason})") as info:
             started = time.monotonic()
             docker_objects.start_node(ctx.client, node, ctx.existing[node.name])
             summary = ctx.wait_ready()
@@ -210,7 +224,7 @@ def scale_down(ctx: UpContext) -> None:
     """Nodes beyond the spec's replicas (after scaling down) are removed; volumes are kept."""
     if not ctx.plan.remove:
         return
-    with step("Scaled down") as info:
+    with ctx.step("Scaled down") as info:
         teardown.remove_all([ctx.ours[name] for name in ctx.plan.remove])
         info["detail"] = f"removed {', '.join(ctx.plan.remove)} (volumes kept)"
 
@@ -231,11 +245,26 @@ UP_STEPS: tuple[Callable[[UpContext], None], ...] = (
 )
 
 
-def up(
-    project: Project, *, timeout: float = DEFAULT_TIMEOUT, force_certs: bool = False
-) -> UpContext:
-    """Bring the cluster to the spec and wait until it is ready; returns what the steps saw."""
-    ctx = UpContext(project, timeout=timeout, force_certs=force_certs)
-    for run_step in UP_STEPS:
-        run_step(ctx)
+def run(ctx: UpContext) -> UpContext:
+    """Run every step of `up` on `ctx`, in order; returns it with what the steps saw."""
+    try:
+        for run_step in UP_STEPS:
+            run_step(ctx)
+    finally:
+        ctx.ports_bound()
     return ctx
+
+
+def up(
+    project: Project,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    force_certs: bool = False,
+    reporter: Reporter | None = None,
+) -> UpContext:
+    """Bring the cluster to the spec and wait until it is ready; returns what the steps saw.
+    Each step reports to `reporter` (default: printed)."""
+    ctx = UpContext(project, timeout=timeout, force_certs=force_certs)
+    if reporter is not None:
+        ctx.reporter = reporter
+    return run(ctx)

@@ -81,6 +81,22 @@ COMMAND = ("--config", CONFIG_FILE)
 
 
 # Suffixes the chart and Courtyard give a release's objects: read back by import-helm.
+# A cluster of its own on the host (tests, benchmarks, a service's throw-away hub): one block
+# of host ports from a base, each kind of port `replicas` wide, in this order.
+HOST_PORT_KINDS = ("client", "monitor", "cluster")
+
+
+def host_ports_needed(replicas: int) -> int:
+    """How many host ports in a row a cluster of `replicas` nodes publishes."""
+    return len(HOST_PORT_KINDS) * replicas
+
+
+def host_port_block(base: int, replicas: int) -> dict[str, int]:
+    """The spec's `host_ports` for a cluster whose ports start at `base`: client, monitor and
+    cluster ports each `replicas` wide, one after the other."""
+    return {kind: base + i * replicas for i, kind in enumerate(HOST_PORT_KINDS)}
+
+
 HEADLESS_SUFFIX = "-headless"
 SECRET_SUFFIXES = ("-route-tls", "-server-tls", "-tls", "-ca")
 

@@ -8,8 +8,6 @@ them too, so the figures measure exactly what a test session pays.
 from __future__ import annotations
 
 import contextlib
-import io
-import secrets
 import shutil
 import statistics
 import tempfile
@@ -18,14 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import docker
-import yaml
 
 from courtyard.checks import readiness
 from courtyard.commands import up as up_command
-from courtyard.core import yamlsafe
+from courtyard.commands.output import Recorder
 from courtyard.core.errors import CourtyardError
+from courtyard.harness.projects import remove_throwaway, throwaway_project
 from courtyard.project import naming
-from courtyard.project.load import DEFAULT_SPEC, SPEC_ENV, load_spec
+from courtyard.project.load import DEFAULT_SPEC, SPEC_ENV
 from courtyard.project.loaded import Project, load_project
 from courtyard.runtime import docker_objects, engine, ports
 from courtyard.servers.natsclient import connect as nats_connect
@@ -157,47 +155,22 @@ def kept_lines(hub: Hub) -> list[str]:
     ]
 
 
-def remove_throwaway(client: docker.DockerClient, project: Project) -> None:
-    docker_objects.purge(client, project)
-    shutil.rmtree(project.spec.root, ignore_errors=True)
-
-
-def throwaway_spec(template: Path | None, root: Path, host_base: int, replicas: int) -> Path:
-    """The template spec (or the defaults) with a unique release and host ports from
-    `host_base`: a cluster whose names and ports clash with nothing else."""
-    raw = yamlsafe.load(template.read_text()) if template is not None else {}
-    raw.pop("fullname_override", None)
-    raw["release"] = f"{THROWAWAY_RELEASE}-{secrets.token_hex(3)}"
-    raw["host_ports"] = {
-        "client": host_base,
-        "monitor": host_base + replicas,
-        "cluster": host_base + 2 * replicas,
-    }
-    path = root / DEFAULT_SPEC
-    path.parent.mkdir(parents=True)
-    path.write_text(yaml.safe_dump(raw, sort_keys=False))
-    return path
-
-
 def start_throwaway(client: docker.DockerClient, template: Path | None, timeout: float) -> Project:
-    """Bring up a throw-away cluster like `invoke up` (its output kept for a failure)."""
-    replicas = load_spec(template).replicas if template is not None else 3
+    """Bring up a throw-away cluster like `invoke up` (its step lines kept for a failure)."""
     root = Path(tempfile.mkdtemp(prefix=f"{THROWAWAY_RELEASE}-"))
-    output = io.StringIO()
+    recorder = Recorder()
     project: Project | None = None
     try:
-        with contextlib.redirect_stdout(output):
+        with contextlib.ExitStack() as port_lock:
             # Ports are chosen and published under one host-wide lock, so two sessions
-            # starting at once never take the same ones; the readiness wait runs outside it.
-            split = up_command.UP_STEPS.index(up_command.start) + 1
-            with ports.reservation():
-                base = ports.free_port_base(3 * replicas)
-                project = load_project(throwaway_spec(template, root, base, replicas))
-                ctx = up_command.UpContext(project, timeout=timeout)
-                for run_step in up_command.UP_STEPS[:split]:
-                    run_step(ctx)
-            for run_step in up_command.UP_STEPS[split:]:
-                run_step(ctx)
+            # starting at once never take the same ones; `up` lets go of it as soon as the
+            # nodes have published theirs, and the readiness wait runs outside it.
+            port_lock.enter_context(ports.reservation())
+            project = throwaway_project(root, prefix=THROWAWAY_RELEASE, template=template)
+            ctx = up_command.UpContext(
+                project, timeout=timeout, reporter=recorder, on_ports_bound=port_lock.close
+            )
+            up_command.run(ctx)
     except BaseException as exc:
         if project is not None:
             remove_throwaway(client, project)
@@ -205,7 +178,7 @@ def start_throwaway(client: docker.DockerClient, template: Path | None, timeout:
             shutil.rmtree(root, ignore_errors=True)
         if isinstance(exc, CourtyardError):
             raise CourtyardError(
-                f"the throw-away cluster did not come up: {exc}\n{output.getvalue()}"
+                f"the throw-away cluster did not come up: {exc}\n{recorder.text}"
             ) from None
         raise
     return project

@@ -12,23 +12,23 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import docker
 import pytest
 
+from courtyard.commands.output import Recorder
 from courtyard.commands.up import up
 from courtyard.core.errors import CourtyardError
-from courtyard.project.loaded import Project, load_project
+from courtyard.harness.projects import throwaway_project
+from courtyard.project.loaded import Project
 from courtyard.runtime import docker_objects
 from courtyard.runtime.engine import connect
 from courtyard.runtime.image import scratch_context
-from courtyard.runtime.ports import free_port_base
 from courtyard.servers.natsclient import connect as nats_connect
 from courtyard.servers.natsclient import run_quietly
-from tests.helpers import write_spec
+from tests.helpers import REPO_SPEC
 
 
 def pytest_collection_modifyitems(items):
@@ -48,20 +48,13 @@ def docker_client() -> docker.DockerClient:
         pytest.skip(str(exc))
 
 
-def test_spec_changes(replicas: int = 3) -> dict:
-    base = free_port_base(4 * replicas)
-    return {
-        "release": f"cyt{secrets.token_hex(3)}",
-        "replicas": replicas,
-        "host_ports": {
-            "client": base,
-            "cluster": base + replicas,
-            "monitor": base + 2 * replicas,
-        },
-    }
+def test_project(root: Path, changes: dict | None = None, template: Path = REPO_SPEC) -> Project:
+    """A project of the repository's spec (or `template`) with `changes`, its own release
+    and free host ports (the harness's one builder of throw-away projects)."""
+    return throwaway_project(root, prefix="cyt", template=template, changes=changes)
 
 
-test_spec_changes.__test__ = False  # a helper, not a test
+test_project.__test__ = False  # a helper, not a test
 
 
 def quietly(action: Callable[[], object]) -> str:
@@ -73,8 +66,10 @@ def quietly(action: Callable[[], object]) -> str:
 
 
 def quiet_up(project: Project, timeout: float = 90) -> str:
-    """`invoke up` for a test: what it printed, returned instead of shown."""
-    return quietly(lambda: up(project, timeout=timeout))
+    """`invoke up` for a test: the lines its steps reported, returned instead of shown."""
+    recorder = Recorder()
+    up(project, timeout=timeout, reporter=recorder)
+    return recorder.text
 
 
 @pytest.fixture
@@ -84,7 +79,7 @@ def make_project(tmp_path_factory, docker_client) -> Iterator:
 
     def make(changes: dict | None = None, replicas: int = 3) -> Project:
         root = tmp_path_factory.mktemp("cluster")
-        project = load_project(write_spec(root, {**test_spec_changes(replicas), **(changes or {})}))
+        project = test_project(root, {"replicas": replicas, **(changes or {})})
         made.append(project)
         return project
 
@@ -106,8 +101,7 @@ def running_cluster(
     tmp_path_factory, docker_client, changes: dict | None = None
 ) -> Iterator[Project]:
     """A running 3-node cluster of the tests' own names and ports, purged afterwards."""
-    root = tmp_path_factory.mktemp("cluster")
-    project = load_project(write_spec(root, {**test_spec_changes(), **(changes or {})}))
+    project = test_project(tmp_path_factory.mktemp("cluster"), changes)
     try:
         quiet_up(project)
         yield project

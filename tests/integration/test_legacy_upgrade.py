@@ -15,13 +15,12 @@ from courtyard.helm import pods as chart_pods
 from courtyard.helm import values_file
 from courtyard.helm import verify as helm_verify
 from courtyard.helm.verify import render_upgrade
-from courtyard.project.loaded import load_project
 from courtyard.runtime import docker_objects
 from courtyard.runtime.image import ensure_image
 from courtyard.servers import monitor
 from courtyard.servers.natsclient import run_quietly
 from tests.helpers import CURRENT_CHART, LEGACY_CHART, REPO, real_chart
-from tests.integration.conftest import quiet_up, test_spec_changes
+from tests.integration.conftest import quiet_up, test_project
 
 pytestmark = pytest.mark.docker
 
@@ -65,13 +64,12 @@ def test_an_imported_values_file_runs_locally_as_it_asks(make_project, docker_cl
     """import-helm, then `up`: the original file's three nodes, its JetStream sizes, the 0.x
     names (cluster "nats", volumes named like the 0.x PVCs)."""
     shape = REPO / "tests" / "fixtures" / "skunkwolf-shape.yaml"
-    ports = test_spec_changes()
-    result = helm_import.import_values(values_file.read(shape), release=ports["release"])
-    result.spec["host_ports"] = ports["host_ports"]
-    target = tmp_path / "config" / "courtyard.yaml"
-    target.parent.mkdir()
-    helm_import.write_spec(result, target)
-    project = load_project(target)
+    result = helm_import.import_values(values_file.read(shape))
+    imported = tmp_path / "imported" / "config" / "courtyard.yaml"
+    imported.parent.mkdir(parents=True)
+    helm_import.write_spec(result, imported)
+    # What the import wrote, with this test's own release and free host ports.
+    project = test_project(tmp_path / "run", changes=None, template=imported)
     try:
         quiet_up(project)
         names = project.names

@@ -15,9 +15,9 @@ import textwrap
 from pathlib import Path
 
 from courtyard.checks import readiness
+from courtyard.harness.projects import remove_throwaway
 from courtyard.project.loaded import load_project
 from courtyard.runtime import docker_objects
-from courtyard.testing.session import remove_throwaway
 from tests.integration.conftest import stream_names
 
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
-
 import yaml
 
+from courtyard.commands.output import Recorder
 from courtyard.commands.up import up
 from courtyard.harness.drills import run_under_load
 from courtyard.project.loaded import load_project
@@ -23,15 +21,12 @@ def test_spec_change_rolls_nodes_and_loses_no_acknowledged_message(docker_client
     raw = yaml.safe_load(project.spec.path.read_text())
     write_spec(project.spec.root, deep_update(raw, {"jetstream": {"memory_store": "300Mi"}}))
     changed = load_project(project.spec.path)
-    output = io.StringIO()
-
-    def roll() -> None:
-        with contextlib.redirect_stdout(output):
-            up(changed, timeout=90)
-
-    report, _ = run_quietly(run_under_load(project, roll))
-    rolled = [line for line in output.getvalue().splitlines() if "Rolling" in line]
-    assert len(rolled) == 3, output.getvalue()
+    recorder = Recorder()
+    report, _ = run_quietly(
+        run_under_load(project, lambda: up(changed, timeout=90, reporter=recorder))
+    )
+    rolled = [line for line in recorder.lines if "Rolling" in line]
+    assert len(rolled) == 3, recorder.text
     after = {c.name: c.id for c in docker_objects.our_containers(docker_client, project)}
     assert set(after) == set(before) and all(after[n] != before[n] for n in before)
     assert report.lost == 0 and report.problems == [], report

@@ -13,6 +13,7 @@ from courtyard.artefacts import pki, rotation
 from courtyard.artefacts.certs import ensure_certs
 from courtyard.checks.status import cluster_status
 from courtyard.commands import rotate
+from courtyard.commands.output import Recorder
 from courtyard.harness.drills import run_under_load
 from courtyard.project.loaded import Project
 from courtyard.runtime import docker_objects
@@ -73,7 +74,9 @@ def test_a_new_ca_in_three_phases_never_splits_and_resumes(docker_client, rotati
         rotation.save_state(layout, state)
         shown = quietly(lambda: rotate.show_status(rotating, as_json=False))
         assert "done" in shown and "to do" in shown
-        return quietly(lambda: rotate.run(rotating))
+        recorder = Recorder()
+        rotate.run(rotating, reporter=recorder)
+        return recorder.text
 
     report, output = run_quietly(run_under_load(rotating, interrupted_then_resumed))
     assert "Phase 1: trust the old and the new CA: done by an earlier run" in output

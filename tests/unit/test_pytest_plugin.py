@@ -8,11 +8,11 @@ import textwrap
 from pathlib import Path
 
 import pytest
-import yaml
 
+from courtyard.harness.projects import throwaway_project
 from courtyard.project.loaded import load_project
 from courtyard.testing.namespace import Namespace
-from courtyard.testing.session import SessionOptions, find_spec, throwaway_spec
+from courtyard.testing.session import THROWAWAY_RELEASE, SessionOptions, find_spec
 from tests.helpers import write_spec
 
 
@@ -54,8 +54,9 @@ def test_a_throwaway_spec_keeps_the_template_but_takes_its_own_names_and_ports(t
         tmp_path / "project",
         {"fullname_override": "hub", "replicas": 5, "jetstream": {"file_store": "2Gi"}},
     )
-    spec_file = throwaway_spec(template, tmp_path / "throwaway", host_base=21000, replicas=5)
-    project = load_project(spec_file)
+    project = throwaway_project(
+        tmp_path / "throwaway", prefix=THROWAWAY_RELEASE, template=template, host_base=21000
+    )
     original = load_project(template)
 
     assert project.spec.jetstream == original.spec.jetstream
@@ -64,12 +65,26 @@ def test_a_throwaway_spec_keeps_the_template_but_takes_its_own_names_and_ports(t
     assert not set(project.names.pods) & set(original.names.pods)
     assert project.names.client_urls[0] == "tls://localhost:21000"
     assert project.names.monitor_targets[0][1] == 21005
-    assert (
-        yaml.safe_load(spec_file.read_text())["release"]
-        != yaml.safe_load(
-            throwaway_spec(template, tmp_path / "again", host_base=21000, replicas=5).read_text()
-        )["release"]
+    assert project.names.cluster_host_port(4) == 21014
+    again = throwaway_project(
+        tmp_path / "again", prefix=THROWAWAY_RELEASE, template=template, host_base=21000
     )
+    assert again.spec.release != project.spec.release
+
+
+def test_a_throwaway_project_without_a_base_takes_free_ports_for_its_replicas(tmp_path):
+    project = throwaway_project(tmp_path, prefix="cyt", changes={"replicas": 2})
+    ports = [
+        port
+        for i in range(2)
+        for port in (
+            project.names.client_host_port(i),
+            project.names.monitor_host_port(i),
+            project.names.cluster_host_port(i),
+        )
+    ]
+    assert project.spec.replicas == 2 and len(set(ports)) == 6
+    assert max(ports) - min(ports) == 5  # one block, nothing in between
 
 
 def test_the_spec_is_the_option_else_the_environment_else_the_rootdirs(tmp_path):
