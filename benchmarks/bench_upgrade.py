@@ -23,7 +23,7 @@ from courtyard.harness.upgrade_rehearsal import files_folder, rehearse, start_re
 from courtyard.helm import chart as helm_chart
 from courtyard.helm import pods as chart_pods
 from courtyard.helm import values as helm_values
-from courtyard.helm.verify import render_upgrade
+from courtyard.helm.upgrade import render_upgrade
 from courtyard.runtime.engine import connect
 from courtyard.runtime.image import ensure_image
 from courtyard.servers.natsclient import run_quietly

@@ -1,6 +1,6 @@
 """`invoke export-compose`: the cluster `invoke up` runs, as a Docker Compose project.
 
-Each service is written from the same NodeSpec the Docker runtime uses, so container and
+Each service is written from the same NodeDefinition the Docker runtime uses, so container and
 host names, aliases, mounts, ports, volumes and labels agree by construction. Paths are
 relative to the compose file, so the folder works from any working directory.
 """
@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from courtyard.artefacts.files import write_file
-from courtyard.artefacts.node_containers import NodeSpec, sync_config_mount
+from courtyard.artefacts.node_containers import NodeDefinition, sync_config_mount
 from courtyard.project import naming
 from courtyard.project.loaded import Project
 
@@ -26,7 +26,7 @@ def _relative(path: Path, folder: Path) -> str:
     return os.path.relpath(path, folder)
 
 
-def _healthcheck(node: NodeSpec, project: Project) -> dict[str, Any] | None:
+def _healthcheck(node: NodeDefinition, project: Project) -> dict[str, Any] | None:
     """The official alpine image has busybox wget; the FROM-scratch image has no shell."""
     if node.image == naming.local_image():
         return None
@@ -41,7 +41,7 @@ def _healthcheck(node: NodeSpec, project: Project) -> dict[str, Any] | None:
 
 
 def service(
-    node: NodeSpec, project: Project, folder: Path, previous: NodeSpec | None
+    node: NodeDefinition, project: Project, folder: Path, previous: NodeDefinition | None
 ) -> dict[str, Any]:
     mounts = [f"{_relative(host, folder)}:{path}:ro" for path, host in node.mounts]
     mounts.append(f"{node.volume}:{naming.STORE_DIR}")
@@ -64,7 +64,7 @@ def service(
     return result
 
 
-def compose_document(project: Project, nodes: list[NodeSpec], folder: Path) -> dict[str, Any]:
+def compose_document(project: Project, nodes: list[NodeDefinition], folder: Path) -> dict[str, Any]:
     labels = project.names.labels(project.spec_file)
     # The network is named as `invoke up` names it (not Compose's "<project>_cluster"), so a
     # probe or client that joins the cluster's network finds it under one name either way.
@@ -84,7 +84,7 @@ def compose_document(project: Project, nodes: list[NodeSpec], folder: Path) -> d
     }
 
 
-def write_compose(project: Project, nodes: list[NodeSpec]) -> Path:
+def write_compose(project: Project, nodes: list[NodeDefinition]) -> Path:
     folder = project.layout.compose_dir
     healthcheck_note = (
         "# The FROM-scratch node image has no shell, so the services carry no healthcheck;\n"

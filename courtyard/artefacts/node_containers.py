@@ -1,7 +1,7 @@
 """What each node container is, independent of who creates it (`invoke up` or Compose).
 
-A NodeSpec holds everything Docker needs to run one node; the Docker runtime and the Compose
-export both read it, so the two cannot drift apart. Its fingerprint is computed once, when
+A NodeDefinition holds everything Docker needs to run one node; the Docker runtime and the
+Compose export both read it, so the two cannot drift apart. Its fingerprint is computed once, when
 the definition is made, from the definition and the bytes of every file it runs with.
 
 The chart mounts its ConfigMap as the folder /etc/nats-config; so does a node here, from
@@ -24,7 +24,7 @@ from courtyard.project.loaded import Project
 
 
 @dataclass(frozen=True)
-class NodeSpec:
+class NodeDefinition:
     index: int
     name: str  # container name and hostname: the pod name
     image: str
@@ -85,7 +85,7 @@ def fingerprint(
     return digest.hexdigest()[:16]
 
 
-def node_spec(project: Project, image: str, index: int) -> NodeSpec:
+def node_definition(project: Project, image: str, index: int) -> NodeDefinition:
     names, spec = project.names, project.spec
     pod = names.pod(index)
     parts = {
@@ -104,7 +104,7 @@ def node_spec(project: Project, image: str, index: int) -> NodeSpec:
         ),
         "config_file": project.layout.node_config(pod),
     }
-    return NodeSpec(
+    return NodeDefinition(
         index=index,
         name=pod,
         labels=tuple(names.labels(project.spec_file, index).items()),
@@ -113,12 +113,12 @@ def node_spec(project: Project, image: str, index: int) -> NodeSpec:
     )
 
 
-def node_specs(project: Project, image: str) -> list[NodeSpec]:
+def node_definitions(project: Project, image: str) -> list[NodeDefinition]:
     """Every node of the spec; build them after the certificates and configs are written."""
-    return [node_spec(project, image, i) for i in range(project.spec.replicas)]
+    return [node_definition(project, image, i) for i in range(project.spec.replicas)]
 
 
-def sync_config_mount(node: NodeSpec) -> bool:
+def sync_config_mount(node: NodeDefinition) -> bool:
     """Make the node's mounted config folder hold exactly its generated config; True when
     the copy was (re)written. A start gate (a FIFO) is left to the runtime that armed it."""
     if node.mounted_config.is_fifo():

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from docker.models.containers import Container
 
-from courtyard.artefacts.node_containers import NodeSpec
+from courtyard.artefacts.node_containers import NodeDefinition
 from courtyard.checks.stale_certs import stale_reasons
 from courtyard.project import naming
 from courtyard.project.loaded import Project
@@ -41,7 +41,7 @@ def drift_reasons(project: Project, index: int) -> list[str]:
 
 
 def observe(
-    project: Project, nodes: list[NodeSpec], existing: dict[str, Container | None]
+    project: Project, nodes: list[NodeDefinition], existing: dict[str, Container | None]
 ) -> dict[str, ContainerState]:
     """What the plan needs of each existing node container: its state, and for a running
     node that runs what its label says, what it really runs (drift) and serves (old

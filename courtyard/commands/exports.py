@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from courtyard.artefacts.compose import write_compose
-from courtyard.artefacts.node_containers import node_specs
+from courtyard.artefacts.node_containers import node_definitions
 from courtyard.commands.output import CROSS, TICK, step, table, warn
 from courtyard.commands.steps import choose_image, connect_engine, load_locked, prepare, rel
 from courtyard.core.errors import CourtyardError
 from courtyard.helm import export as helm_export
+from courtyard.helm import upgrade as helm_upgrade
 from courtyard.helm import verify as helm_verify
 
 
@@ -23,13 +24,14 @@ def export_helm(
     upgrade_from: str | None = None,
     legacy_chart: str | None = None,
 ) -> None:
+    check_upgrade_source(upgrade_from)
     with load_locked(spec, "export-helm") as project:
         prepare(project)
+        # An in-place upgrade of a 0.x release is its own export, into its own folder.
+        exporter = helm_upgrade.export_upgrade if upgrade_from else helm_export.export_helm
         title = "Helm values for upgrading the 0.x release" if upgrade_from else "Helm values"
         with step(f"{title} and secrets") as info:
-            result = helm_export.export_helm(
-                project, Path(out) if out else None, secrets=secrets, upgrade_from=upgrade_from
-            )
+            result = exporter(project, Path(out) if out else None, secrets=secrets)
             info["detail"] = ", ".join(rel(project, p) for p in result.written)
         if result.secrets:
             warn(
@@ -54,11 +56,20 @@ def export_helm(
         print("\n".join(f"  {command}" for command in result.deploy))
 
 
+def check_upgrade_source(upgrade_from: str | None) -> None:
+    """`--upgrade-from` names a release Courtyard knows how to upgrade, or is not given."""
+    if upgrade_from not in (None, "legacy"):
+        raise CourtyardError(
+            f"--upgrade-from {upgrade_from!r} is not known; the only release Courtyard "
+            "upgrades from is legacy (the 0.x chart)"
+        )
+
+
 def _check_upgrade(project, verify: bool, chart: str | None, legacy_chart: str | None) -> None:
     """The route certificate must serve both charts' route hosts, or old and new pods cannot
     route to each other mid-roll; with --verify, both charts are rendered and compared."""
     if not verify:
-        rows = helm_verify.naming_coverage(project)
+        rows = helm_upgrade.naming_coverage(project)
         bad = [host for _, host, served in rows if not served]
         mark = CROSS if bad else TICK
         print(
@@ -74,10 +85,10 @@ def _check_upgrade(project, verify: bool, chart: str | None, legacy_chart: str |
             )
         return
     with step("Rendered the 0.x release and its upgrade with the Helm SDK") as info:
-        legacy, current = helm_verify.upgrade_charts(
+        legacy, current = helm_upgrade.upgrade_charts(
             Path(legacy_chart) if legacy_chart else None, Path(chart) if chart else None
         )
-        report = helm_verify.upgrade_parity(project, legacy, current)
+        report = helm_upgrade.upgrade_parity(project, legacy, current)
         info["detail"] = f"{report.legacy_chart} -> {report.current_chart}"
     print(
         table(
@@ -149,7 +160,7 @@ def export_compose(spec: str | None) -> None:
         prepare(project)
         image = choose_image(client, project)
         with step("Compose file") as info:
-            path = write_compose(project, node_specs(project, image.tag))
+            path = write_compose(project, node_definitions(project, image.tag))
             info["detail"] = rel(project, path)
         print(
             f"Run it with `docker compose -f {rel(project, path)} up -d` (or docker-compose), "

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import docker
 from docker.models.containers import Container
 
-from courtyard.artefacts.node_containers import NodeSpec, node_specs
+from courtyard.artefacts.node_containers import NodeDefinition, node_definitions
 from courtyard.checks import drift
 from courtyard.checks.readiness import wait_ready
 from courtyard.checks.stale_certs import stale_reasons
@@ -39,7 +39,7 @@ class UpContext:
     timeout: float = DEFAULT_TIMEOUT
     force_certs: bool = False
     client: docker.DockerClient | None = None
-    nodes: list[NodeSpec] = field(default_factory=list)
+    nodes: list[NodeDefinition] = field(default_factory=list)
     existing: dict[str, Container | None] = field(default_factory=dict)
     ours: dict[str, Container] = field(default_factory=dict)
     network_existed: bool = False
@@ -78,7 +78,7 @@ def prepare(ctx: UpContext) -> None:
 
 def image(ctx: UpContext) -> None:
     chosen = steps.choose_image(ctx.client, ctx.project, ctx.reporter)
-    ctx.nodes = node_specs(ctx.project, chosen.tag)
+    ctx.nodes = node_definitions(ctx.project, chosen.tag)
 
 
 def preflight(ctx: UpContext) -> None:
@@ -182,7 +182,7 @@ def wait(ctx: UpContext) -> None:
     record_digests(ctx, [*ctx.plan.start, *ctx.plan.repairs])
 
 
-def record_digests(ctx: UpContext, nodes: list[NodeSpec]) -> None:
+def record_digests(ctx: UpContext, nodes: list[NodeDefinition]) -> None:
     """Remember what each (re)started node loaded, and what a node never seen before runs,
     so that a later `up` or `status` notices a node that runs something else."""
     layout = ctx.project.layout

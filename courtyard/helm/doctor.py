@@ -167,53 +167,75 @@ def unread_keys(
 
 # Reading what the chart renders ---------------------------------------------------------
 def deployment(objects: list[dict], values_file: ValuesFile) -> Deployment:
-    sts = helm_chart.statefulset(objects)
-    spec = sts.get("spec") or {}
-    pod = (spec.get("template") or {}).get("spec") or {}
-    containers = pod.get("containers") or []
+    """What the rendered objects deploy: the StatefulSet's pods and the config they run."""
+    sts_spec = helm_chart.statefulset(objects).get("spec") or {}
+    pod_spec = (sts_spec.get("template") or {}).get("spec") or {}
+    containers = pod_spec.get("containers") or []
     nats = next(
         (c for c in containers if c.get("name") == "nats"), containers[0] if containers else {}
     )
     conf = natsconf.parse_conf(helm_chart.nats_conf_text(objects))
-    flat = natsconf.canonical(natsconf.flatten(conf))
     cluster = conf.get("cluster") if isinstance(conf.get("cluster"), dict) else None
-    route_tls = "off"
-    if cluster and isinstance(cluster.get("tls"), dict):
-        route_tls = (
-            "on, mutual (each route verifies its peer's certificate against the CA)"
-            if cluster["tls"].get("ca_file")
-            else "on, but without a CA: peers cannot verify each other"
-        )
-    client_tls = "off"
-    if isinstance(conf.get("tls"), dict):
-        tls = conf["tls"]
-        if tls.get("verify_and_map"):
-            client_tls = "on, clients need a certificate (verify_and_map: it is their login)"
-        elif tls.get("verify"):
-            client_tls = "on, clients need a certificate (verify)"
-        else:
-            client_tls = "on, server certificate only (clients are not verified)"
-    jetstream = None
-    if isinstance(conf.get("jetstream"), dict):
-        jetstream = {
-            "memory_store": flat.get("jetstream.max_memory_store"),
-            "file_store": flat.get("jetstream.max_file_store"),
-            "store_dir": flat.get("jetstream.store_dir"),
-        }
-    pvcs = [
-        {
-            "name": (claim.get("metadata") or {}).get("name", "?"),
-            "size": str(
-                (((claim.get("spec") or {}).get("resources") or {}).get("requests") or {}).get(
-                    "storage", "?"
-                )
-            ),
-        }
-        for claim in spec.get("volumeClaimTemplates") or []
-    ]
+    return Deployment(
+        replicas=int(sts_spec.get("replicas", 1)),
+        image=str(nats.get("image", "?")),
+        cluster=cluster is not None,
+        cluster_name=cluster.get("name") if cluster else None,
+        routes=[str(r) for r in (cluster.get("routes") or [])] if cluster else [],
+        route_tls=_route_tls(cluster),
+        client_tls=_client_tls(conf),
+        jetstream=_jetstream(conf),
+        pvcs=_claims(sts_spec),
+        secrets=_mounted_secrets(pod_spec, values_file),
+    )
+
+
+def _route_tls(cluster: dict[str, Any] | None) -> str:
+    if not cluster or not isinstance(cluster.get("tls"), dict):
+        return "off"
+    if cluster["tls"].get("ca_file"):
+        return "on, mutual (each route verifies its peer's certificate against the CA)"
+    return "on, but without a CA: peers cannot verify each other"
+
+
+def _client_tls(conf: dict[str, Any]) -> str:
+    tls = conf.get("tls")
+    if not isinstance(tls, dict):
+        return "off"
+    if tls.get("verify_and_map"):
+        return "on, clients need a certificate (verify_and_map: it is their login)"
+    if tls.get("verify"):
+        return "on, clients need a certificate (verify)"
+    return "on, server certificate only (clients are not verified)"
+
+
+def _jetstream(conf: dict[str, Any]) -> dict[str, Any] | None:
+    if not isinstance(conf.get("jetstream"), dict):
+        return None
+    flat = natsconf.canonical(natsconf.flatten(conf))
+    return {
+        "memory_store": flat.get("jetstream.max_memory_store"),
+        "file_store": flat.get("jetstream.max_file_store"),
+        "store_dir": flat.get("jetstream.store_dir"),
+    }
+
+
+def _claims(sts_spec: dict[str, Any]) -> list[dict[str, str]]:
+    """The StatefulSet's volume claim templates: name and requested size."""
+    claims = []
+    for claim in sts_spec.get("volumeClaimTemplates") or []:
+        requests = ((claim.get("spec") or {}).get("resources") or {}).get("requests") or {}
+        name = (claim.get("metadata") or {}).get("name", "?")
+        claims.append({"name": name, "size": str(requests.get("storage", "?"))})
+    return claims
+
+
+def _mounted_secrets(pod_spec: dict[str, Any], values_file: ValuesFile) -> list[MountedSecret]:
+    """Each Secret the pods mount, where, and whether the values file provides it."""
+    containers = pod_spec.get("containers") or []
     provided = {secret.name: secret for secret in values_file.secrets}
     secrets = []
-    for volume in pod.get("volumes") or []:
+    for volume in pod_spec.get("volumes") or []:
         name = (volume.get("secret") or {}).get("secretName")
         if not name:
             continue
@@ -229,18 +251,7 @@ def deployment(objects: list[dict], values_file: ValuesFile) -> Deployment:
         secrets.append(
             MountedSecret(name, mounted, given is not None, given.placeholders if given else [])
         )
-    return Deployment(
-        replicas=int(spec.get("replicas", 1)),
-        image=str(nats.get("image", "?")),
-        cluster=cluster is not None,
-        cluster_name=cluster.get("name") if cluster else None,
-        routes=[str(r) for r in (cluster.get("routes") or [])] if cluster else [],
-        route_tls=route_tls,
-        client_tls=client_tls,
-        jetstream=jetstream,
-        pvcs=pvcs,
-        secrets=secrets,
-    )
+    return secrets
 
 
 # What the file evidently asks for ------------------------------------------------------------

@@ -151,54 +151,46 @@ def check_secrets_location(out: Path) -> None:
         )
 
 
-UPGRADE_README = [
-    "## Upgrading the 0.x release in place",
-    "",
-    "`values.yaml` is in the current chart's layout, with the settings the chart's",
-    "UPGRADING.md prescribes for an existing 0.x release: the StatefulSet keeps its selector,",
-    "its headless Service name and its JetStream claim (`<fullname>-js-pvc`), so `helm",
-    "upgrade` replaces the pods one at a time, highest ordinal first, each on its own volume.",
-    "Routes keep the 0.x host names and the cluster keeps its name, so new pods route to the",
-    "old ones while the roll runs. The new ClusterIP Service is `<fullname>-svc`; the server",
-    "certificate covers it. Apply the Secrets first (the CA Secret is new), then upgrade,",
-    "then wait for the roll:",
-    "",
-]
+@dataclass(frozen=True)
+class ExportPlan:
+    """What differs between an export of the spec's own layout and an upgrade export."""
+
+    values: dict
+    out: Path
+    layout_line: str  # the values file's "# Layout:" line
+    layout_name: str  # how the README names the layout
+    readme_extra: tuple[str, ...] = ()
+    upgrade: bool = False
 
 
-def export_helm(
-    project: Project,
-    out: Path | None = None,
-    *,
-    secrets: bool = True,
-    upgrade_from: str | None = None,
-) -> ExportResult:
-    """Write values (and secrets) into `out`, a folder the export owns; refuse anything else
-    before a file is written. `upgrade_from="legacy"` writes current-layout values that
-    upgrade the spec's 0.x release in place."""
-    if upgrade_from not in (None, "legacy"):
-        raise CourtyardError(
-            f"--upgrade-from {upgrade_from!r} is not known; the only release Courtyard "
-            "upgrades from is legacy (the 0.x chart)"
-        )
-    upgrade = upgrade_from == "legacy"
-    values = helm_values.upgrade_values(project) if upgrade else helm_values.values(project)
-    default_out = project.layout.helm_upgrade_out if upgrade else project.layout.helm_out
-    out = (out or default_out).resolve()
+def export_helm(project: Project, out: Path | None = None, *, secrets: bool = True) -> ExportResult:
+    """Write values (and secrets) of the spec's layout into `out`, a folder the export owns;
+    refuse anything else before a file is written."""
+    layout = project.spec.chart_layout
+    return write_export(
+        project,
+        ExportPlan(
+            values=helm_values.values(project),
+            out=out or project.layout.helm_out,
+            layout_line=f"{layout}. Regenerate with `invoke export-helm`.",
+            layout_name=f"{layout} layout",
+        ),
+        secrets=secrets,
+    )
+
+
+def write_export(project: Project, export: ExportPlan, *, secrets: bool) -> ExportResult:
+    """Plan every file of the export, check the folder is the export's own (and, with
+    secrets, one git ignores), then write them all; a stale secrets file goes."""
+    out = export.out.resolve()
     export_folder.check_owned(out, SIGNATURES)
     if secrets:
         check_secrets_location(out)
     result = ExportResult(out)
-    layout_line = (
-        "current, upgrading the 0.x release in place. Regenerate with "
-        "`invoke export-helm --upgrade-from legacy`."
-        if upgrade
-        else f"{project.spec.chart_layout}. Regenerate with `invoke export-helm`."
-    )
-    header = f"{VALUES_HEADER} from {project.spec.path}.\n# Layout: {layout_line}\n"
+    header = f"{VALUES_HEADER} from {project.spec.path}.\n# Layout: {export.layout_line}\n"
     planned = [
         export_folder.Planned(
-            VALUES_FILE, (header + yaml.safe_dump(values, sort_keys=False)).encode()
+            VALUES_FILE, (header + yaml.safe_dump(export.values, sort_keys=False)).encode()
         )
     ]
     if secrets:
@@ -210,27 +202,25 @@ def export_helm(
         result.secrets = out / SECRETS_FILE
     else:
         result.kubectl = kubectl_commands(project)
-    result.deploy = deploy_commands(project, out, with_secrets_file=secrets, upgrade=upgrade)
-    layout_name = (
-        "current layout, upgrading a 0.x release"
-        if upgrade
-        else f"{project.spec.chart_layout} layout"
-    )
-    readme = [
-        README_HEADER,
-        "",
-        f"Exported by Courtyard from `{project.spec.path}` for the nats/nats chart "
-        f"({layout_name}), release `{project.spec.release}` in "
-        f"namespace `{project.spec.namespace}`.",
-        "",
-    ]
-    if secrets:
-        readme += [f"`{SECRETS_FILE}` holds private keys (mode 0600); keep it out of git.", ""]
-    if upgrade:
-        readme += UPGRADE_README
-    readme += ["```sh", *result.deploy, "```", "", *ROTATION_README]
+    result.deploy = deploy_commands(project, out, with_secrets_file=secrets, upgrade=export.upgrade)
+    readme = _readme(project, export, result, secrets)
     planned.append(export_folder.Planned("README.md", "\n".join(readme).encode()))
     # Secrets an earlier export wrote are stale private keys once --no-secrets is chosen.
     stale = () if secrets else (SECRETS_FILE,)
     result.written = export_folder.write_owned(out, planned, remove=stale)
     return result
+
+
+def _readme(project: Project, export: ExportPlan, result: ExportResult, secrets: bool) -> list[str]:
+    readme = [
+        README_HEADER,
+        "",
+        f"Exported by Courtyard from `{project.spec.path}` for the nats/nats chart "
+        f"({export.layout_name}), release `{project.spec.release}` in "
+        f"namespace `{project.spec.namespace}`.",
+        "",
+    ]
+    if secrets:
+        readme += [f"`{SECRETS_FILE}` holds private keys (mode 0600); keep it out of git.", ""]
+    readme += list(export.readme_extra)
+    return [*readme, "```sh", *result.deploy, "```", "", *ROTATION_README]

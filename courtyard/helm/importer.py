@@ -10,7 +10,6 @@ listed as not mapped. A real certificate in a Secret beside the values lends its
 from __future__ import annotations
 
 import datetime as dt
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from courtyard.core import yamlsafe
 from courtyard.core.errors import CourtyardError, SpecError
 from courtyard.helm.values_file import ValuesFile, leaves, lookup
 from courtyard.project import naming
-from courtyard.project.load import load_spec
+from courtyard.project.load import DEFAULT_SPEC, load_spec_text
 
 DEFAULT_RELEASE = naming.CHART_NAME  # what `helm install` examples call it
 
@@ -78,7 +77,7 @@ class ImportResult:
     release: str
     namespace: str
     layout: str
-    spec: dict[str, Any]
+    raw: dict[str, Any]  # the spec to write, as a YAML mapping
     mapped: list[tuple[str, str, str]] = field(default_factory=list)  # spec key, value, from
     unmapped: list[tuple[str, str]] = field(default_factory=list)  # key, why
     own_way: list[tuple[str, str]] = field(default_factory=list)  # key, how Courtyard does it
@@ -136,6 +135,8 @@ def import_values(
     namespace: str | None = None,
     layout: str | None = None,
 ) -> ImportResult:
+    """The spec (as a raw mapping) the values file's intent maps to, with where each value
+    was found, and what was left out and why."""
     values = found.values
     layout = layout or guess_layout(values)
     if layout not in ("current", "legacy"):
@@ -146,18 +147,39 @@ def import_values(
     ns_origin = "--namespace"
     if namespace is None:
         ns_origin = "the Service beside the values, else default"
-        namespace = next(
-            (
-                str(obj["metadata"]["namespace"])
-                for obj in found.services
-                if (obj.get("metadata") or {}).get("namespace")
-            ),
-            "default",
-        )
-    spec: dict[str, Any] = {"release": release, "namespace": namespace}
-    result = ImportResult(release, namespace, layout, spec, source=str(found.path))
+        namespace = _service_namespace(found)
+    raw: dict[str, Any] = {"release": release, "namespace": namespace}
+    result = ImportResult(release, namespace, layout, raw, source=str(found.path))
     result.mapped.append(("release", release, how))
     result.mapped.append(("namespace", namespace, ns_origin))
+    used = _map_settings(values, layout, result)
+    if layout == "legacy":
+        raw["helm"] = {"layout": "legacy"}
+        result.mapped.append(("helm.layout", "legacy", "the file's 0.x keys"))
+        if "cluster_name" not in raw:
+            raw["cluster_name"] = naming.CHART_NAME
+            result.mapped.append(
+                ("cluster_name", naming.CHART_NAME, "the 0.x chart's default (its chart name)")
+            )
+    _import_sans(found, result)
+    _sort_the_rest(values, used, result)
+    return result
+
+
+def _service_namespace(found: ValuesFile) -> str:
+    return next(
+        (
+            str(obj["metadata"]["namespace"])
+            for obj in found.services
+            if (obj.get("metadata") or {}).get("namespace")
+        ),
+        "default",
+    )
+
+
+def _map_settings(values: dict[str, Any], layout: str, result: ImportResult) -> set[str]:
+    """Each setting of SETTINGS found in the values (in the layout's place, or misplaced)
+    into `result.raw`; returns the value paths it read."""
     used: set[str] = set()
     for key, places, misplaced in SETTINGS:
         for where in [*places[layout], *misplaced]:
@@ -166,7 +188,7 @@ def import_values(
                 continue
             used.add(where)
             section, _, leaf = key.rpartition(".")
-            (spec.setdefault(section, {}) if section else spec)[leaf] = value
+            (result.raw.setdefault(section, {}) if section else result.raw)[leaf] = value
             origin = (
                 where
                 if where in places[layout]
@@ -181,15 +203,11 @@ def import_values(
                 w for w in places[layout] if lookup(values, tuple(w.split("."))) == (True, value)
             )
             break
-    if layout == "legacy":
-        spec["helm"] = {"layout": "legacy"}
-        result.mapped.append(("helm.layout", "legacy", "the file's 0.x keys"))
-        if "cluster_name" not in spec:
-            spec["cluster_name"] = naming.CHART_NAME
-            result.mapped.append(
-                ("cluster_name", naming.CHART_NAME, "the 0.x chart's default (its chart name)")
-            )
-    _import_sans(found, result)
+    return used
+
+
+def _sort_the_rest(values: dict[str, Any], used: set[str], result: ImportResult) -> None:
+    """Every value not read: done Courtyard's own way, or not mapped (and why)."""
     for keys, value in leaves(values):
         path = ".".join(keys)
         if path in used:
@@ -203,7 +221,6 @@ def import_values(
             result.unmapped.append((path, "Courtyard has no setting for it"))
         else:
             result.own_way.append((path, why))
-    return result
 
 
 def _import_sans(found: ValuesFile, result: ImportResult) -> None:
@@ -224,32 +241,28 @@ def _import_sans(found: ValuesFile, result: ImportResult) -> None:
     if not sans:
         return
     # Names the spec derives anyway are left out: only the extra ones need listing.
-    derived = _derived_sans(result.spec)
+    derived = _derived_sans(result.raw)
     extra = [san for san in sans if san not in derived and not san.startswith("DNS:*.")]
     if extra:
-        result.spec.setdefault("tls", {})["extra_sans"] = extra
+        result.raw.setdefault("tls", {})["extra_sans"] = extra
         result.mapped.append(("tls.extra_sans", ", ".join(extra), "the certificate's SANs"))
 
 
-def _derived_sans(spec: dict[str, Any]) -> set[str]:
+def _derived_sans(raw: dict[str, Any]) -> set[str]:
     try:
-        loaded = _validated(yaml.safe_dump(spec))
+        loaded = _validated(yaml.safe_dump(raw), Path(DEFAULT_SPEC))
     except CourtyardError:
         return set()
     names = naming.names_for(loaded)
     return {f"{san.kind}:{san.value}" for san in [*names.route_sans, *names.server_sans]}
 
 
-def _validated(text: str):
+def _validated(text: str, target: Path):
     """The Spec `text` loads as, by the one loader every spec goes through."""
-    with tempfile.TemporaryDirectory(prefix="courtyard-import-") as folder:
-        path = Path(folder) / "spec.yaml"
-        path.write_text(text, encoding="utf-8")
-        try:
-            return load_spec(path)
-        except SpecError as exc:
-            message = str(exc).replace(str(path), "the imported spec")
-            raise CourtyardError(f"{message} (in what the values file maps to)") from None
+    try:
+        return load_spec_text(text, target, source="the imported spec")
+    except SpecError as exc:
+        raise CourtyardError(f"{exc} (in what the values file maps to)") from None
 
 
 def spec_text(result: ImportResult) -> str:
@@ -258,7 +271,7 @@ def spec_text(result: ImportResult) -> str:
         f"# Courtyard spec imported by `invoke import-helm` from {result.source} on {today}.\n"
         "# Every key not written here has Courtyard's default (see config/courtyard.yaml).\n"
     )
-    return header + yaml.safe_dump(result.spec, sort_keys=False)
+    return header + yaml.safe_dump(result.raw, sort_keys=False)
 
 
 def write_spec(result: ImportResult, target: Path) -> None:
@@ -271,7 +284,7 @@ def write_spec(result: ImportResult, target: Path) -> None:
     if not target.parent.is_dir():
         raise CourtyardError(f"{target.parent} is not a folder; pass --out inside an existing one")
     text = spec_text(result)
-    _validated(text)
+    _validated(text, target)
     try:
         with open(target, "x", encoding="utf-8") as handle:
             handle.write(text)

@@ -28,7 +28,7 @@ from courtyard.core.errors import CourtyardError
 from courtyard.helm import chart as helm_chart
 from courtyard.helm.export import secret_manifests
 from courtyard.project.loaded import Project
-from courtyard.runtime import docker_objects
+from courtyard.runtime import containers, docker_objects
 
 _VAR = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
 # Ports by the names both charts give them.
@@ -88,26 +88,66 @@ def _write_files(folder: Path, files: dict[str, bytes]) -> Path:
     return folder
 
 
+@dataclass
+class _Sources:
+    """What the pods' volumes come from: the rendered ConfigMaps, the Secrets the export
+    writes, the pod template's volumes and claims, and the folder their files go to."""
+
+    configmaps: dict[str, dict[str, Any]]
+    secrets: dict[str, dict[str, bytes]]
+    volumes: dict[str, dict[str, Any]]
+    claims: set[str]
+    files_dir: Path
+
+    def mount(self, chart_pod: ChartPod, mount: dict[str, Any]) -> None:
+        """Give `chart_pod` what one of its volumeMounts needs: its own named volume for a
+        claim, a read-only folder for a ConfigMap or Secret, a tmpfs for an emptyDir."""
+        path, name = mount["mountPath"], mount["name"]
+        if name in self.claims:
+            chart_pod.volumes[f"{name}-{chart_pod.name}"] = path
+            return
+        volume = self.volumes.get(name) or {}
+        if "configMap" in volume:
+            data = self.configmaps.get(volume["configMap"]["name"], {})
+            files = {key: str(value).encode() for key, value in data.items()}
+            folder = _write_files(self.files_dir / chart_pod.name / name, files)
+            chart_pod.binds[str(folder)] = path
+        elif "secret" in volume:
+            secret = volume["secret"]["secretName"]
+            if secret not in self.secrets:
+                raise CourtyardError(
+                    f"the pods mount the Secret {secret}, which the export does not write"
+                )
+            folder = _write_files(self.files_dir / "secrets" / secret, self.secrets[secret])
+            chart_pod.binds[str(folder)] = path
+        elif "emptyDir" in volume:
+            chart_pod.tmpfs.append(path)
+
+
 def pods_of(objects: list[dict[str, Any]], project: Project, files_dir: Path) -> list[ChartPod]:
     """One ChartPod per replica of the rendered StatefulSet; its ConfigMap and the project's
     Secrets are written under `files_dir` for the pods to mount."""
     sts = helm_chart.statefulset(objects)
-    spec = sts["spec"]
-    template = spec["template"]["spec"]
-    container = next(c for c in template["containers"] if c.get("name") == "nats")
+    sts_spec = sts["spec"]
+    pod_spec = sts_spec["template"]["spec"]
+    container = next(c for c in pod_spec["containers"] if c.get("name") == "nats")
     namespace, names = project.spec.namespace, project.names
-    configmaps = {
-        o["metadata"]["name"]: o.get("data") or {} for o in helm_chart.kind(objects, "ConfigMap")
-    }
-    secrets = {
-        s["metadata"]["name"]: {k: base64.b64decode(v) for k, v in s["data"].items()}
-        for s in secret_manifests(project)
-    }
-    volumes = {v["name"]: v for v in template.get("volumes") or []}
-    claims = {c["metadata"]["name"] for c in spec.get("volumeClaimTemplates") or []}
-    service = spec["serviceName"]
+    sources = _Sources(
+        configmaps={
+            o["metadata"]["name"]: o.get("data") or {}
+            for o in helm_chart.kind(objects, "ConfigMap")
+        },
+        secrets={
+            s["metadata"]["name"]: {k: base64.b64decode(v) for k, v in s["data"].items()}
+            for s in secret_manifests(project)
+        },
+        volumes={v["name"]: v for v in pod_spec.get("volumes") or []},
+        claims={c["metadata"]["name"] for c in sts_spec.get("volumeClaimTemplates") or []},
+        files_dir=files_dir,
+    )
+    service = sts_spec["serviceName"]
     pods = []
-    for index in range(int(spec.get("replicas", 1))):
+    for index in range(int(sts_spec.get("replicas", 1))):
         pod = f"{sts['metadata']['name']}-{index}"
         host = f"{pod}.{service}"
         chart_pod = ChartPod(
@@ -126,30 +166,10 @@ def pods_of(objects: list[dict[str, Any]], project: Project, files_dir: Path) ->
             pre_stop=(
                 ((container.get("lifecycle") or {}).get("preStop") or {}).get("exec") or {}
             ).get("command"),
-            grace_seconds=int(template.get("terminationGracePeriodSeconds") or 30),
+            grace_seconds=int(pod_spec.get("terminationGracePeriodSeconds") or 30),
         )
         for mount in container.get("volumeMounts") or []:
-            path, name = mount["mountPath"], mount["name"]
-            if name in claims:
-                chart_pod.volumes[f"{name}-{pod}"] = path
-                continue
-            volume = volumes.get(name) or {}
-            if "configMap" in volume:
-                data = configmaps.get(volume["configMap"]["name"], {})
-                files = {key: str(value).encode() for key, value in data.items()}
-                folder = _write_files(files_dir / pod / name, files)
-                chart_pod.binds[str(folder)] = path
-            elif "secret" in volume:
-                secret = volume["secret"]["secretName"]
-                if secret not in secrets:
-                    raise CourtyardError(
-                        f"the pods mount the Secret {secret}, which the export does not write"
-                    )
-                chart_pod.binds[
-                    str(_write_files(files_dir / "secrets" / secret, secrets[secret]))
-                ] = path
-            elif "emptyDir" in volume:
-                chart_pod.tmpfs.append(path)
+            sources.mount(chart_pod, mount)
         pods.append(chart_pod)
     return pods
 
@@ -160,33 +180,27 @@ def run_pod(client: docker.DockerClient, project: Project, pod: ChartPod, image:
     names = project.names
     for volume in pod.volumes:
         docker_objects.ensure_volume(client, project, volume)
-    api = client.api
-    binds = {source: {"bind": target, "mode": "ro"} for source, target in pod.binds.items()}
-    binds.update({name: {"bind": target, "mode": "rw"} for name, target in pod.volumes.items()})
     ports = {
-        pod.client_port: ("127.0.0.1", names.client_host_port(pod.index)),
-        pod.monitor_port: ("127.0.0.1", names.monitor_host_port(pod.index)),
+        pod.client_port: names.client_host_port(pod.index),
+        pod.monitor_port: names.monitor_host_port(pod.index),
     }
-    host_config = api.create_host_config(
-        binds=binds, port_bindings=ports, tmpfs={path: "" for path in pod.tmpfs}
+    container = containers.create(
+        client,
+        containers.ContainerDefinition(
+            image=image,
+            name=pod.name,
+            network=names.network,
+            aliases=pod.aliases + names.shared_aliases,
+            labels=names.labels(project.spec_file, pod.index),
+            entrypoint=pod.command[:1] if pod.command else None,
+            command=(pod.command or [])[1:] + (pod.args or []),
+            environment=pod.env,
+            read_only=pod.binds,
+            volumes=pod.volumes,
+            tmpfs=pod.tmpfs,
+            ports=ports,
+        ),
     )
-    networking = api.create_networking_config(
-        {names.network: api.create_endpoint_config(aliases=pod.aliases + names.shared_aliases)}
-    )
-    command = (pod.command or [])[1:] + (pod.args or [])
-    created = api.create_container(
-        image=image,
-        name=pod.name,
-        hostname=pod.name,
-        entrypoint=pod.command[:1] if pod.command else None,
-        command=command,
-        environment=pod.env,
-        labels=names.labels(project.spec_file, pod.index),
-        ports=list(ports),
-        host_config=host_config,
-        networking_config=networking,
-    )
-    container = client.containers.get(created["Id"])
     container.start()
     return container
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from courtyard.artefacts import authorization
-from courtyard.core.errors import CourtyardError
 from courtyard.project import naming
 from courtyard.project.loaded import Project
 from courtyard.project.server import server_version
@@ -85,51 +84,6 @@ def current_values(project: Project) -> dict[str, Any]:
     result["config"]["merge"] = authorization.server_config(spec)
     if spec.fullname_override:
         result["fullnameOverride"] = spec.fullname_override
-    return result
-
-
-def upgrade_values(project: Project) -> dict[str, Any]:
-    """Current-layout values that upgrade the spec's existing 0.x release in place.
-
-    A StatefulSet's selector, serviceName and volumeClaimTemplates cannot change, so the
-    settings the chart's UPGRADING.md prescribes keep the 0.x ones: the selector without the
-    new component label, the headless Service named as the fullname, the JetStream claim
-    `<fullname>-js-pvc`, the service account, and a ClusterIP Service renamed out of the
-    headless one's way. Routes keep the 0.x hosts (FQDN, the headless fullname) and the
-    cluster keeps its name, so old and new pods route to each other during the roll.
-    """
-    spec, names = project.spec, project.names
-    if spec.chart_layout != "legacy":
-        raise CourtyardError(
-            f"{spec.path} describes a release of the current chart (helm.layout: current); "
-            "--upgrade-from legacy needs the spec of the 0.x release (helm.layout: legacy, "
-            "e.g. from invoke import-helm)"
-        )
-    result = current_values(project)
-    config = result["config"]
-    config["cluster"]["routeURLs"] = {"useFQDN": True, "k8sClusterDomain": spec.cluster_domain}
-    config["cluster"]["merge"] = {"name": names.cluster_name}
-    config["jetstream"]["fileStore"]["pvc"]["name"] = names.pvc_name
-    result["headlessService"] = {"name": names.headless}
-    result["service"] = {"name": names.upgraded_client_service}
-    result["serviceAccount"] = {"enabled": True}
-    result["statefulSet"] = {
-        "patch": [
-            {"op": "remove", "path": "/spec/selector/matchLabels/app.kubernetes.io~1component"}
-        ]
-    }
-    result["natsBox"] = {
-        "deployment": {
-            "patch": [
-                {
-                    "op": "replace",
-                    "path": "/spec/selector/matchLabels",
-                    "value": {"app": "nats-box"},
-                },
-                {"op": "add", "path": "/spec/template/metadata/labels/app", "value": "nats-box"},
-            ]
-        }
-    }
     return result
 
 

@@ -87,6 +87,13 @@ def authorization_summary(conf: dict[str, Any]) -> str:
     )
 
 
+def route_hosts(conf: dict[str, Any]) -> list[str]:
+    return sorted(
+        urlsplit(str(url)).hostname or str(url)
+        for url in (conf.get("cluster") or {}).get("routes") or []
+    )
+
+
 def coverage(
     project: Project, objects: list[dict[str, Any]], conf: dict[str, Any]
 ) -> list[tuple[str, str, bool]]:
@@ -124,118 +131,3 @@ def verify(project: Project, chart_path: Path | None) -> VerifyReport:
         coverage(project, objects, chart_conf),
         authorization_summary(chart_conf),
     )
-
-
-# Upgrading a 0.x release in place ----------------------------------------------------------
-# What Kubernetes refuses to change on an existing StatefulSet (besides the claim templates).
-IMMUTABLE_FIELDS = ("selector", "serviceName", "podManagementPolicy")
-
-
-@dataclass
-class UpgradeReport:
-    legacy_chart: str
-    current_chart: str
-    fields: list[tuple[str, Any, Any]] = field(default_factory=list)  # (field, 0.x, upgraded)
-    coverage: list[tuple[str, str, bool]] = field(default_factory=list)
-
-    @property
-    def differing(self) -> list[tuple[str, Any, Any]]:
-        return [row for row in self.fields if row[1] != row[2]]
-
-    @property
-    def uncovered(self) -> list[tuple[str, str, bool]]:
-        return [row for row in self.coverage if not row[2]]
-
-    @property
-    def ok(self) -> bool:
-        return not self.differing and not self.uncovered
-
-
-def route_hosts(conf: dict[str, Any]) -> list[str]:
-    return sorted(
-        urlsplit(str(url)).hostname or str(url)
-        for url in (conf.get("cluster") or {}).get("routes") or []
-    )
-
-
-def upgrade_charts(
-    legacy_path: Path | None, current_path: Path | None
-) -> tuple[helm_chart.Chart, helm_chart.Chart]:
-    legacy = helm_chart.find(legacy_path, helm_values.LEGACY_CHART_VERSION)
-    current = helm_chart.find(current_path, helm_values.chart_version())
-    for chart, wanted, option in (
-        (legacy, "legacy", "--legacy-chart"),
-        (current, "current", "--chart"),
-    ):
-        if chart.layout != wanted:
-            raise CourtyardError(
-                f"the chart {chart.label} is version {chart.version} ({chart.layout} layout); "
-                f"{option} must name a {wanted}-layout chart"
-            )
-    return legacy, current
-
-
-def render_upgrade(
-    project: Project, legacy: helm_chart.Chart, current: helm_chart.Chart
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The 0.x release (legacy export, 0.19.17) and its upgrade (upgrade export, 2.x)."""
-    release, ns = project.spec.release, project.spec.namespace
-    old = helm_chart.render(legacy, helm_values.legacy_values(project), release, ns)
-    new = helm_chart.render(current, helm_values.upgrade_values(project), release, ns)
-    return old, new
-
-
-def upgrade_parity(
-    project: Project, legacy: helm_chart.Chart, current: helm_chart.Chart
-) -> UpgradeReport:
-    """Render the 0.x release and its upgrade; compare what the StatefulSet cannot change,
-    the route hosts and the cluster name, and check the certificates cover both renders."""
-    layout = project.layout
-    old, new = render_upgrade(project, legacy, current)
-    old_sts = helm_chart.statefulset(old).get("spec") or {}
-    new_sts = helm_chart.statefulset(new).get("spec") or {}
-    old_conf, new_conf = rendered_conf(old), rendered_conf(new)
-    report = UpgradeReport(
-        f"{legacy.label} ({legacy.version})", f"{current.label} ({current.version})"
-    )
-    for name in IMMUTABLE_FIELDS:
-        report.fields.append((f"StatefulSet spec.{name}", old_sts.get(name), new_sts.get(name)))
-
-    def claims(sts: dict[str, Any]) -> list[Any]:
-        return sts.get("volumeClaimTemplates") or []
-
-    report.fields.append(
-        (
-            "StatefulSet spec.volumeClaimTemplates names",
-            [c["metadata"]["name"] for c in claims(old_sts)],
-            [c["metadata"]["name"] for c in claims(new_sts)],
-        )
-    )
-    report.fields.append(
-        ("StatefulSet spec.volumeClaimTemplates", claims(old_sts), claims(new_sts))
-    )
-    report.fields.append(("route hosts", route_hosts(old_conf), route_hosts(new_conf)))
-    report.fields.append(
-        (
-            "cluster name",
-            (old_conf.get("cluster") or {}).get("name"),
-            (new_conf.get("cluster") or {}).get("name"),
-        )
-    )
-    route = (layout.cert("route"), layout.key("route"), layout.ca_cert)
-    server = (layout.cert("server"), layout.key("server"), layout.ca_cert)
-    for host in sorted(set(route_hosts(old_conf)) | set(route_hosts(new_conf))):
-        report.coverage.append(("route", host, serves(*route, host)))
-    services = {obj["metadata"]["name"] for obj in helm_chart.kind(old + new, "Service")}
-    for name in sorted(services):
-        for host in (name, project.names.fqdn(name)):
-            report.coverage.append(("server", host, serves(*server, host)))
-    return report
-
-
-def naming_coverage(project: Project) -> list[tuple[str, str, bool]]:
-    """Without the charts: the route hosts both layouts dial, against the route certificate."""
-    names, layout = project.names, project.layout
-    route = (layout.cert("route"), layout.key("route"), layout.ca_cert)
-    hosts = {names.legacy_route_host(i) for i in range(names.replicas)}
-    return [("route", host, serves(*route, host)) for host in sorted(hosts)]

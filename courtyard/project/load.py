@@ -69,17 +69,29 @@ def spec_path(explicit: str | os.PathLike[str] | None = None) -> Path:
     return Path(chosen).expanduser().resolve()
 
 
+def _read_bounded(file: Path) -> str:
+    """The file's text, reading at most MAX_SPEC_BYTES + 1 bytes: a FIFO or a device is not
+    trusted to say its size."""
+    with file.open("rb") as handle:
+        data = handle.read(MAX_SPEC_BYTES + 1)
+    if len(data) > MAX_SPEC_BYTES:
+        raise SpecError(
+            f"spec file {file} is larger than {MAX_SPEC_BYTES // 1024} KiB; "
+            "point --spec at a Courtyard spec"
+        )
+    return data.decode("utf-8")
+
+
 def load_spec(path: str | os.PathLike[str] | None = None) -> Spec:
     """Read and validate a spec file; raise SpecError with one clear sentence."""
     file = spec_path(path)
+    if file.exists() and not file.is_file() and not file.is_dir():
+        raise SpecError(
+            f"spec file {file} is not a regular file (a pipe or a device?); point --spec at "
+            "a YAML file"
+        )
     try:
-        if file.stat().st_size > MAX_SPEC_BYTES:
-            raise SpecError(
-                f"spec file {file} is larger than {MAX_SPEC_BYTES // 1024} KiB; "
-                "point --spec at a Courtyard spec"
-            )
-        text = file.read_text(encoding="utf-8")
-        raw = yamlsafe.load(text)
+        text = _read_bounded(file)
     except FileNotFoundError:
         raise SpecError(
             f"spec file {file} does not exist; create it or point {SPEC_ENV} at one"
@@ -89,39 +101,49 @@ def load_spec(path: str | os.PathLike[str] | None = None) -> Spec:
             f"spec file {file} cannot be read ({type(exc).__name__}); "
             "point --spec at a readable YAML file"
         ) from None
+    return load_spec_text(text, file)
+
+
+def load_spec_text(text: str, path: Path, *, source: str | None = None) -> Spec:
+    """Validate a spec given as text, as if read from `path` (where its files will go);
+    errors name it as `source` (default: the path)."""
+    label = source or str(path)
+    if len(text.encode("utf-8", errors="replace")) > MAX_SPEC_BYTES:
+        raise SpecError(f"{label} is larger than {MAX_SPEC_BYTES // 1024} KiB")
+    try:
+        raw = yamlsafe.load(text)
     except yaml.YAMLError as exc:
-        raise SpecError(f"spec file {file} {yamlsafe.failure(exc, 'a Courtyard spec')}") from None
+        raise SpecError(f"spec file {label} {yamlsafe.failure(exc, 'a Courtyard spec')}") from None
     if raw is None:
         raise SpecError(
-            f"spec file {file} is empty; write at least `release: <name>` (every other key "
+            f"spec file {label} is empty; write at least `release: <name>` (every other key "
             "has a default), or remove the file's path from --spec/COURTYARD_SPEC"
         )
-    return parse_spec(raw, file)
+    return parse_spec(raw, path, source=label)
 
 
-def parse_spec(raw: Any, path: Path) -> Spec:
+TOP_KEYS = {
+    "release",
+    "namespace",
+    "cluster_domain",
+    "fullname_override",
+    "cluster_name",
+    "replicas",
+    "image",
+    "jetstream",
+    "ports",
+    "host_ports",
+    "routes",
+    "helm",
+    "tls",
+}
+
+
+def parse_spec(raw: Any, path: Path, *, source: str | None = None) -> Spec:
     """Validate the parsed YAML mapping `raw` and build a Spec."""
-    reader = _Reader(path)
+    reader = _Reader(source or str(path))
     top = reader.mapping(raw, "")
-    reader.only(
-        top,
-        "",
-        {
-            "release",
-            "namespace",
-            "cluster_domain",
-            "fullname_override",
-            "cluster_name",
-            "replicas",
-            "image",
-            "jetstream",
-            "ports",
-            "host_ports",
-            "routes",
-            "helm",
-            "tls",
-        },
-    )
+    reader.only(top, "", TOP_KEYS)
     release = reader.dns_label(top, "release", "skunkwolf-nats")
     namespace = reader.dns_label(top, "namespace", "default")
     domain = reader.string(top, "cluster_domain", "cluster.local")
@@ -135,25 +157,56 @@ def parse_spec(raw: Any, path: Path) -> Spec:
     if not 1 <= replicas <= MAX_REPLICAS:
         reader.fail("replicas", replicas, f"must be between 1 and {MAX_REPLICAS}")
     image = reader.optional_string(top, "image")
-
     js = reader.section(top, "jetstream", {"memory_store", "file_store"})
     jetstream = JetStream(
         memory_store=reader.size(js, "jetstream.memory_store", "256Mi"),
         file_store=reader.size(js, "jetstream.file_store", "1Gi"),
     )
+    ports, host_ports = _ports(reader, top, replicas)
+    routes = reader.section(top, "routes", {"use_fqdn"})
+    use_fqdn = reader.boolean(routes, "routes.use_fqdn", False)
+    layout = _chart_layout(reader, top, ports)
+    tls = reader.tls(
+        reader.section(
+            top,
+            "tls",
+            {"subject", "ca_validity_days", "cert_validity_days", "extra_sans", "clients"},
+        )
+    )
+    return Spec(
+        path=path,
+        release=release,
+        namespace=namespace,
+        cluster_domain=domain.lower(),
+        fullname_override=fullname_override,
+        cluster_name=cluster_name,
+        replicas=replicas,
+        image=image,
+        use_fqdn=use_fqdn,
+        chart_layout=layout,
+        jetstream=jetstream,
+        ports=ports,
+        host_ports=host_ports,
+        tls=tls,
+        warnings=tuple(_warnings(host_ports, replicas)),
+    )
 
+
+def _ports(reader: _Reader, top: dict[str, Any], replicas: int) -> tuple[Ports, HostPorts]:
+    """The container ports (distinct) and the host port bases (whole ranges valid)."""
     p = reader.section(top, "ports", {"client", "cluster", "monitor"})
     ports = Ports(**{k: reader.port(p, f"ports.{k}", v) for k, v in vars(Ports()).items()})
     reader.distinct({f"ports.{k}": v for k, v in vars(ports).items()})
-
     hp = reader.section(top, "host_ports", {"client", "monitor", "cluster"})
     host_ports = HostPorts(
         **{k: reader.port(hp, f"host_ports.{k}", v) for k, v in vars(HostPorts()).items()}
     )
     reader.host_port_ranges(host_ports, replicas)
+    return ports, host_ports
 
-    routes = reader.section(top, "routes", {"use_fqdn"})
-    use_fqdn = reader.boolean(routes, "routes.use_fqdn", False)
+
+def _chart_layout(reader: _Reader, top: dict[str, Any], ports: Ports) -> str:
+    """`helm.layout`; the legacy layout only with the container ports the 0.x chart fixes."""
     helm = reader.section(top, "helm", {"layout"})
     layout = reader.string(helm, "helm.layout", "current")
     if layout not in CHART_LAYOUTS:
@@ -169,15 +222,11 @@ def parse_spec(raw: Any, path: Path) -> Spec:
                     f"is not possible with helm.layout legacy: the 0.x chart always uses "
                     f"{fixed}; set ports.{key}: {fixed} or helm.layout: current",
                 )
+    return layout
 
-    tls = reader.tls(
-        reader.section(
-            top,
-            "tls",
-            {"subject", "ca_validity_days", "cert_validity_days", "extra_sans", "clients"},
-        )
-    )
 
+def _warnings(host_ports: HostPorts, replicas: int) -> list[str]:
+    """True things about a valid spec that a user should hear once."""
     warnings = []
     for key, base in vars(host_ports).items():
         if base + replicas - 1 >= EPHEMERAL_PORTS.start and base <= EPHEMERAL_PORTS.stop:
@@ -194,30 +243,14 @@ def parse_spec(raw: Any, path: Path) -> Spec:
         warnings.append(
             f"replicas is {replicas}: an even count tolerates no more failures than {replicas - 1}"
         )
-    return Spec(
-        path=path,
-        release=release,
-        namespace=namespace,
-        cluster_domain=domain.lower(),
-        fullname_override=fullname_override,
-        cluster_name=cluster_name,
-        replicas=replicas,
-        image=image,
-        use_fqdn=use_fqdn,
-        chart_layout=layout,
-        jetstream=jetstream,
-        ports=ports,
-        host_ports=host_ports,
-        tls=tls,
-        warnings=tuple(warnings),
-    )
+    return warnings
 
 
 class _Reader:
     """Typed access to the raw mapping, failing with the field's dotted name."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, source: str) -> None:
+        self.path = source  # how errors name the spec
 
     def fail(self, name: str, value: object, why: str) -> None:
         raise SpecError(f"{self.path}: {name} = {yamlsafe.shown(value)} {why}")

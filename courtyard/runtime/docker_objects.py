@@ -16,10 +16,11 @@ from docker.models.containers import Container
 from docker.models.networks import Network
 from docker.models.volumes import Volume
 
-from courtyard.artefacts.node_containers import NodeSpec, sync_config_mount
+from courtyard.artefacts.node_containers import NodeDefinition, sync_config_mount
 from courtyard.core.errors import CourtyardError
 from courtyard.project import naming
 from courtyard.project.loaded import Project
+from courtyard.runtime import containers
 from courtyard.runtime.ownership import Owner, carries_cluster_labels, owner_of, refuse_foreign
 
 STOP_TIMEOUT = 10
@@ -108,7 +109,7 @@ def get_volume(client: docker.DockerClient, name: str) -> Volume | None:
 
 
 def check_names(
-    client: docker.DockerClient, project: Project, nodes: list[NodeSpec]
+    client: docker.DockerClient, project: Project, nodes: list[NodeDefinition]
 ) -> tuple[dict[str, Container | None], Network | None]:
     """Every name the cluster needs is free or ours; returns our containers and network.
 
@@ -164,33 +165,26 @@ def ensure_volume(client: docker.DockerClient, project: Project, name: str) -> b
     return True
 
 
-def create_node(client: docker.DockerClient, node: NodeSpec) -> Container:
+def create_node(client: docker.DockerClient, node: NodeDefinition) -> Container:
     """Create (not start) the container of one node, labelled with its fingerprint."""
-    api = client.api
-    binds = {str(host): {"bind": path, "mode": "ro"} for path, host in node.mounts}
-    binds[node.volume] = {"bind": naming.STORE_DIR, "mode": "rw"}
-    host_config = api.create_host_config(
-        binds=binds,
-        port_bindings={port: ("127.0.0.1", host_port) for port, host_port in node.ports},
+    return containers.create(
+        client,
+        containers.ContainerDefinition(
+            image=node.image,
+            name=node.name,
+            network=node.network,
+            aliases=node.aliases,
+            labels={**dict(node.labels), naming.HASH_LABEL: node.fingerprint},
+            entrypoint=node.entrypoint,
+            command=node.command,
+            read_only={str(host): path for path, host in node.mounts},
+            volumes={node.volume: naming.STORE_DIR},
+            ports=dict(node.ports),
+        ),
     )
-    networking = api.create_networking_config(
-        {node.network: api.create_endpoint_config(aliases=list(node.aliases))}
-    )
-    created = api.create_container(
-        image=node.image,
-        name=node.name,
-        hostname=node.name,
-        entrypoint=node.entrypoint,
-        command=node.command,
-        labels={**dict(node.labels), naming.HASH_LABEL: node.fingerprint},
-        ports=[port for port, _ in node.ports],
-        host_config=host_config,
-        networking_config=networking,
-    )
-    return client.containers.get(created["Id"])
 
 
-def start_node(client: docker.DockerClient, node: NodeSpec, old: Container | None) -> None:
+def start_node(client: docker.DockerClient, node: NodeDefinition, old: Container | None) -> None:
     """Start the node: its stopped container when it still fits, else a new one. Its mounted
     config folder first gets the generated config (unless a start gate is armed there)."""
     sync_config_mount(node)
@@ -222,7 +216,7 @@ def unpause_node(container: Container) -> None:
     container.unpause()
 
 
-def reconnect_node(client: docker.DockerClient, node: NodeSpec, container: Container) -> None:
+def reconnect_node(client: docker.DockerClient, node: NodeDefinition, container: Container) -> None:
     """Connect the container to its network again with every alias it must answer to."""
     network = get_network(client, node.network)
     if network is None:

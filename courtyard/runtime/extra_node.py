@@ -20,6 +20,7 @@ from courtyard.artefacts.files import write_file
 from courtyard.artefacts.nodeconf import render
 from courtyard.project import naming
 from courtyard.project.loaded import Project
+from courtyard.runtime import containers
 from courtyard.runtime.docker_objects import log_tail
 
 
@@ -75,21 +76,22 @@ def extra_node(
         write_file(folder / Path(naming.PROBE_KEY_FILE).name, key_pem, private=True)
         folder.chmod(0o755)
         labels = {**project.names.labels(project.spec_file), naming.ROLE_LABEL: "extra-node"}
-        container = client.containers.run(
-            image,
-            entrypoint=list(naming.ENTRYPOINT),
-            command=["--config", naming.PROBE_CONFIG_FILE],
-            name=name,
-            hostname=name,
-            labels=labels,
-            detach=True,
-            network=network or project.names.network,
-            volumes={tmp: {"bind": naming.PROBE_DIR, "mode": "ro"}},
-            ports={f"{spec.ports.monitor}/tcp": ("127.0.0.1", None)},
+        monitor = f"{spec.ports.monitor}/tcp"
+        container = containers.create(
+            client,
+            containers.ContainerDefinition(
+                image=image,
+                name=name,
+                network=network or project.names.network,
+                labels=labels,
+                entrypoint=naming.ENTRYPOINT,
+                command=["--config", naming.PROBE_CONFIG_FILE],
+                read_only={tmp: naming.PROBE_DIR},
+                ports={monitor: None},
+            ),
         )
         try:
-            container.reload()
-            bound = container.attrs["NetworkSettings"]["Ports"][f"{spec.ports.monitor}/tcp"]
-            yield ExtraNode(name, int(bound[0]["HostPort"]), container)
+            container.start()
+            yield ExtraNode(name, containers.published_port(container, monitor), container)
         finally:
             container.remove(force=True)

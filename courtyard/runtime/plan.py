@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from docker.models.containers import Container
 
-from courtyard.artefacts.node_containers import NodeSpec
+from courtyard.artefacts.node_containers import NodeDefinition
 from courtyard.project import naming
 
 ROLL_REASON = "spec or config changed"
@@ -45,7 +45,7 @@ def missing_aliases(container: Container, network: str, aliases: Iterable[str]) 
 
 def state_of(
     container: Container,
-    node: NodeSpec | None = None,
+    node: NodeDefinition | None = None,
     drift: Iterable[str] = (),
     stale_certs: Iterable[str] = (),
 ) -> ContainerState:
@@ -64,12 +64,16 @@ def state_of(
 class Plan:
     """What `up` does with each node."""
 
-    start: list[NodeSpec] = field(default_factory=list)  # absent or stopped: brought up together
-    roll: list[tuple[NodeSpec, str]] = field(default_factory=list)  # running, must be replaced
-    keep: list[NodeSpec] = field(default_factory=list)
-    unpause: list[NodeSpec] = field(default_factory=list)  # paused by someone: resumed
-    reconnect: list[NodeSpec] = field(default_factory=list)  # lost its aliases: reconnected
-    reload: list[tuple[NodeSpec, str]] = field(default_factory=list)  # new certificates
+    start: list[NodeDefinition] = field(
+        default_factory=list
+    )  # absent or stopped: brought up together
+    roll: list[tuple[NodeDefinition, str]] = field(
+        default_factory=list
+    )  # running, must be replaced
+    keep: list[NodeDefinition] = field(default_factory=list)
+    unpause: list[NodeDefinition] = field(default_factory=list)  # paused by someone: resumed
+    reconnect: list[NodeDefinition] = field(default_factory=list)  # lost its aliases: reconnected
+    reload: list[tuple[NodeDefinition, str]] = field(default_factory=list)  # new certificates
     remove: list[str] = field(default_factory=list)  # our containers beyond the spec's replicas
     reasons: dict[str, str] = field(default_factory=dict)  # why each node in `start` starts
 
@@ -78,16 +82,16 @@ class Plan:
         return not (self.start or self.roll or self.unpause or self.reconnect or self.reload)
 
     @property
-    def repairs(self) -> list[NodeSpec]:
+    def repairs(self) -> list[NodeDefinition]:
         return self.unpause + self.reconnect
 
     @property
-    def to_start_or_roll(self) -> list[NodeSpec]:
+    def to_start_or_roll(self) -> list[NodeDefinition]:
         return self.start + [node for node, _ in self.roll]
 
 
 def plan_nodes(
-    nodes: Iterable[NodeSpec],
+    nodes: Iterable[NodeDefinition],
     existing: Mapping[str, ContainerState | None],
     ours: Iterable[str] = (),
 ) -> Plan:

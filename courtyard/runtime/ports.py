@@ -12,7 +12,7 @@ from pathlib import Path
 
 from docker.models.containers import Container
 
-from courtyard.artefacts.node_containers import NodeSpec
+from courtyard.artefacts.node_containers import NodeDefinition
 from courtyard.core.errors import CourtyardError
 
 # Throw-away clusters (tests, benchmarks, the pytest plugin) take their host ports from here:
@@ -42,7 +42,7 @@ def published_ports(container: Container) -> set[int]:
     }
 
 
-def check_ports(nodes: Iterable[NodeSpec], held_by_us: set[int]) -> None:
+def check_ports(nodes: Iterable[NodeDefinition], held_by_us: set[int]) -> None:
     """Every host port the nodes need is free, or already published by our own containers."""
     for node in nodes:
         for container_port, host_port in node.ports:

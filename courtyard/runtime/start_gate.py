@@ -28,7 +28,7 @@ from pathlib import Path
 import docker
 
 from courtyard.artefacts.files import write_file
-from courtyard.artefacts.node_containers import NodeSpec
+from courtyard.artefacts.node_containers import NodeDefinition
 from courtyard.core.polling import WaitTimeout, poll
 from courtyard.project import naming
 from courtyard.project.layout import Layout
@@ -47,7 +47,7 @@ def supported(client: docker.DockerClient) -> bool:
     return "Docker Desktop" not in system
 
 
-def arm(nodes: Sequence[NodeSpec]) -> None:
+def arm(nodes: Sequence[NodeDefinition]) -> None:
     """Make each node's mounted config a FIFO, so its server waits at start."""
     for node in nodes:
         gate = node.mounted_config
@@ -73,7 +73,7 @@ def disarm(layout: Layout, pods: Sequence[str]) -> list[str]:
     return done
 
 
-def armed(nodes: Sequence[NodeSpec]) -> list[NodeSpec]:
+def armed(nodes: Sequence[NodeDefinition]) -> list[NodeDefinition]:
     return [node for node in nodes if node.mounted_config.is_fifo()]
 
 
@@ -90,7 +90,9 @@ def _open_writer(path: Path) -> int | None:
 
 
 def release(
-    nodes: Sequence[NodeSpec], running: Callable[[str], bool], timeout: float = ARRIVAL_TIMEOUT
+    nodes: Sequence[NodeDefinition],
+    running: Callable[[str], bool],
+    timeout: float = ARRIVAL_TIMEOUT,
 ) -> tuple[list[str], list[str]]:
     """Let every armed node's server read its config at once.
 
@@ -102,7 +104,7 @@ def release(
     waiting: dict[str, int] = {}
     pending = {node.name: node for node in armed(nodes)}
 
-    def arrive() -> dict[str, NodeSpec]:
+    def arrive() -> dict[str, NodeDefinition]:
         for name, node in list(pending.items()):
             fd = _open_writer(node.mounted_config)
             if fd is not None:
@@ -133,7 +135,7 @@ def release(
 
 
 def release_containers(
-    client: docker.DockerClient, nodes: Sequence[NodeSpec], timeout: float = ARRIVAL_TIMEOUT
+    client: docker.DockerClient, nodes: Sequence[NodeDefinition], timeout: float = ARRIVAL_TIMEOUT
 ) -> list[str]:
     """`release` for the nodes' containers; a late one is restarted. Returns those released.
 

@@ -11,14 +11,14 @@ import yaml
 
 from courtyard.artefacts import pki
 from courtyard.artefacts.compose import NETWORK_KEY, write_compose
-from courtyard.artefacts.node_containers import node_specs
+from courtyard.artefacts.node_containers import node_definitions
 from courtyard.checks import readiness
 from courtyard.checks.status import cluster_status
 from courtyard.checks.workload import create_stream, publish_once_reachable
 from courtyard.core.polling import WaitTimeout, poll
 from courtyard.project import naming
 from courtyard.project.naming import local_image
-from courtyard.runtime import docker_objects
+from courtyard.runtime import containers, docker_objects
 from courtyard.runtime.extra_node import extra_node
 from courtyard.runtime.teardown import down
 from courtyard.servers import monitor
@@ -55,13 +55,22 @@ def resolve_inside(client, project, names_to_resolve):
     script = "; ".join(
         f"echo '=== {n}'; /bin/busybox nslookup {n} 127.0.0.11" for n in names_to_resolve
     )
-    output = client.containers.run(
-        resolver_image(client),
-        ["sh", "-c", script],
-        remove=True,
-        network=project.names.network,
-        labels=project.names.labels(project.spec_file),
-    ).decode()
+    resolver = containers.create(
+        client,
+        containers.ContainerDefinition(
+            image=resolver_image(client),
+            name=f"{project.names.fullname}-resolver",
+            network=project.names.network,
+            labels=project.names.labels(project.spec_file),
+            command=["sh", "-c", script],
+        ),
+    )
+    try:
+        resolver.start()
+        resolver.wait(timeout=60)
+        output = resolver.logs().decode()
+    finally:
+        resolver.remove(force=True)
     answers: dict[str, set[str]] = {}
     for block in output.split("=== ")[1:]:
         name, _, rest = block.partition("\n")
@@ -202,7 +211,7 @@ def test_exported_compose_file_describes_the_containers_up_made(docker_client, c
     against the objects that wrote the file."""
     running = {c.name: c for c in docker_objects.our_containers(docker_client, cluster)}
     image = running[cluster.names.pod(0)].attrs["Config"]["Image"]
-    path = write_compose(cluster, node_specs(cluster, image))
+    path = write_compose(cluster, node_definitions(cluster, image))
     doc = yaml.safe_load(path.read_text())
     assert doc["networks"][NETWORK_KEY]["name"] == cluster.names.network
     assert sorted(doc["services"]) == sorted(running)

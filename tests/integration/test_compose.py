@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from courtyard.artefacts.compose import write_compose
-from courtyard.artefacts.node_containers import node_specs
+from courtyard.artefacts.node_containers import node_definitions
 from courtyard.checks import readiness, smoke
 from courtyard.commands.steps import prepare
 from courtyard.core.errors import CourtyardError
@@ -32,7 +32,7 @@ def test_compose_cluster_is_ready_passes_smoke_and_up_refuses_it(docker_client, 
     project = make_project()
     prepare(project)
     image = ensure_image(docker_client, project.spec.image).tag
-    nodes = node_specs(project, image)
+    nodes = node_definitions(project, image)
     path = write_compose(project, nodes)
     compose = [*compose_command(), "-f", str(path)]
     try:

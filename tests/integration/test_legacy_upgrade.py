@@ -13,8 +13,7 @@ from courtyard.helm import chart as helm_chart
 from courtyard.helm import importer as helm_import
 from courtyard.helm import pods as chart_pods
 from courtyard.helm import values_file
-from courtyard.helm import verify as helm_verify
-from courtyard.helm.verify import render_upgrade
+from courtyard.helm.upgrade import render_upgrade, upgrade_parity
 from courtyard.runtime import docker_objects
 from courtyard.runtime.image import ensure_image
 from courtyard.servers import monitor
@@ -32,7 +31,7 @@ def test_the_upgraded_release_keeps_every_acknowledged_message(make_project, doc
     project = make_project({"helm": {"layout": "legacy"}, "cluster_name": "nats"})
     ensure_certs(project.spec, project.names, project.layout)
     nodeconf.write_configs(project.spec, project.names, project.layout)
-    assert helm_verify.upgrade_parity(project, legacy, current).ok
+    assert upgrade_parity(project, legacy, current).ok
 
     old_objects, new_objects = render_upgrade(project, legacy, current)
     folder = files_folder(project)

@@ -15,6 +15,7 @@ from courtyard.core.polling import poll
 from courtyard.helm import chart as helm_chart
 from courtyard.helm import verify as helm_verify
 from courtyard.project import naming
+from courtyard.runtime import containers
 from courtyard.runtime.image import ensure_image
 from courtyard.servers.natsclient import connect, run_quietly
 from tests.helpers import CURRENT_CHART, real_chart
@@ -92,18 +93,21 @@ def test_the_chart_rendered_config_refuses_the_same(make_project, docker_client,
     (tmp_path / "nats.conf").write_text(conf)
     mounts = {naming.CONFIG_FILE: tmp_path / "nats.conf", **nodeconf.tls_mounts(project.layout)}
     names = project.names
-    docker_client.containers.run(
-        ensure_image(docker_client).tag,
-        entrypoint=list(naming.ENTRYPOINT),
-        command=list(naming.COMMAND),
-        name=names.pod(0),
-        detach=True,
-        environment={"SERVER_NAME": names.pod(0), "POD_NAME": names.pod(0)},
-        labels=names.labels(str(project.spec.path), 0),
-        volumes={str(host): {"bind": path, "mode": "ro"} for path, host in mounts.items()},
-        tmpfs={"/var/run/nats": "", naming.STORE_DIR: ""},
-        ports={f"{project.spec.ports.client}/tcp": ("127.0.0.1", names.client_host_port(0))},
-    )
+    containers.create(
+        docker_client,
+        containers.ContainerDefinition(
+            image=ensure_image(docker_client).tag,
+            name=names.pod(0),
+            network=names.network,
+            labels=names.labels(str(project.spec.path), 0),
+            entrypoint=naming.ENTRYPOINT,
+            command=naming.COMMAND,
+            environment={"SERVER_NAME": names.pod(0), "POD_NAME": names.pod(0)},
+            read_only={str(host): path for path, host in mounts.items()},
+            tmpfs=["/var/run/nats", naming.STORE_DIR],
+            ports={f"{project.spec.ports.client}/tcp": names.client_host_port(0)},
+        ),
+    ).start()
 
     async def probe():
         admin = await connect(project, [0])

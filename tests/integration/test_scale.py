@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from courtyard.artefacts.node_containers import node_specs
+from courtyard.artefacts.node_containers import node_definitions
 from courtyard.checks import smoke
 from courtyard.checks.status import cluster_status
 from courtyard.runtime import docker_objects, start_gate
@@ -33,7 +33,7 @@ def test_five_nodes_start_together_come_up_and_pass_the_smoke(docker_client, mak
     # The engine starts containers about 0.2 s apart (0.8 s for five); released by the gate,
     # the servers start within a moment of each other.
     assert spread < 0.1, f"servers started {spread:.3f}s apart: {starts}"
-    nodes = node_specs(project, "unused")
+    nodes = node_definitions(project, "unused")
     assert start_gate.armed(nodes) == []  # every gate is the regular config again
     status = cluster_status(docker_client, project)
     assert status.healthy, status.problems
@@ -48,7 +48,7 @@ def test_servers_left_at_the_gate_by_an_interrupted_up_are_released(docker_clien
     containers = docker_objects.our_containers(docker_client, own_cluster)
     docker_objects.in_parallel([lambda c=c: c.stop(timeout=5) for c in containers])
     image = containers[0].attrs["Config"]["Image"]
-    nodes = node_specs(own_cluster, image)
+    nodes = node_definitions(own_cluster, image)
     start_gate.arm(nodes)
     for container in containers:
         container.start()

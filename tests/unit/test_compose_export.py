@@ -8,7 +8,7 @@ import yaml
 
 from courtyard.artefacts.certs import ensure_certs
 from courtyard.artefacts.compose import NETWORK_KEY, write_compose
-from courtyard.artefacts.node_containers import node_specs
+from courtyard.artefacts.node_containers import node_definitions
 from courtyard.artefacts.nodeconf import write_configs
 from courtyard.project import naming
 from courtyard.project.naming import local_image, official_image
@@ -18,7 +18,7 @@ def exported(project_factory, image):
     project = project_factory()
     ensure_certs(project.spec, project.names, project.layout)
     write_configs(project.spec, project.names, project.layout)
-    nodes = node_specs(project, image)
+    nodes = node_definitions(project, image)
     path = write_compose(project, nodes)
     return project, nodes, path, yaml.safe_load(path.read_text())
 

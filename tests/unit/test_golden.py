@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from courtyard.artefacts.compose import write_compose
-from courtyard.artefacts.node_containers import node_specs
+from courtyard.artefacts.node_containers import node_definitions
 from courtyard.project.loaded import load_project
 from courtyard.project.naming import local_image
 from tests.helpers import REPO, invoke, write_spec
@@ -62,7 +62,7 @@ def outputs(tmp_path_factory) -> dict[str, str]:
     found["helm/README.md"] = helm.joinpath("README.md").read_text()
     found["helm/secrets-shape.yaml"] = secrets_shape(helm.joinpath("secrets.yaml").read_text())
     project = load_project(root / "config" / "courtyard.yaml")
-    compose = write_compose(project, node_specs(project, local_image()))
+    compose = write_compose(project, node_definitions(project, local_image()))
     found["compose/docker-compose.yml"] = compose.read_text()
     found["compose/.env"] = compose.parent.joinpath(".env").read_text()
     return {name: normalise(text, root) for name, text in found.items()}

@@ -14,9 +14,9 @@ from courtyard.core.errors import CourtyardError
 from courtyard.helm import chart as helm_chart
 from courtyard.helm import doctor as helm_doctor
 from courtyard.helm import importer as helm_import
+from courtyard.helm import upgrade as helm_upgrade
 from courtyard.helm import values as helm_values
 from courtyard.helm import values_file
-from courtyard.helm import verify as helm_verify
 from courtyard.project.load import load_spec
 from tests.helpers import CURRENT_CHART, LEGACY_CHART, REPO, invoke, real_chart
 
@@ -170,7 +170,7 @@ def test_import_takes_the_extra_sans_of_a_real_certificate(project_factory, tmp_
     path.write_text(yaml.safe_dump_all([values, secret]))
     result = helm_import.import_values(values_file.read(path))
     # Derived names are not repeated; only the one the spec could not derive is kept.
-    assert result.spec["tls"]["extra_sans"] == ["DNS:nats.prod.example.com"]
+    assert result.raw["tls"]["extra_sans"] == ["DNS:nats.prod.example.com"]
     assert result.release == "skunkwolf-nats"
 
 
@@ -208,7 +208,7 @@ def test_the_upgrade_keeps_what_a_statefulset_cannot_change(
 ):
     project = project_factory({"helm": {"layout": "legacy"}, **changes})
     ensure_certs(project.spec, project.names, project.layout)
-    report = helm_verify.upgrade_parity(project, *upgrade_charts)
+    report = helm_upgrade.upgrade_parity(project, *upgrade_charts)
     assert report.differing == [], report.differing
     assert report.uncovered == []
     fields = {name: old for name, old, _ in report.fields}
@@ -229,23 +229,25 @@ def test_an_upgrade_without_a_prescribed_setting_fails_naming_the_field(
 ):
     project = project_factory({"helm": {"layout": "legacy"}})
     ensure_certs(project.spec, project.names, project.layout)
-    upgrade = helm_values.upgrade_values
+    upgrade = helm_upgrade.upgrade_values
 
     def without(p):
         values = upgrade(p)
         del values[dropped]
         return values
 
-    monkeypatch.setattr(helm_values, "upgrade_values", without)
-    report = helm_verify.upgrade_parity(project, *upgrade_charts)
+    monkeypatch.setattr(helm_upgrade, "upgrade_values", without)
+    report = helm_upgrade.upgrade_parity(project, *upgrade_charts)
     assert report.differing[0][0] == field
     assert not report.ok
 
 
 def test_the_upgrade_export_refuses_a_current_spec_and_unknown_sources(project_factory):
-    from courtyard.helm.export import export_helm
+    from courtyard.commands.exports import check_upgrade_source
 
     with pytest.raises(CourtyardError, match=r"needs the spec of the 0\.x release"):
-        export_helm(project_factory(), upgrade_from="legacy")
+        helm_upgrade.export_upgrade(project_factory())
     with pytest.raises(CourtyardError, match="is not known; the only release"):
-        export_helm(project_factory({"helm": {"layout": "legacy"}}), upgrade_from="v1")
+        check_upgrade_source("v1")
+    check_upgrade_source("legacy")
+    check_upgrade_source(None)

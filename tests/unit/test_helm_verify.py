@@ -7,7 +7,7 @@ import pytest
 
 from courtyard.artefacts import nodeconf
 from courtyard.artefacts.certs import ensure_certs
-from courtyard.artefacts.node_containers import node_specs
+from courtyard.artefacts.node_containers import node_definitions
 from courtyard.core.errors import CourtyardError
 from courtyard.helm import chart as helm_chart
 from courtyard.helm.verify import render, verify
@@ -90,7 +90,7 @@ def test_the_charts_reloader_watches_every_certificate_folder_the_nats_container
     certificate_folders = {naming.ROUTE_TLS_DIR, naming.CLIENT_TLS_DIR, naming.CA_DIR}
     assert certificate_folders <= mounts("nats")
     assert certificate_folders <= mounts("reloader")
-    node = node_specs(project, "img")[0]
+    node = node_definitions(project, "img")[0]
     assert certificate_folders <= set(dict(node.mounts))
 
 

@@ -6,7 +6,7 @@ import base64
 import stat
 
 from courtyard.artefacts.certs import ensure_certs
-from courtyard.artefacts.node_containers import node_specs
+from courtyard.artefacts.node_containers import node_definitions
 from courtyard.artefacts.nodeconf import write_configs
 from courtyard.helm.export import secret_manifests
 from courtyard.project import naming
@@ -20,7 +20,7 @@ def prepared(project_factory, changes=None):
 
 
 def prints(project, image="img"):
-    return [node.fingerprint for node in node_specs(project, image)]
+    return [node.fingerprint for node in node_definitions(project, image)]
 
 
 def test_fingerprint_is_stable_while_nothing_changes(project_factory):
@@ -66,7 +66,7 @@ def test_certificate_folders_hold_exactly_the_exported_secrets(project_factory):
         exported = {k: base64.b64decode(v) for k, v in by_secret[secret].items()}
         assert on_disk == exported, secret
     assert stat.S_IMODE((folders[names.route_secret] / "tls.key").stat().st_mode) == 0o600
-    mounts = dict(node_specs(project, "img")[0].mounts)
+    mounts = dict(node_definitions(project, "img")[0].mounts)
     assert {
         mounts[path] for path in (naming.ROUTE_TLS_DIR, naming.CLIENT_TLS_DIR, naming.CA_DIR)
     } == set(folders.values())
@@ -76,7 +76,7 @@ def test_definition_follows_the_names_module(project_factory):
     project = prepared(
         project_factory, {"host_ports": {"client": 5000, "monitor": 6000, "cluster": 7000}}
     )
-    nodes = node_specs(project, "img")
+    nodes = node_definitions(project, "img")
     names = project.names
     assert [n.name for n in nodes] == names.pods
     assert [(n.ports[0][1], n.ports[1][1]) for n in nodes] == [

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from courtyard.artefacts.node_containers import NodeSpec
+from courtyard.artefacts.node_containers import NodeDefinition
 from courtyard.runtime.plan import ROLL_REASON, ContainerState, plan_nodes
 
 
-def node(index: int, fingerprint: str = "f1") -> NodeSpec:
+def node(index: int, fingerprint: str = "f1") -> NodeDefinition:
     name = f"n-{index}"
-    return NodeSpec(
+    return NodeDefinition(
         index=index,
         name=name,
         image="img",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from courtyard.artefacts.node_containers import NodeSpec
+from courtyard.artefacts.node_containers import NodeDefinition
 from courtyard.core.polling import poll
 from courtyard.project import naming
 from courtyard.project.server import server_binary
@@ -28,11 +28,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def gated_node(tmp_path: Path, index: int) -> NodeSpec:
+def gated_node(tmp_path: Path, index: int) -> NodeDefinition:
     name = f"n-{index}"
     config = tmp_path / f"{name}.conf"
     config.write_text(f'server_name: "{name}"\nhost: "127.0.0.1"\nport: {free_port()}\n')
-    return NodeSpec(
+    return NodeDefinition(
         index=index, name=name, image="-", network="-", aliases=(), volume="-",
         mounts=((naming.CONFIG_DIR, tmp_path / name / "nats-config"),), ports=(), labels=(),
         config_file=config, fingerprint="-",
@@ -53,7 +53,7 @@ def start_time(log: Path) -> dt.datetime:
 def servers(tmp_path):
     procs: dict[str, subprocess.Popen] = {}
 
-    def start(node: NodeSpec) -> None:
+    def start(node: NodeDefinition) -> None:
         log = tmp_path / f"{node.name}.log"
         procs[node.name] = subprocess.Popen(
             [str(server_binary()), "-c", str(node.mounted_config), "-l", str(log)],
@@ -115,7 +115,7 @@ def test_down_disarms_a_gate_nobody_reads_any_more(project_factory):
     layout, pod = project.layout, project.names.pod(1)
     layout.node_config(pod).parent.mkdir(parents=True)
     layout.node_config(pod).write_text("server_name: x\n")
-    node = NodeSpec(
+    node = NodeDefinition(
         index=1, name=pod, image="-", network="-", aliases=(), volume="-",
         mounts=((naming.CONFIG_DIR, layout.node_config_mount(pod)),), ports=(), labels=(),
         config_file=layout.node_config(pod), fingerprint="-",
