@@ -7,8 +7,10 @@ line on stderr and exit code 1, never a traceback.
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import sys
+import traceback
 from pathlib import Path
 
 from docker.errors import DockerException
@@ -33,13 +35,30 @@ os.environ.setdefault(
 )
 
 
+def debugging() -> bool:
+    """COURTYARD_DEBUG=1, or invoke's own --debug (-d): show the traceback behind a message."""
+    return os.environ.get("COURTYARD_DEBUG") == "1" or logging.getLogger().isEnabledFor(
+        logging.DEBUG
+    )
+
+
 def user_errors(func):
-    """Turn a CourtyardError into a one-line message and exit code 1."""
+    """Turn a CourtyardError into a one-line message and exit code 1; with debugging on,
+    the traceback of the error comes first."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
+        except BaseException:
+            if debugging():
+                traceback.print_exc()
+            raise
+
+    @functools.wraps(func)
+    def one_line(*args, **kwargs):
+        try:
+            return wrapper(*args, **kwargs)
         except CourtyardError as exc:
             diagnosis = getattr(exc, "diagnosis", "")
             if diagnosis:
@@ -71,7 +90,7 @@ def user_errors(func):
                 code=1,
             ) from None
 
-    return wrapper
+    return one_line
 
 
 @task(

@@ -140,52 +140,80 @@ async def probe_identity(
     """One allowed publish, subscribe and stream operation (`jetstream`: when the cluster
     has a JetStream meta leader); every refusal the spec implies. `nodes` limits which
     nodes the identity connects to."""
-    rights = permissions(identity) or {}
-    publish = rights.get("publish", {}).get("allow", [])
-    subscribe = rights.get("subscribe", {}).get("allow", [])
     refusals = Refusals()
     nc = await connect_as(project, identity, refusals, nodes)
-    done: list[str] = []
     failed: list[str] = []
     try:
-        if identity.publish:
-            subject = example_subject(identity.publish[0], f"smoke-{tag}")
-            ok = await delivered(nc, admin, subject)
-            (done if ok else failed).append(f"publish {subject}")
-        if identity.subscribe:
-            subject = example_subject(identity.subscribe[0], f"smoke-{tag}")
-            ok = await delivered(admin, nc, subject)
-            (done if ok else failed).append(f"subscribe {subject}")
-        owned = [*identity.streams, *(bucket_stream(b) for b in identity.buckets)]
-        if owned and jetstream:
-            done.append(await stream_round_trip(nc, owned[0], created))
-
-        refused: list[str] = []
-        outside = f"{naming.PREFIX}.smoke.{tag}.outside"
-        if not allowed(publish, outside):
-            await nc.publish(outside, b"")
-            await nc.flush()
-            (refused if await refusals.wait_for("publish", outside) else failed).append(
-                f"publish {outside}"
-            )
-        if not allowed(subscribe, outside):
-            await nc.subscribe(outside)
-            await nc.flush()
-            ok = await refusals.wait_for("subscription", outside)
-            (refused if ok else failed).append(f"subscribe {outside}")
-        for label, subject in (
-            ("$SYS server ping", ADMIN_PING),
-            (f"info of {foreign_stream}", f"$JS.API.STREAM.INFO.{foreign_stream}"),
-            (f"read of {foreign_stream}", f"$JS.API.STREAM.MSG.GET.{foreign_stream}"),
-            (f"delete of {foreign_stream}", f"$JS.API.STREAM.DELETE.{foreign_stream}"),
-        ):
-            ok = await refused_request(nc, refusals, subject)
-            (refused if ok else failed).append(label)
+        done = await _what_it_may(nc, admin, identity, tag, created, failed, jetstream)
+        refused = await _what_it_may_not(nc, identity, refusals, foreign_stream, tag, failed)
     finally:
         await nc.close()
     if failed:
         raise CheckFailed(f"{identity.name}: NOT as the spec says: {', '.join(failed)}")
     return f"allowed: {', '.join(done) or '-'}; refused: {', '.join(refused)}"
+
+
+async def _what_it_may(
+    nc: Client,
+    admin: Client,
+    identity: ClientIdentity,
+    tag: str,
+    created: Created,
+    failed: list[str],
+    jetstream: bool,
+) -> list[str]:
+    """The first subject it may publish to and subscribe to, and its first stream: done
+    (returned) or, when refused, appended to `failed`."""
+    done: list[str] = []
+    if identity.publish:
+        subject = example_subject(identity.publish[0], f"smoke-{tag}")
+        ok = await delivered(nc, admin, subject)
+        (done if ok else failed).append(f"publish {subject}")
+    if identity.subscribe:
+        subject = example_subject(identity.subscribe[0], f"smoke-{tag}")
+        ok = await delivered(admin, nc, subject)
+        (done if ok else failed).append(f"subscribe {subject}")
+    owned = [*identity.streams, *(bucket_stream(b) for b in identity.buckets)]
+    if owned and jetstream:
+        done.append(await stream_round_trip(nc, owned[0], created))
+    return done
+
+
+async def _what_it_may_not(
+    nc: Client,
+    identity: ClientIdentity,
+    refusals: Refusals,
+    foreign_stream: str,
+    tag: str,
+    failed: list[str],
+) -> list[str]:
+    """A subject outside its lists, the $SYS ping and another stream's API: refused
+    (returned) or, when the server let it through, appended to `failed`."""
+    rights = permissions(identity) or {}
+    publish = rights.get("publish", {}).get("allow", [])
+    subscribe = rights.get("subscribe", {}).get("allow", [])
+    refused: list[str] = []
+    outside = f"{naming.PREFIX}.smoke.{tag}.outside"
+    if not allowed(publish, outside):
+        await nc.publish(outside, b"")
+        await nc.flush()
+        (refused if await refusals.wait_for("publish", outside) else failed).append(
+            f"publish {outside}"
+        )
+    if not allowed(subscribe, outside):
+        await nc.subscribe(outside)
+        await nc.flush()
+        ok = await refusals.wait_for("subscription", outside)
+        (refused if ok else failed).append(f"subscribe {outside}")
+    for label, subject in (
+        ("$SYS server ping", ADMIN_PING),
+        (f"info of {foreign_stream}", f"$JS.API.STREAM.INFO.{foreign_stream}"),
+        (f"read of {foreign_stream}", f"$JS.API.STREAM.MSG.GET.{foreign_stream}"),
+        (f"delete of {foreign_stream}", f"$JS.API.STREAM.DELETE.{foreign_stream}"),
+    ):
+        ok = await refused_request(nc, refusals, subject)
+        (refused if ok else failed).append(label)
+    return refused
 
 
 async def system_ping(nc: Client, replicas: int) -> int:

@@ -246,7 +246,19 @@ class Smoke:
             raise CheckFailed("not tried: a JetStream store is full")
 
     async def jetstream(self) -> str:
+        """Publish through node 0, see it replicated through node 1, read it in order
+        through node 2."""
         stream, subject = f"SMOKE_{self.tag}", f"smoke.{self.tag}.js"
+        await self._publish_in_order(stream, subject)
+        info = await self._replicated(stream)
+        replicas = (info.cluster.replicas or []) if info.cluster else []
+        await self._read_in_order(stream, subject)
+        return (
+            f"{stream} R{self.replicas} file: {self.messages} acked via node 0, "
+            f"{len(replicas) + 1} replicas current via node 1, read in order via node 2"
+        )
+
+    async def _publish_in_order(self, stream: str, subject: str) -> None:
         js0 = self.conns[self.node_index(0)].jetstream(publish_async_max_pending=256)
         await create_stream(
             js0,
@@ -263,6 +275,9 @@ class Smoke:
         acks = await asyncio.gather(*futures)
         if [first] + [ack.seq for ack in acks] != list(range(1, self.messages + 1)):
             raise CheckFailed("acknowledged sequences are not 1..N in publish order")
+
+    async def _replicated(self, stream: str):
+        """The stream's info through node 1 once it holds every message on every replica."""
         js1 = self.conns[self.node_index(1)].jetstream()
 
         def lagging(info) -> list[str]:
@@ -270,7 +285,7 @@ class Smoke:
             return [r.name for r in replicas if not r.current]
 
         try:
-            info = await poll_async(
+            return await poll_async(
                 lambda: js1.stream_info(stream),
                 timeout=10,
                 what=f"node 1 to see {self.messages} messages and every replica current",
@@ -282,7 +297,8 @@ class Smoke:
                 f"stream info from node 1: {last.state.messages} messages, "
                 f"replicas not current: {', '.join(lagging(last)) or '-'}"
             ) from None
-        replicas = (info.cluster.replicas or []) if info.cluster else []
+
+    async def _read_in_order(self, stream: str, subject: str) -> None:
         js2 = self.conns[self.node_index(2)].jetstream()
         psub = await js2.pull_subscribe(
             f"{subject}.>",
@@ -310,10 +326,6 @@ class Smoke:
                     )
                 await msg.ack()
                 expected += 1
-        return (
-            f"{stream} R{self.replicas} file: {self.messages} acked via node 0, "
-            f"{len(replicas) + 1} replicas current via node 1, read in order via node 2"
-        )
 
     # d. ------------------------------------------------------------------------------------
     async def kv_unless_full(self) -> str:

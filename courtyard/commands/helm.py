@@ -58,47 +58,46 @@ def _or_dash(items: list[str]) -> str:
     return ", ".join(items) if items else "-"
 
 
-def print_diagnosis(d: Diagnosis) -> None:
-    dep = d.deployment
+def deployment_rows(dep) -> list[tuple[str, object]]:
+    """The rendered deployment as (what, rendered) rows, for people."""
     js = dep.jetstream
-    rows = [
+    cluster = "none"
+    if dep.cluster:
+        cluster = (
+            f"named {dep.cluster_name}" if dep.cluster_name else "unnamed (the servers pick one)"
+        )
+    jetstream = "off"
+    if js:
+        jetstream = (
+            f"memory {js['memory_store'] or 'unlimited'}, "
+            f"file {js['file_store'] or 'unlimited'} in {js['store_dir'] or '(temp dir)'}"
+        )
+
+    def provided(s) -> str:
+        if not s.in_file:
+            return "not in the file: create it first"
+        return "in the file" + (", placeholders only" if s.placeholders else "")
+
+    return [
         ("replicas", dep.replicas),
-        (
-            "cluster",
-            (f"named {dep.cluster_name}" if dep.cluster_name else "unnamed (the servers pick one)")
-            if dep.cluster
-            else "none",
-        ),
+        ("cluster", cluster),
         *[("routes" if i == 0 else "", route) for i, route in enumerate(dep.routes or ["-"])],
         ("route TLS", dep.route_tls),
         ("client TLS", dep.client_tls),
-        (
-            "JetStream",
-            (
-                f"memory {js['memory_store'] or 'unlimited'}, "
-                f"file {js['file_store'] or 'unlimited'} in {js['store_dir'] or '(temp dir)'}"
-            )
-            if js
-            else "off",
-        ),
+        ("JetStream", jetstream),
         ("PVCs", _or_dash([f"{p['name']} ({p['size']})" for p in dep.pvcs])),
         (
             "Secrets",
             _or_dash(
-                [
-                    f"{s.name} at {', '.join(s.mounted_at)} ("
-                    + (
-                        "in the file" + (", placeholders only" if s.placeholders else "")
-                        if s.in_file
-                        else "not in the file: create it first"
-                    )
-                    + ")"
-                    for s in dep.secrets
-                ]
+                [f"{s.name} at {', '.join(s.mounted_at)} ({provided(s)})" for s in dep.secrets]
             ),
         ),
         ("image", dep.image),
     ]
+
+
+def print_diagnosis(d: Diagnosis) -> None:
+    rows = deployment_rows(d.deployment)
     print(f"What nats/nats {d.chart_version} deploys with this file:")
     print(table(["", "rendered"], rows))
     if d.unread:

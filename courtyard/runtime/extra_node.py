@@ -34,22 +34,10 @@ class ExtraNode:
         return log_tail(self.container, lines)
 
 
-@contextmanager
-def extra_node(
-    client: docker.DockerClient,
-    project: Project,
-    image: str,
-    name: str,
-    routes: list[str],
-    cert_pem: bytes,
-    key_pem: bytes,
-    ca_pem: bytes,
-    network: str | None = None,
-) -> Iterator[ExtraNode]:
-    """Run `name` on `network` (default: the cluster's) with the given route TLS material
-    and routes; removed on exit."""
+def _probe_config(project: Project, name: str, routes: list[str]) -> dict:
+    """A node config that dials `routes` with the probe's route TLS, and serves monitoring."""
     spec = project.spec
-    config = {
+    return {
         "server_name": name,
         "port": spec.ports.client,
         "http_port": spec.ports.monitor,
@@ -65,6 +53,24 @@ def extra_node(
             },
         },
     }
+
+
+@contextmanager
+def extra_node(
+    client: docker.DockerClient,
+    project: Project,
+    image: str,
+    name: str,
+    routes: list[str],
+    cert_pem: bytes,
+    key_pem: bytes,
+    ca_pem: bytes,
+    network: str | None = None,
+) -> Iterator[ExtraNode]:
+    """Run `name` on `network` (default: the cluster's) with the given route TLS material
+    and routes; removed on exit."""
+    spec = project.spec
+    config = _probe_config(project, name, routes)
     with tempfile.TemporaryDirectory(prefix="courtyard-extra-") as tmp:
         folder = Path(tmp)
         for file, data in (

@@ -181,3 +181,28 @@ def test_only_the_naming_module_spells_names(module):
 def test_the_names_check_can_fail(snippet, what):
     assert names_built_in(f'"""A module."""\n# {snippet}{snippet}') == [what]
     assert names_built_in(f'"""A module that says {snippet.strip()} in prose."""\n') == []
+
+
+# checks/ only asks ----------------------------------------------------------------------
+# What changes a node or the disk: signals and lifecycle calls on a container, writing files
+# or records. The checks ask the servers and the engine; acting is runtime's and servers'.
+ACTIONS = re.compile(
+    r"\.(kill|pause|stop|restart|disconnect)\(|\bwrite_file\b|\brecord_(digest|loaded)\b"
+    r"|\.write_(text|bytes)\("
+)
+CHECKS = [name for name in MODULES if name.startswith("courtyard.checks.")]
+
+
+def actions_in(text: str) -> list[str]:
+    return [match.group(0) for match in ACTIONS.finditer(code_only(text))]
+
+
+@pytest.mark.parametrize("module", CHECKS)
+def test_checks_only_ask(module):
+    assert actions_in(MODULES[module].read_text()) == []
+
+
+def test_the_checks_only_ask_rule_can_fail():
+    assert actions_in('"""A module."""\ncontainer.kill(signal="SIGHUP")\n') == [".kill("]
+    assert actions_in('"""A module."""\nrecord_loaded(project, 0)\n') == ["record_loaded"]
+    assert actions_in('"""A module that says container.kill() in prose."""\n') == []

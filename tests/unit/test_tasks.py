@@ -38,6 +38,23 @@ def test_bad_spec_is_one_line_without_traceback(tmp_path):
     assert not (tmp_path / "certs").exists()
 
 
+def test_debugging_brings_back_the_traceback_behind_the_sentence(tmp_path):
+    spec = write_spec(tmp_path, {"replicas": 0})
+    for how, env in (
+        ("COURTYARD_DEBUG=1", {**os.environ, "COURTYARD_DEBUG": "1"}),
+        ("invoke --debug", None),
+    ):
+        args = (
+            ("--debug", "certs", "--spec", str(spec))
+            if env is None
+            else ("certs", "--spec", str(spec))
+        )
+        proc = invoke(*args, env=env)
+        assert proc.returncode == 1, how
+        assert "Traceback" in proc.stderr and "SpecError" in proc.stderr, how
+        assert "replicas = 0 must be between 1 and 9" in proc.stderr.splitlines()[-1], how
+
+
 def test_bad_san_list_names_the_entry(tmp_path):
     spec = write_spec(tmp_path)
     proc = invoke("cert", "-c", "NATS Cluster", "-o", "x", "-s", "DNS:a, b", "--spec", str(spec))
