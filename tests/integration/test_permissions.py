@@ -15,7 +15,7 @@ from courtyard.core.polling import poll
 from courtyard.helm import chart as helm_chart
 from courtyard.helm import verify as helm_verify
 from courtyard.project import naming
-from courtyard.runtime import containers
+from courtyard.runtime import containers, docker_objects
 from courtyard.runtime.image import ensure_image
 from courtyard.servers.natsclient import connect, run_quietly
 from tests.helpers import CURRENT_CHART, real_chart
@@ -93,6 +93,7 @@ def test_the_chart_rendered_config_refuses_the_same(make_project, docker_client,
     (tmp_path / "nats.conf").write_text(conf)
     mounts = {naming.CONFIG_FILE: tmp_path / "nats.conf", **nodeconf.tls_mounts(project.layout)}
     names = project.names
+    docker_objects.ensure_network(docker_client, project)
     containers.create(
         docker_client,
         containers.ContainerDefinition(
