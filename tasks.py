@@ -21,6 +21,7 @@ from courtyard.commands import certs as certs_cmd
 from courtyard.commands import cluster, exports
 from courtyard.commands import configs as configs_cmd
 from courtyard.commands import helm as helm_bridge
+from courtyard.commands import report as report_cmd
 from courtyard.commands import rotate as rotate_cmd
 from courtyard.commands import smoke as smoke_cmd
 from courtyard.core.errors import CourtyardError
@@ -189,6 +190,21 @@ def down(c, spec=None, volumes=False):
 def status(c, spec=None, json=False):
     """Show every node's state, routes, meta leader and JetStream totals; non-zero if unhealthy."""
     cluster.status(spec, as_json=json)
+
+
+@task(
+    help={
+        "spec": SPEC_HELP,
+        "identity": "system identity to ask through (default: the spec's first)",
+        "json": JSON_HELP,
+        "watch": "refresh in place until Ctrl-C",
+        "interval": "seconds between refreshes with --watch (default 2)",
+    }
+)
+@user_errors
+def report(c, spec=None, identity=None, json=False, watch=False, interval=2.0):
+    """Ask every server through the system identity: servers, JetStream, meta group, streams."""
+    report_cmd.report(spec, identity=identity, as_json=json, watch=watch, interval=float(interval))
 
 
 @task(

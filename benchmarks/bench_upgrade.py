@@ -19,7 +19,7 @@ import time
 
 from benchmarks.common import bench_project, median
 from courtyard.artefacts.certs import ensure_certs
-from courtyard.harness.upgrade_rehearsal import files_folder, rehearse, start_release
+from courtyard.harness.upgrade_rehearsal import files_folder, rehearse
 from courtyard.helm import chart as helm_chart
 from courtyard.helm import pods as chart_pods
 from courtyard.helm import values as helm_values
@@ -46,7 +46,7 @@ def main() -> None:
             old_objects, new_objects = render_upgrade(project, legacy, current)
             old = chart_pods.pods_of(old_objects, project, files_folder(project) / "0.x")
             new = chart_pods.pods_of(new_objects, project, files_folder(project) / "upgrade")
-            start_release(client, project, old, image)
+            chart_pods.run_release(client, project, old, image)
             started = time.monotonic()
             report = run_quietly(rehearse(client, project, old, new, image))
             rolls.append(time.monotonic() - started)

@@ -6,10 +6,12 @@ Courtyard had users still are: adding users never hides data, and a rolling upda
 config without users keeps its routes (both sides know the same accounts). A restricted
 identity's `streams` and `buckets` expand to the JetStream API subjects that create, use and
 delete exactly those streams (and their consumers); its replies arrive on its own inbox
-prefix. Admin identities (plain names in the spec) and Courtyard's own have full access,
-which includes the server ping the system account answers for every account; nobody can log
-in to the system account itself. The same block goes into every node's config and into the
-Helm values, so the chart enforces what the local cluster does.
+prefix. Admin identities (plain names in the spec) and Courtyard's own have full access to
+the global account. System identities (`system: true`) are the users of the system account,
+`$SYS`: they make the requests `nats server list/ping/info/report` send, and reach no
+application subject; nobody else can log in there. The route and server certificates map
+to no user at all. The same block goes into every node's config and into the Helm values,
+so the chart enforces what the local cluster does.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ from courtyard.artefacts.certs import client_name
 from courtyard.project import naming
 from courtyard.project.model import ClientIdentity, Spec
 
-# The `$SYS` request an admin makes to list the servers: every server answers it (with the
-# account's connections there). Restricted identities may not send it.
+# The `$SYS` request every account may send (each server answers with that account's
+# connections): restricted identities may not send even that.
 ADMIN_PING = "$SYS.REQ.SERVER.PING.CONNZ"
+# What `nats server list` sends: only the system account gets answers.
+SERVER_PING = "$SYS.REQ.SERVER.PING"
 JETSTREAM_INFO = "$JS.API.INFO"
 
 
@@ -89,6 +93,11 @@ def identities(spec: Spec) -> list[ClientIdentity]:
     return [*spec.tls.clients, ClientIdentity(naming.RESERVED_IDENTITY)]
 
 
+def application_identities(spec: Spec) -> list[ClientIdentity]:
+    """The users of the global account: every identity but the system ones."""
+    return [identity for identity in identities(spec) if not identity.system]
+
+
 def user(spec: Spec, identity: ClientIdentity) -> dict[str, Any]:
     entry: dict[str, Any] = {"user": client_name(spec, identity.name).to_x509().rfc4514_string()}
     rights = permissions(identity)
@@ -98,16 +107,27 @@ def user(spec: Spec, identity: ClientIdentity) -> dict[str, Any]:
 
 
 def users(spec: Spec) -> list[dict[str, Any]]:
-    """One user per identity, named by its certificate's subject."""
-    return [user(spec, identity) for identity in identities(spec)]
+    """One user of the global account per identity, named by its certificate's subject."""
+    return [user(spec, identity) for identity in application_identities(spec)]
+
+
+def system_users(spec: Spec) -> list[dict[str, Any]]:
+    """The system account's users: one per system identity."""
+    return [user(spec, identity) for identity in spec.tls.system_identities]
+
+
+def system_account(spec: Spec) -> dict[str, Any]:
+    """The `accounts` block: nats-server's own system account, with its users when the spec
+    has system identities."""
+    users_of_sys = system_users(spec)
+    return {naming.SYSTEM_ACCOUNT: {"users": users_of_sys} if users_of_sys else {}}
 
 
 def server_config(spec: Spec) -> dict[str, Any]:
     """The `authorization` block and the system account, as every node's config holds them."""
     return {
         "authorization": {"users": users(spec)},
-        # nats-server's own system account, declared so that it may be named here.
-        "accounts": {naming.SYSTEM_ACCOUNT: {}},
+        "accounts": system_account(spec),
         "system_account": naming.SYSTEM_ACCOUNT,
     }
 
@@ -116,8 +136,10 @@ def rights(identity: ClientIdentity) -> str:
     """What the identity may do, in one line (`invoke certs --show`)."""
     if identity.name == naming.RESERVED_IDENTITY:
         return "full access: Courtyard's own (readiness, status, smoke)"
+    if identity.system:
+        return "the system account: $SYS server requests (nats server list, report), nothing else"
     if not identity.restricted:
-        return "full access, and $SYS server requests (an admin)"
+        return "full access to the application subjects, streams and buckets (an admin)"
     parts = [
         f"{label} {', '.join(items) or '-'}"
         for label, items in (
@@ -128,3 +150,10 @@ def rights(identity: ClientIdentity) -> str:
         )
     ]
     return "; ".join(parts) + f"; replies on {naming.inbox_prefix(identity.name)}.>"
+
+
+def system_account_config(spec: Spec) -> dict[str, Any]:
+    """What the 0.x chart includes from its extra config: the system account with its
+    users, named as the system account (that chart's own `auth.basic.accounts` would write
+    an empty `authorization {}` after the users, which nats-server takes as no users)."""
+    return {"accounts": system_account(spec), "system_account": naming.SYSTEM_ACCOUNT}

@@ -173,6 +173,22 @@ def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+def with_includes(conf: dict[str, Any], files: dict[str, str]) -> dict[str, Any]:
+    """`conf` with each `include` replaced by the parsed file it names (from `files`), its
+    keys merged in as nats-server reads them; an include not in `files` stays listed."""
+    result = {key: value for key, value in conf.items() if key != "include"}
+    missing = []
+    for path in conf.get("include") or []:
+        if path not in files:
+            missing.append(path)
+            continue
+        for key, value in parse_conf(files[path]).items():
+            result[key] = value
+    if missing:
+        result["include"] = missing
+    return result
+
+
 # Comparing a local node config with the chart's ---------------------------------------------
 EXPECTED_ONLY_IN_CHART = {"pid_file": "the chart's reloader signals the server through it"}
 

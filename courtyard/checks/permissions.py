@@ -8,7 +8,6 @@ waits for that sentence (or for the allowed message to arrive) instead of a fixe
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 from nats.aio.client import Client
@@ -35,6 +34,10 @@ class Refusals:
 
     async def record(self, error: Exception) -> None:
         self.seen.append(str(error).lower())
+
+    def violated(self) -> bool:
+        """True once the server refused this connection anything."""
+        return any("permissions violation" in seen for seen in self.seen)
 
     async def wait_for(self, kind: str, subject: str) -> bool:
         """True once the server refused `kind` ("publish" or "subscription") to `subject`."""
@@ -214,21 +217,3 @@ async def _what_it_may_not(
         ok = await refused_request(nc, refusals, subject)
         (refused if ok else failed).append(label)
     return refused
-
-
-async def system_ping(nc: Client, replicas: int) -> int:
-    """How many servers answer an admin's `$SYS` server ping (all of them, or fail)."""
-    inbox = nc.new_inbox()
-    answers = await nc.subscribe(inbox)
-    try:
-        await nc.publish(ADMIN_PING, b"", reply=inbox)
-        servers = set()
-        try:
-            while len(servers) < replicas:
-                message = await answers.next_msg(timeout=ANSWER_TIMEOUT)
-                servers.add(json.loads(message.data)["server"]["name"])
-        except TimeoutError:
-            pass
-        return len(servers)
-    finally:
-        await answers.unsubscribe()

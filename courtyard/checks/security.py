@@ -145,3 +145,14 @@ async def run_client_probes(
             refused, detail = await probe(port)
             results.append((name, refused, detail))
         return results
+
+
+async def stranger_refused(
+    ca_file: Path, ca_key_file: Path, port: int, stranger: Name
+) -> tuple[bool, str]:
+    """A valid certificate of the cluster's CA for an identity the servers have no user for
+    is refused at login: (refused, detail)."""
+    with tempfile.TemporaryDirectory(prefix="courtyard-probe-") as tmp:
+        probes = client_probes(ca_file, ca_key_file, Path(tmp), stranger=stranger)
+        refused, detail = await probes["identity not in the spec"](port)
+    return refused, detail.replace("refused (", "refused at login (", 1)

@@ -22,7 +22,6 @@ from nats.js.api import AckPolicy, ConsumerConfig, StorageType
 from nats.js.errors import BucketNotFoundError, NotFoundError
 
 from courtyard.artefacts import pki
-from courtyard.artefacts.authorization import ADMIN_PING
 from courtyard.artefacts.certs import client_name
 from courtyard.artefacts.pki import Name, Usage
 from courtyard.checks import permissions, security
@@ -36,7 +35,6 @@ from courtyard.checks.workload import (
 )
 from courtyard.core.errors import CourtyardError
 from courtyard.core.polling import WaitTimeout, poll_async
-from courtyard.project import naming
 from courtyard.project.loaded import Project
 from courtyard.project.model import ClientIdentity
 from courtyard.project.sans import dns
@@ -45,6 +43,14 @@ from courtyard.runtime.engine import connect as docker_connect
 from courtyard.runtime.extra_node import extra_node
 from courtyard.servers import monitor
 from courtyard.servers.natsclient import connect, run_quietly
+from courtyard.servers.system import (
+    JSZ_PING,
+    SERVER_PING,
+    connect_system,
+    ping,
+    system_identity,
+    what_others_get,
+)
 
 ROUTE_REFUSAL_WAIT = 10.0
 
@@ -167,7 +173,10 @@ class Smoke:
                         lambda identity=identity: self.identity_rights(identity),
                     )
             if self.conns:
-                await self.check("permissions: admins make $SYS requests", self.admin_rights)
+                await self.check(
+                    "system account: only the system identity gets the servers' answers",
+                    self.system_rights,
+                )
             for name, body in extra if self.conns else ():
                 await self.check(name, lambda body=body: body(self))
         finally:
@@ -379,24 +388,57 @@ class Smoke:
         await js.stream_info(foreign)  # the refused delete really left it alone
         return detail
 
-    async def admin_rights(self) -> str:
-        """Courtyard's own identity and the spec's first admin each list every server."""
-        lines = [await self.servers_answering(self.conns[0], naming.RESERVED_IDENTITY)]
-        admins = [i.name for i in self.project.spec.tls.clients if not i.restricted]
-        if admins:
-            nc = await connect(self.project, identity=admins[0], role=f"smoke-{admins[0]}")
-            try:
-                lines.append(await self.servers_answering(nc, admins[0]))
-            finally:
-                await nc.close()
+    async def system_rights(self) -> str:
+        """The system identity gets every node's answer to the server ping and to JSZ; an
+        admin, a restricted identity and a stranger get none."""
+        spec = self.project.spec
+        lines = [await self._system_answers()] if spec.tls.system_identities else []
+        if not lines:
+            lines.append("the spec has no system identity: nobody can ask the servers")
+        outsiders = [
+            next((c for c in spec.tls.clients if not c.restricted and not c.system), None),
+            next((c for c in spec.tls.clients if c.restricted), None),
+        ]
+        for identity in (c for c in outsiders if c is not None):
+            lines.append(await self._outsider_gets_nothing(identity))
+        refused, detail = await security.stranger_refused(
+            self.project.layout.ca_cert,
+            self.project.layout.ca_key,
+            self.project.names.client_host_port(0),
+            client_name(spec, f"stranger-{self.tag.lower()}"),
+        )
+        if not refused:
+            raise CheckFailed(f"a stranger's certificate was accepted: {detail}")
+        lines.append(f"a stranger: {detail}")
         return "; ".join(lines)
 
-    async def servers_answering(self, nc: Client, who: str) -> str:
-        replicas = self.project.spec.replicas
-        answered = await permissions.system_ping(nc, replicas)
-        if answered != replicas:
-            raise CheckFailed(f"{who}: {answered} of {replicas} servers answered {ADMIN_PING}")
-        return f"{who}: {answered} servers answered {ADMIN_PING}"
+    async def _system_answers(self) -> str:
+        names, replicas = self.project.names, self.project.spec.replicas
+        who = system_identity(self.project)
+        nc = await connect_system(self.project, who)
+        try:
+            for subject in (SERVER_PING, JSZ_PING):
+                answered = {answer.server for answer in await ping(nc, subject, expected=replicas)}
+                missing = sorted(set(names.pods) - answered)
+                if missing:
+                    raise CheckFailed(f"{who}: no answer to {subject} from {', '.join(missing)}")
+        finally:
+            await nc.close()
+        return f"{who}: all {replicas} servers answered {SERVER_PING} and .JSZ"
+
+    async def _outsider_gets_nothing(self, identity: ClientIdentity) -> str:
+        refusals = permissions.Refusals()
+        nc = await permissions.connect_as(self.project, identity, refusals)
+        try:
+            got = []
+            for subject in (SERVER_PING, JSZ_PING):
+                answer = await what_others_get(nc, subject, refusals.violated)
+                if answer is None:
+                    raise CheckFailed(f"{identity.name} got an answer to {subject}")
+                got.append(answer)
+        finally:
+            await nc.close()
+        return f"{identity.name}: {' / '.join(dict.fromkeys(got))}"
 
     async def rogue_route(self, client: docker.DockerClient, node: Container) -> str:
         """A fourth server on the nodes' own network (made by `up` or by Compose)."""

@@ -9,6 +9,7 @@ from courtyard.artefacts.node_containers import node_definitions
 from courtyard.commands.output import CROSS, TICK, step, table, warn
 from courtyard.commands.steps import choose_image, connect_engine, load_locked, prepare, rel
 from courtyard.core.errors import CourtyardError
+from courtyard.harness import chart_run
 from courtyard.helm import export as helm_export
 from courtyard.helm import upgrade as helm_upgrade
 from courtyard.helm import verify as helm_verify
@@ -52,6 +53,7 @@ def export_helm(
                 raise CourtyardError(
                     "the chart renders a cluster different from the local one; see the table above"
                 )
+            _run_rendered(project, Path(chart) if chart else None)
         print("Deploy with:")
         print("\n".join(f"  {command}" for command in result.deploy))
 
@@ -117,6 +119,34 @@ def _check_upgrade(project, verify: bool, chart: str | None, legacy_chart: str |
             "reach each other mid-roll; run `invoke certs` to reissue them, then export again"
         )
     print(f" {TICK} helm upgrade keeps the pods' identities, their volumes and their routes")
+
+
+def _run_rendered(project, chart_path: Path | None) -> None:
+    """The rendered config, run: the chart's pods on the engine, asked through the system
+    identity as the smoke asks the local cluster."""
+    if not project.spec.tls.system_identities:
+        warn(
+            "the spec has no system identity, so the rendered pods were not run and asked; "
+            "add one with `system: true` to prove $SYS requests work in Kubernetes too"
+        )
+        return
+    client = connect_engine()
+    image = choose_image(client, project)
+    chart = helm_verify.chart_for(project, chart_path)
+    with step("Ran the chart's rendered pods and asked them through the system identity") as info:
+        run = chart_run.run_chart(client, project, chart, image.tag)
+        info["detail"] = f"{run.release}: {run.ready}"
+    expected = run.expected
+    for subject, servers in run.answered.items():
+        mark = TICK if len(servers) == expected else CROSS
+        print(f" {mark} {len(servers)}/{expected} rendered pods answered {subject}")
+    for name, got in run.outsiders.items():
+        print(f" {CROSS if got == 'ANSWERED' else TICK} {name} (not a system identity): {got}")
+    if not run.ok:
+        raise CourtyardError(
+            "the chart's rendered config does not serve the system identity as the local "
+            "cluster does; see the lines above"
+        )
 
 
 def _print_verify(report) -> None:

@@ -23,7 +23,6 @@ from courtyard.checks.readiness import wait_ready
 from courtyard.harness.publisher import AckedPublisher, LoadReport
 from courtyard.helm import pods as chart_pods
 from courtyard.project.loaded import Project
-from courtyard.runtime import docker_objects
 
 CONSUMER = "UPGRADE_AUDIT"
 
@@ -44,16 +43,6 @@ class RehearsalReport(LoadReport):
             and not self.problems
             and self.consumer_pending == self.stream_messages == self.acked
         )
-
-
-def start_release(
-    client: docker.DockerClient, project: Project, pods: list[chart_pods.ChartPod], image: str
-) -> str:
-    """Run the 0.x release's pods together (podManagementPolicy Parallel) until ready."""
-    docker_objects.ensure_network(client, project)
-    for pod in pods:
-        chart_pods.run_pod(client, project, pod, image)
-    return wait_ready(client, project, project.names.monitor_targets, timeout=60)
 
 
 async def rehearse(

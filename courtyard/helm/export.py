@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from courtyard.artefacts import export_folder, secret_folders
+from courtyard.artefacts import authorization, export_folder, nodeconf, secret_folders
 from courtyard.core.errors import CourtyardError
 from courtyard.helm import values as helm_values
 from courtyard.project import naming
@@ -46,11 +46,37 @@ def secret_manifests(project: Project) -> list[dict]:
             "data": {key: base64.b64encode(value).decode() for key, value in files.items()},
         }
 
-    return [
+    manifests = [
         secret(names.route_secret, naming.ROUTE_TLS_DIR, "kubernetes.io/tls"),
         secret(names.client_secret, naming.CLIENT_TLS_DIR, "kubernetes.io/tls"),
         secret(names.ca_secret, naming.CA_DIR, "Opaque"),
     ]
+    if project.spec.chart_layout == "legacy" and project.spec.tls.system_identities:
+        text = system_account_text(project)
+        manifests.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "type": "Opaque",
+                "metadata": {
+                    "name": names.system_account_secret,
+                    "namespace": ns,
+                    "labels": labels,
+                },
+                "data": {
+                    naming.SYSTEM_ACCOUNT_CONFIG_FILE: base64.b64encode(text.encode()).decode()
+                },
+            }
+        )
+    return manifests
+
+
+def system_account_text(project: Project) -> str:
+    """The config the 0.x chart includes for the system account's users."""
+    return nodeconf.render(
+        authorization.system_account_config(project.spec),
+        "The system account and its users, included by the 0.x chart (nats.config).",
+    )
 
 
 def kubectl_commands(project: Project) -> list[str]:
@@ -72,7 +98,15 @@ def kubectl_commands(project: Project) -> list[str]:
         tls(names.client_secret, "server"),
         f"kubectl -n {q(ns)} create secret generic {names.ca_secret} "
         f"--from-file=ca.crt={q(str(bundle))}",
-    ]
+    ] + (
+        [
+            f"kubectl -n {q(ns)} create secret generic {names.system_account_secret} "
+            f"--from-literal={naming.SYSTEM_ACCOUNT_CONFIG_FILE}="
+            f"{q(system_account_text(project))}"
+        ]
+        if project.spec.chart_layout == "legacy" and project.spec.tls.system_identities
+        else []
+    )
 
 
 def deploy_commands(

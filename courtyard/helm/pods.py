@@ -24,6 +24,7 @@ from typing import Any
 import docker
 from docker.models.containers import Container
 
+from courtyard.checks.readiness import wait_ready
 from courtyard.core.errors import CourtyardError
 from courtyard.helm import chart as helm_chart
 from courtyard.helm.export import secret_manifests
@@ -170,8 +171,22 @@ def pods_of(objects: list[dict[str, Any]], project: Project, files_dir: Path) ->
         )
         for mount in container.get("volumeMounts") or []:
             sources.mount(chart_pod, mount)
+        _make_mount_points(chart_pod)
         pods.append(chart_pod)
     return pods
+
+
+def _make_mount_points(chart_pod: ChartPod) -> None:
+    """A mount inside another read-only folder (the 0.x chart's `nats.config` entries sit
+    inside /etc/nats-config) needs its mount point in that folder: the kubelet makes it in
+    Kubernetes, here the folder on the host gets it before the container starts."""
+    folders = {target: Path(source) for source, target in chart_pod.binds.items()}
+    targets = [*chart_pod.binds.values(), *chart_pod.volumes.values(), *chart_pod.tmpfs]
+    for target in targets:
+        for parent, host in folders.items():
+            inside = Path(target).relative_to(parent) if target.startswith(f"{parent}/") else None
+            if inside is not None and host.is_dir():
+                (host / inside).mkdir(parents=True, exist_ok=True)
 
 
 def run_pod(client: docker.DockerClient, project: Project, pod: ChartPod, image: str) -> Container:
@@ -215,3 +230,18 @@ def stop_pod(client: docker.DockerClient, pod: ChartPod) -> None:
         container.exec_run(pod.pre_stop)
     container.stop(timeout=pod.grace_seconds)
     docker_objects.remove_container(container)
+
+
+def run_release(
+    client: docker.DockerClient,
+    project: Project,
+    pods: list[ChartPod],
+    image: str,
+    timeout: float = 60,
+) -> str:
+    """Run a release's pods together (podManagementPolicy Parallel) and wait until the
+    cluster is ready; the readiness summary."""
+    docker_objects.ensure_network(client, project)
+    for pod in pods:
+        run_pod(client, project, pod, image)
+    return wait_ready(client, project, project.names.monitor_targets, timeout)

@@ -163,7 +163,7 @@ def upgrade_parity(
     old, new = render_upgrade(project, legacy, current)
     old_sts = helm_chart.statefulset(old).get("spec") or {}
     new_sts = helm_chart.statefulset(new).get("spec") or {}
-    old_conf, new_conf = rendered_conf(old), rendered_conf(new)
+    old_conf, new_conf = rendered_conf(old, project), rendered_conf(new, project)
     report = UpgradeReport(
         f"{legacy.label} ({legacy.version})", f"{current.label} ({current.version})"
     )

@@ -128,8 +128,17 @@ def legacy_values(project: Project) -> dict[str, Any]:
     # Neither auth.basic.accounts nor auth.systemAccount: the 0.x chart renders accounts
     # with a second, empty `authorization` block after the users, and nats-server keeps the
     # last one (no users at all); naming a system account without declaring it stops the
-    # server ("account missing"). Unnamed, nats-server makes $SYS the system account itself.
+    # server ("account missing"). Unnamed, nats-server makes $SYS the system account itself;
+    # its users, when the spec has system identities, come from an included config.
     result["auth"] = {"enabled": True, "basic": {"users": authorization.users(spec)}}
+    if spec.tls.system_identities:
+        # The system account's users, included from a Secret (`secret_manifests`).
+        result["nats"]["config"] = [
+            {
+                "name": naming.SYSTEM_ACCOUNT_CONFIG,
+                "secret": {"secretName": names.system_account_secret},
+            }
+        ]
     if names.cluster_name != names.chart_default_cluster_name:
         result["cluster"]["name"] = names.cluster_name
     if spec.fullname_override:

@@ -9,6 +9,7 @@ them.
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from courtyard.artefacts.tlscheck import serves
 from courtyard.core.errors import CourtyardError
 from courtyard.helm import chart as helm_chart
 from courtyard.helm import values as helm_values
+from courtyard.helm.export import secret_manifests
 from courtyard.project import naming
 from courtyard.project.loaded import Project
 
@@ -71,8 +73,28 @@ def render(project: Project, chart: helm_chart.Chart) -> list[dict[str, Any]]:
     )
 
 
-def rendered_conf(objects: list[dict[str, Any]]) -> dict[str, Any]:
-    return natsconf.parse_conf(helm_chart.nats_conf_text(objects))
+def rendered_conf(objects: list[dict[str, Any]], project: Project | None = None) -> dict[str, Any]:
+    """The rendered nats.conf. With `project`, the files it includes from the Secrets the
+    export writes (the 0.x chart's `nats.config`) are read in, as nats-server reads them."""
+    conf = natsconf.parse_conf(helm_chart.nats_conf_text(objects))
+    if project is None or "include" not in conf:
+        return conf
+    return natsconf.with_includes(conf, included_files(objects, project))
+
+
+def included_files(objects: list[dict[str, Any]], project: Project) -> dict[str, str]:
+    """`./NAME/FILE` -> text, for each Secret the StatefulSet mounts at the config folder
+    (/etc/nats-config/NAME) that the export writes."""
+    written = {s["metadata"]["name"]: s["data"] for s in secret_manifests(project)}
+    pod_spec = ((helm_chart.statefulset(objects).get("spec") or {}).get("template") or {}).get(
+        "spec"
+    ) or {}
+    files = {}
+    for volume in pod_spec.get("volumes") or []:
+        data = written.get((volume.get("secret") or {}).get("secretName"))
+        for key, value in (data or {}).items():
+            files[f"./{volume['name']}/{key}"] = base64.b64decode(value).decode()
+    return files
 
 
 def authorization_summary(conf: dict[str, Any]) -> str:
@@ -123,7 +145,7 @@ def verify(project: Project, chart_path: Path | None) -> VerifyReport:
     """Render the chart of the spec's layout (2.x current, 0.19.17 legacy) and compare."""
     chart = chart_for(project, chart_path)
     objects = render(project, chart)
-    chart_conf = rendered_conf(objects)
+    chart_conf = rendered_conf(objects, project)
     local_conf = natsconf.parse_conf(project.layout.node_config(project.names.pod(0)).read_text())
     return VerifyReport(
         f"{chart.label} ({chart.version})",

@@ -59,6 +59,7 @@ IDENTITY_KEYS = {
     "subscribe": subject_problem,
     "streams": jetstream_name_problem,
     "buckets": jetstream_name_problem,
+    "system": None,
 }
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
@@ -440,9 +441,10 @@ class _Reader:
         self.only(entry, "tls.clients[].", set(IDENTITY_KEYS))
         name = self.identity_name(entry.get("name"))
         where = f"tls.clients[{name}]"
+        system = self.boolean(entry, f"{where}.system", False)
         lists = {}
         for key, check in IDENTITY_KEYS.items():
-            if key == "name":
+            if key in ("name", "system"):
                 continue
             items = self.list_of_strings(entry, f"{where}.{key}", [])
             for item in items:
@@ -452,6 +454,16 @@ class _Reader:
             if len(set(items)) != len(items):
                 self.fail(f"{where}.{key}", items, "lists an entry twice")
             lists[key] = tuple(items)
+        if system:
+            listed = [key for key, items in lists.items() if items]
+            if listed:
+                self.fail(
+                    f"{where}.{listed[0]}",
+                    list(lists[listed[0]]),
+                    "cannot be given to a system identity: it logs in to the system account, "
+                    "which serves $SYS requests only; drop the list or `system: true`",
+                )
+            return ClientIdentity(name, system=True)
         return ClientIdentity(name, restricted=True, **lists)
 
     def identity_name(self, value: Any) -> str:

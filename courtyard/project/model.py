@@ -54,10 +54,13 @@ class Subject:
 @dataclass(frozen=True)
 class ClientIdentity:
     """A client certificate and what it may do. A plain name in the spec is an admin
-    (full access); a mapping is restricted to the subjects, streams and buckets it lists."""
+    (full access); a mapping is restricted to the subjects, streams and buckets it lists;
+    a mapping with `system: true` is an operator of the servers, a user of the system
+    account ($SYS requests: server list, ping, reports), and of nothing else."""
 
     name: str
     restricted: bool = False
+    system: bool = False
     publish: tuple[str, ...] = ()
     subscribe: tuple[str, ...] = ()
     streams: tuple[str, ...] = ()
@@ -75,6 +78,10 @@ class Tls:
     @property
     def client_names(self) -> tuple[str, ...]:
         return tuple(client.name for client in self.clients)
+
+    @property
+    def system_identities(self) -> tuple[ClientIdentity, ...]:
+        return tuple(client for client in self.clients if client.system)
 
 
 @dataclass(frozen=True)

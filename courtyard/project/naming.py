@@ -97,6 +97,12 @@ def host_port_block(base: int, replicas: int) -> dict[str, int]:
     return {kind: base + i * replicas for i, kind in enumerate(HOST_PORT_KINDS)}
 
 
+# The 0.x chart includes each `nats.config` entry NAME as ./NAME/NAME.conf, mounted from its
+# volume at /etc/nats-config/NAME: the system account's users come in that way.
+SYSTEM_ACCOUNT_CONFIG = "system-account"
+SYSTEM_ACCOUNT_CONFIG_FILE = f"{SYSTEM_ACCOUNT_CONFIG}.conf"
+SYSTEM_ACCOUNT_INCLUDE = f"./{SYSTEM_ACCOUNT_CONFIG}/{SYSTEM_ACCOUNT_CONFIG_FILE}"
+
 HEADLESS_SUFFIX = "-headless"
 SECRET_SUFFIXES = ("-route-tls", "-server-tls", "-tls", "-ca")
 
@@ -168,6 +174,7 @@ class ClusterNames:
     monitor_host_base: int
     cluster_host_base: int
     identities: tuple[str, ...]
+    system_identities: tuple[str, ...] = ()
     extra_sans: tuple[San, ...] = ()
 
     # Kubernetes objects -------------------------------------------------------------------
@@ -212,6 +219,12 @@ class ClusterNames:
     @property
     def ca_secret(self) -> str:
         return f"{self.fullname}-ca"
+
+    @property
+    def system_account_secret(self) -> str:
+        """The 0.x chart's extra config (`nats.config`) that declares the system account's
+        users: that chart has no other place for them."""
+        return f"{self.fullname}-{SYSTEM_ACCOUNT_CONFIG}"
 
     @property
     def svc_suffix(self) -> str:
@@ -357,8 +370,10 @@ class ClusterNames:
 
     @property
     def default_identity(self) -> str:
-        """The client identity used when none is named: the spec's first."""
-        return self.identities[0]
+        """The client identity used when none is named: the spec's first that is not a
+        system identity (those reach only $SYS), else the first."""
+        others = [i for i in self.identities if i not in self.system_identities]
+        return (others or list(self.identities))[0]
 
     def nats_context(self, identity: str | None = None) -> str:
         """The nats CLI context `invoke env` writes: the default identity's is named after
@@ -388,6 +403,7 @@ def names_for(spec: Spec) -> ClusterNames:
         monitor_host_base=spec.host_ports.monitor,
         cluster_host_base=spec.host_ports.cluster,
         identities=spec.tls.client_names,
+        system_identities=tuple(c.name for c in spec.tls.system_identities),
         extra_sans=spec.tls.extra_sans,
     )
     longest_pod = names.pod(spec.replicas - 1)

@@ -8,7 +8,7 @@ import pytest
 
 from courtyard.artefacts import nodeconf
 from courtyard.artefacts.certs import ensure_certs
-from courtyard.harness.upgrade_rehearsal import files_folder, rehearse, start_release
+from courtyard.harness.upgrade_rehearsal import files_folder, rehearse
 from courtyard.helm import chart as helm_chart
 from courtyard.helm import importer as helm_import
 from courtyard.helm import pods as chart_pods
@@ -38,7 +38,7 @@ def test_the_upgraded_release_keeps_every_acknowledged_message(make_project, doc
     old_pods = chart_pods.pods_of(old_objects, project, folder / "0.x")
     new_pods = chart_pods.pods_of(new_objects, project, folder / "upgrade")
     image = ensure_image(docker_client).tag
-    start_release(docker_client, project, old_pods, image)
+    chart_pods.run_release(docker_client, project, old_pods, image)
     volumes_before = {v.name for v in docker_client.volumes.list(filters=project.names.selector)}
     assert volumes_before == {f"{project.names.fullname}-js-pvc-{pod.name}" for pod in old_pods}
 

@@ -55,10 +55,18 @@ def test_admins_and_courtyards_own_identity_have_full_access(project_factory):
     assert "permissions" not in users[dn["courtyard"]]
     assert "permissions" in users[dn["orders"]]
     # The users stay in the global account (streams made before there were users stay
-    # theirs); the system account is the server's default one, which nobody logs in to.
+    # theirs); the system account is the server's own, and only the system identity (ops)
+    # logs in there.
     assert set(config) == {"authorization", "accounts", "system_account"}
-    assert config["accounts"] == {"$SYS": {}}
+    ops = client_name(project.spec, "ops").to_x509().rfc4514_string()
+    assert config["accounts"] == {"$SYS": {"users": [{"user": ops}]}}
+    assert ops not in users
     assert config["system_account"] == "$SYS"
+
+
+def test_without_a_system_identity_nobody_logs_in_to_the_system_account(project_factory):
+    project = project_factory({"tls": {"clients": ["dev"]}})
+    assert authorization.server_config(project.spec)["accounts"] == {"$SYS": {}}
 
 
 def test_the_node_config_with_users_passes_the_real_servers_check(project_factory):

@@ -35,6 +35,7 @@ def test_repo_spec_has_the_documented_defaults():
             streams=("ORDERS",),
             buckets=("orders-config",),
         ),
+        ClientIdentity("ops", system=True),
     )
     assert spec.warnings == ()
     assert spec.root == REPO_SPEC.parent.parent
@@ -153,6 +154,18 @@ def test_env_var_chooses_another_spec(tmp_path, monkeypatch):
         (
             {"tls": {"clients": [{"name": "orders", "streams": ["A", "A"]}]}},
             ["tls.clients[orders].streams", "twice"],
+        ),
+        (
+            {"tls": {"clients": [{"name": "ops", "system": True, "publish": ["orders.>"]}]}},
+            ["tls.clients[ops].publish", "system identity", "drop the list or `system: true`"],
+        ),
+        (
+            {"tls": {"clients": [{"name": "ops", "system": "yes"}]}},
+            ["tls.clients[ops].system", "'yes'", "true or false"],
+        ),
+        (
+            {"tls": {"clients": ["ops", {"name": "ops", "system": True}]}},
+            ["tls.clients", "'ops'", "twice"],
         ),
         ({"routes": {"use_fqdn": "yes"}}, ["routes.use_fqdn", "true or false"]),
         ({"helm": {"layout": "v0"}}, ["helm.layout", "'v0'"]),

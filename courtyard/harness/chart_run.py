@@ -1,0 +1,84 @@
+"""The chart's rendered config, run for real and asked through the system identity.
+
+`invoke export-helm --verify` compares the rendered nats.conf with the local one; this goes
+further: the rendered StatefulSet's pods run as containers (`helm/pods.py`) for a copy of
+the project with a release, names and host ports of its own (so a running local cluster is
+never touched), and the same `$SYS` requests the smoke makes are sent through the system
+identity. Everything the copy made is removed afterwards.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import docker
+
+from courtyard.artefacts.certs import ensure_certs
+from courtyard.core.errors import CourtyardError
+from courtyard.harness.projects import remove_throwaway, throwaway_project
+from courtyard.helm import chart as helm_chart
+from courtyard.helm import pods as chart_pods
+from courtyard.helm import verify as helm_verify
+from courtyard.project.loaded import Project
+from courtyard.servers import system
+from courtyard.servers.natsclient import connect, run_quietly
+
+
+@dataclass
+class ChartRun:
+    release: str  # the copy's release
+    ready: str = ""  # the readiness summary
+    answered: dict[str, list[str]] = field(default_factory=dict)  # subject -> servers
+    outsiders: dict[str, str] = field(default_factory=dict)  # identity -> what it got
+    expected: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return all(len(s) == self.expected for s in self.answered.values()) and all(
+            got != "ANSWERED" for got in self.outsiders.values()
+        )
+
+
+async def _ask(copy: Project, run: ChartRun) -> None:
+    nc = await system.connect_system(copy)
+    try:
+        for subject in (system.SERVER_PING, system.JSZ_PING):
+            answers = await system.ping(nc, subject, expected=run.expected)
+            run.answered[subject] = [answer.server for answer in answers]
+    finally:
+        await nc.close()
+    admins = [c.name for c in copy.spec.tls.clients if not c.restricted and not c.system]
+    for name in admins[:1]:
+        nc = await connect(copy, identity=name, role=f"verify-{name}")
+        try:
+            got = await system.what_others_get(nc, system.SERVER_PING)
+        finally:
+            await nc.close()
+        run.outsiders[name] = got or "ANSWERED"
+
+
+def run_chart(
+    client: docker.DockerClient,
+    project: Project,
+    chart: helm_chart.Chart,
+    image: str,
+    timeout: float = 90,
+) -> ChartRun:
+    """Render `chart` for a throw-away copy of `project`, run its pods until ready, ask."""
+    system.system_identity(project)  # one sentence when the spec has none
+    with tempfile.TemporaryDirectory(prefix="courtyard-verify-") as tmp:
+        copy = throwaway_project(Path(tmp) / "copy", prefix="verify", template=project.spec.path)
+        run = ChartRun(copy.spec.release, expected=copy.spec.replicas)
+        try:
+            ensure_certs(copy.spec, copy.names, copy.layout)
+            objects = helm_verify.render(copy, chart)
+            pods = chart_pods.pods_of(objects, copy, Path(tmp) / "pods")
+            run.ready = chart_pods.run_release(client, copy, pods, image, timeout)
+            run_quietly(_ask(copy, run))
+        except CourtyardError as exc:
+            raise CourtyardError(f"the chart's rendered pods did not serve: {exc}") from None
+        finally:
+            remove_throwaway(client, copy)
+    return run
