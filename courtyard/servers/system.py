@@ -99,7 +99,10 @@ async def ping(
                 body = json.loads(message.data)
             except ValueError:
                 continue
-            name = ((body.get("server") or {}).get("name")) if isinstance(body, dict) else None
+            if not isinstance(body, dict):
+                continue
+            # Most answers carry the server in "server"; IDZ is the server's id itself.
+            name = (body.get("server") or {}).get("name") or body.get("name")
             if name:
                 answers[name] = Answer(name, body)
     finally:

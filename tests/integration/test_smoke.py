@@ -30,6 +30,11 @@ def test_smoke_passes_on_a_fresh_cluster_and_leaves_nothing(cluster):
     assert report.ok, [(c.name, c.detail) for c in report.checks if not c.ok]
     names = [c.name for c in report.checks]
     assert any("pub/sub" in n for n in names) and any("KV" in n for n in names)
+    system = next(c for c in report.checks if c.name.startswith("system account"))
+    assert "ops: all 3 servers answered $SYS.REQ.SERVER.PING and .JSZ" in system.detail
+    assert "dev: no responders" in system.detail
+    assert "orders: permission error" in system.detail
+    assert "a stranger: refused at login" in system.detail
     assert stream_names(cluster) == before
 
 

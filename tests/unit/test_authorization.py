@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 
 import pytest
 
-from courtyard.artefacts import authorization, nodeconf
+from courtyard.artefacts import authorization, natsconf, nodeconf
 from courtyard.artefacts.certs import client_name, ensure_certs
 from courtyard.artefacts.client_access import env_vars
 from courtyard.artefacts.config_check import check_configs
 from courtyard.helm import chart as helm_chart
 from courtyard.helm import values as helm_values
+from courtyard.helm.export import secret_manifests
 from courtyard.project.load import load_spec
 from courtyard.project.model import ClientIdentity
 from courtyard.project.subjects import example_subject, subject_matches, subject_problem
@@ -133,6 +135,7 @@ def test_certs_show_lists_each_identitys_rights(tmp_path):
         "replies on _INBOX_orders.>"
     )
     assert "Courtyard's own" in shown["client courtyard"]["rights"]
+    assert shown["client ops"]["rights"].startswith("the system account: $SYS server requests")
     assert "rights" not in shown["route"]
 
 
@@ -143,8 +146,18 @@ def test_the_legacy_chart_renders_the_same_users_from_auth_basic(project_factory
         helm_chart.render(chart, helm_values.values(project), project.spec.release, "default")
     )
     assert "verify_and_map: true" in conf
-    # No system_account line: naming it undeclared stops the server; unnamed it is $SYS.
+    # No system_account line in the chart's own blocks (naming it undeclared stops the
+    # server; auth.basic.accounts would empty the users): the system account and its users
+    # come from an included config, held in a Secret of the export.
     assert "system_account" not in conf and "accounts:" not in conf
+    assert "include ./system-account/system-account.conf" in conf
+    ensure_certs(project.spec, project.names, project.layout)
+    secret = next(
+        s for s in secret_manifests(project) if s["metadata"]["name"].endswith("-system-account")
+    )
+    included = natsconf.parse_conf(base64.b64decode(secret["data"]["system-account.conf"]).decode())
+    ops = client_name(project.spec, "ops").to_x509().rfc4514_string()
+    assert included == {"accounts": {"$SYS": {"users": [{"user": ops}]}}, "system_account": "$SYS"}
     rendered_users = [
         json.loads(line.strip().rstrip(","))
         for line in conf.split("users: [", 1)[1].split("]\n", 1)[0].splitlines()

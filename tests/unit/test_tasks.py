@@ -132,3 +132,13 @@ def test_rotate_ca_status_and_bad_phase_need_no_cluster(tmp_path):
     bad = invoke("rotate-ca", "--stop-after", "5", "--spec", str(spec))
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
     assert "--stop-after 5 is no phase; choose 1 to 3" in bad.stderr
+
+
+def test_a_system_identity_with_lists_is_refused_before_anything_is_written(tmp_path):
+    spec = write_spec(
+        tmp_path, {"tls": {"clients": ["dev", {"name": "ops", "system": True, "subscribe": [">"]}]}}
+    )
+    proc = invoke("certs", "--spec", str(spec))
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "tls.clients[ops].subscribe" in proc.stderr and "system identity" in proc.stderr
+    assert not (tmp_path / "certs").exists()
