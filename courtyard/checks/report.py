@@ -11,6 +11,7 @@ A node that does not answer is named, the others are reported.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -88,11 +89,25 @@ class Report:
         return asdict(self)
 
 
+def _instant(text: object) -> dt.datetime | None:
+    """An RFC 3339 time as nats-server writes it (nanoseconds cut to microseconds)."""
+    if not isinstance(text, str):
+        return None
+    text = text.replace("Z", "+00:00")
+    if "." in text:
+        whole, _, rest = text.partition(".")
+        digits = "".join(itertools.takewhile(str.isdigit, rest))
+        text = f"{whole}.{digits[:6]}{rest[len(digits) :]}"
+    try:
+        return dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
 def uptime(start: str, now: dt.datetime) -> str:
     """`1h02m`, `3m04s`, `12s` since the server's start (RFC 3339)."""
-    try:
-        started = dt.datetime.fromisoformat(start.replace("Z", "+00:00"))
-    except (AttributeError, ValueError):
+    started = _instant(start)
+    if started is None:
         return "?"
     seconds = max(0, int((now - started).total_seconds()))
     hours, rest = divmod(seconds, 3600)
@@ -104,6 +119,8 @@ def uptime(start: str, now: dt.datetime) -> str:
 
 def server_row(answer: system.Answer, now: dt.datetime) -> ServerRow:
     stats, info = answer.data, answer.body.get("server") or {}
+    # The server's own clock at the answer, so that the uptime is the server's alone.
+    now = _instant(info.get("time")) or now
     routes = {r.get("name") for r in stats.get("routes") or [] if isinstance(r, dict)}
     return ServerRow(
         server=answer.server,
@@ -147,8 +164,36 @@ def followers(replicas: list[dict[str, Any]] | None) -> list[Follower]:
     ]
 
 
+def _consumer_rows(answers: list[system.Answer]) -> dict[tuple[str, str], list[ConsumerRow]]:
+    """Each stream's consumers, each as its own leader reports it (a follower's copy of a
+    consumer can lag behind, or not know its pending count yet)."""
+    found: dict[tuple[str, str, str], tuple[bool, ConsumerRow]] = {}
+    for answer in answers:
+        for account in answer.data.get("account_details") or []:
+            for stream in (account or {}).get("stream_detail") or []:
+                for consumer in stream.get("consumer_detail") or []:
+                    if not isinstance(consumer, dict):
+                        continue
+                    key = (str(account.get("name")), str(stream.get("name")), consumer.get("name"))
+                    leads = (consumer.get("cluster") or {}).get("leader") == answer.server
+                    if key in found and (found[key][0] or not leads):
+                        continue
+                    row = ConsumerRow(
+                        str(consumer.get("name", "?")),
+                        int(consumer.get("num_pending") or 0),
+                        int(consumer.get("num_ack_pending") or 0),
+                    )
+                    found[key] = (leads, row)
+    by_stream: dict[tuple[str, str], list[ConsumerRow]] = {}
+    for (account, stream, _), (_, row) in sorted(found.items(), key=lambda item: str(item[0])):
+        by_stream.setdefault((account, stream), []).append(row)
+    return by_stream
+
+
 def stream_rows(answers: list[system.Answer]) -> list[StreamRow]:
-    """Each stream once, as its leader reports it (else as the first server holding it)."""
+    """Each stream once, as its leader reports it (else as the first server holding it),
+    with its consumers as their leaders report them."""
+    consumers = _consumer_rows(answers)
     seen: dict[tuple[str, str], StreamRow] = {}
     for answer in answers:
         for account in answer.data.get("account_details") or []:
@@ -165,15 +210,7 @@ def stream_rows(answers: list[system.Answer]) -> list[StreamRow]:
                     replicas=followers(group.get("replicas")),
                     messages=int(state.get("messages") or 0),
                     bytes=int(state.get("bytes") or 0),
-                    consumers=[
-                        ConsumerRow(
-                            str(c.get("name", "?")),
-                            int(c.get("num_pending") or 0),
-                            int(c.get("num_ack_pending") or 0),
-                        )
-                        for c in stream.get("consumer_detail") or []
-                        if isinstance(c, dict)
-                    ],
+                    consumers=consumers.get(key, []),
                 )
     return sorted(seen.values(), key=lambda row: row.name)
 

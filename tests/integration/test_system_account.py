@@ -12,6 +12,7 @@ import pytest
 
 from courtyard.checks import permissions
 from courtyard.checks.workload import create_stream, publish_once_reachable
+from courtyard.core.polling import poll
 from courtyard.servers import system
 from courtyard.servers.natsclient import connect, run_quietly, tls_context
 from tests.helpers import CURRENT_CHART, LEGACY_CHART, invoke, real_chart
@@ -113,13 +114,27 @@ def test_report_shows_every_server_and_a_stream_with_its_consumer(cluster, tmp_p
         finally:
             await nc.close()
 
+    def reported() -> dict:
+        proc = invoke("report", "--json", env=env_for(cluster, tmp_path))
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout)
+
+    def counted(found: dict) -> bool:
+        stream = next((s for s in found["streams"] if s["name"] == "REPORTED"), None)
+        return bool(stream and stream["consumers"] and stream["consumers"][0]["pending"] == 4)
+
     run_quietly(make())
     try:
-        proc = invoke("report", "--json", env=env_for(cluster, tmp_path))
+        # A consumer made a moment ago may not have counted its pending messages yet.
+        found = poll(
+            reported,
+            what="the report to count the consumer's pending",
+            timeout=15,
+            interval=0.5,
+            done=counted,
+        )
     finally:
         run_quietly(drop())
-    assert proc.returncode == 0, proc.stderr
-    found = json.loads(proc.stdout)
     pods = cluster.names.pods
     assert found["identity"] == "ops" and found["missing"] == []
     assert [s["server"] for s in found["servers"]] == pods

@@ -53,7 +53,7 @@ def jsz(name: str, leader: str, streams: list[dict] | None = None, meta=None) ->
     )
 
 
-def orders(leader: str, lag: int = 0) -> dict:
+def orders(leader: str, lag: int = 0, pending: int = 4) -> dict:
     return {
         "name": "ORDERS",
         "cluster": {
@@ -64,7 +64,14 @@ def orders(leader: str, lag: int = 0) -> dict:
             ],
         },
         "state": {"messages": 5, "bytes": 195},
-        "consumer_detail": [{"name": "pricing", "num_pending": 4, "num_ack_pending": 1}],
+        "consumer_detail": [
+            {
+                "name": "pricing",
+                "num_pending": pending,
+                "num_ack_pending": 1,
+                "cluster": {"leader": "n-2"},
+            }
+        ],
     }
 
 
@@ -83,9 +90,10 @@ def test_every_server_and_the_leaders_view_are_reported(project):
         "ops",
         [statsz("n-0"), statsz("n-1"), statsz("n-2")],
         [
-            jsz("n-0", "n-1", [orders("n-1")]),
-            jsz("n-1", "n-1", [orders("n-1", lag=3)], meta=meta),
-            jsz("n-2", "n-1", [orders("n-1")]),
+            jsz("n-0", "n-1", [orders("n-1", pending=0)]),
+            jsz("n-1", "n-1", [orders("n-1", lag=3, pending=0)], meta=meta),
+            # n-2 leads the consumer: its count, not a follower's stale 0, is reported.
+            jsz("n-2", "n-1", [orders("n-1", pending=4)]),
         ],
         NOW,
     )
