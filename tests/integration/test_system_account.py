@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
 
 import nats
 import pytest
@@ -15,7 +18,7 @@ from courtyard.checks.workload import create_stream, publish_once_reachable
 from courtyard.core.polling import poll
 from courtyard.servers import system
 from courtyard.servers.natsclient import connect, run_quietly, tls_context
-from tests.helpers import CURRENT_CHART, LEGACY_CHART, invoke, real_chart
+from tests.helpers import CURRENT_CHART, LEGACY_CHART, REPO, invoke, real_chart
 
 CLI_SUBJECTS = [system.SERVER_PING, system.STATSZ_PING, system.JSZ_PING, system.IDZ_PING]
 
@@ -178,3 +181,26 @@ def test_the_charts_rendered_pods_serve_the_system_identity(make_project, tmp_pa
     for subject in (system.SERVER_PING, system.JSZ_PING):
         assert f"3/3 rendered pods answered {subject}" in proc.stdout
     assert "dev (not a system identity): no responders" in proc.stdout
+
+
+def test_report_watch_refreshes_until_interrupted(cluster, tmp_path):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "invoke", "-r", str(REPO), "report", "--watch", "--interval", "0.2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env_for(cluster, tmp_path),
+    )
+    try:
+        seen = []
+        while len(seen) < 2:  # two whole reports: it refreshed
+            line = proc.stdout.readline()
+            assert line, proc.stderr.read()
+            if line.startswith("Cluster "):
+                seen.append(line)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130 and "courtyard: interrupted" in err
+    assert "Traceback" not in err
