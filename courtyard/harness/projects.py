@@ -16,7 +16,7 @@ import yaml
 
 from courtyard.core import yamlsafe
 from courtyard.project import naming
-from courtyard.project.load import DEFAULT_SPEC, load_spec
+from courtyard.project.load import DEFAULT_SPEC, MAX_REPLICAS, load_spec
 from courtyard.project.loaded import Project, load_project
 from courtyard.runtime import docker_objects, ports
 
@@ -56,6 +56,9 @@ def throwaway_project(
     raw = merged(raw, changes or {})
     raw.pop("fullname_override", None)
     replicas = raw.get("replicas", replicas)
+    if isinstance(replicas, bool) or not isinstance(replicas, int):
+        replicas = DEFAULT_REPLICAS  # the loader below names the mistake
+    replicas = min(max(replicas, 1), MAX_REPLICAS)
     base = (
         host_base
         if host_base is not None

@@ -9,6 +9,8 @@ user is refused the publish.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Callable
@@ -20,6 +22,7 @@ from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 
 from courtyard.core.errors import CourtyardError
+from courtyard.core.polling import WaitTimeout, poll_async
 from courtyard.project.loaded import Project
 from courtyard.servers.natsclient import connect
 
@@ -115,11 +118,32 @@ async def what_others_get(
 ) -> str | None:
     """What a client outside the system account gets for a `$SYS` request: "no
     responders", "permission error" (`refused()`: the server said so to the connection's
-    error callback), or "no answer"; None when it got an answer, which it must not."""
-    try:
-        await nc.request(subject, b"", timeout=ANSWER_TIMEOUT)
-    except NoRespondersError:
-        return "no responders"
-    except (TimeoutError, NatsTimeoutError):
+    error callback, which ends the wait at once), or "no answer"; None when it got an
+    answer, which it must not."""
+    request = asyncio.ensure_future(nc.request(subject, b"", timeout=ANSWER_TIMEOUT))
+    with contextlib.suppress(WaitTimeout):
+        await poll_async(
+            _finished(request, refused),
+            what=f"an answer to {subject}",
+            timeout=ANSWER_TIMEOUT + 1,
+            interval=0.02,
+        )
+    if not request.done():
+        request.cancel()
+        await asyncio.gather(request, return_exceptions=True)
         return "permission error" if refused() else "no answer"
+    error = request.exception()
+    if isinstance(error, NoRespondersError):
+        return "no responders"
+    if isinstance(error, (TimeoutError, NatsTimeoutError, asyncio.TimeoutError)):
+        return "permission error" if refused() else "no answer"
+    if error is not None:
+        raise error
     return None
+
+
+def _finished(request: asyncio.Future, refused: Callable[[], bool]):
+    async def finished() -> bool:
+        return request.done() or refused()
+
+    return finished
