@@ -51,7 +51,7 @@ def secret_manifests(project: Project) -> list[dict]:
         secret(names.client_secret, naming.CLIENT_TLS_DIR, "kubernetes.io/tls"),
         secret(names.ca_secret, naming.CA_DIR, "Opaque"),
     ]
-    if project.spec.chart_layout == "legacy" and project.spec.tls.system_identities:
+    if needs_system_account_config(project):
         text = system_account_text(project)
         manifests.append(
             {
@@ -69,6 +69,11 @@ def secret_manifests(project: Project) -> list[dict]:
             }
         )
     return manifests
+
+
+def needs_system_account_config(project: Project) -> bool:
+    """The 0.x chart takes the system account's users only from an included config."""
+    return project.spec.chart_layout == "legacy" and bool(project.spec.tls.system_identities)
 
 
 def system_account_text(project: Project) -> str:
@@ -104,7 +109,7 @@ def kubectl_commands(project: Project) -> list[str]:
             f"--from-literal={naming.SYSTEM_ACCOUNT_CONFIG_FILE}="
             f"{q(system_account_text(project))}"
         ]
-        if project.spec.chart_layout == "legacy" and project.spec.tls.system_identities
+        if needs_system_account_config(project)
         else []
     )
 
