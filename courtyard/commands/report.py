@@ -22,78 +22,84 @@ def _of(used: int, limit: int) -> str:
     return f"{_mib(used)} / {_mib(limit)}" if limit > 0 else _mib(used)
 
 
-def render(found: report_check.Report) -> str:
-    """The report for people: servers, JetStream, the meta group, streams."""
-    lines = [f"Cluster {found.cluster}, asked through the system identity {found.identity}", ""]
-    lines.append(
-        table(
-            ["server", "version", "uptime", "conns", "routes", "memory", "cpu", "slow"],
-            [
-                (
-                    r.server,
-                    r.version,
-                    r.uptime,
-                    r.connections,
-                    r.routes,
-                    _mib(r.memory),
-                    f"{r.cpu:.0f}%",
-                    r.slow_consumers,
-                )
-                for r in found.servers
-            ],
-        )
+def _servers(found: report_check.Report) -> str:
+    return table(
+        ["server", "version", "uptime", "conns", "routes", "memory", "cpu", "slow"],
+        [
+            (
+                r.server,
+                r.version,
+                r.uptime,
+                r.connections,
+                r.routes,
+                _mib(r.memory),
+                f"{r.cpu:.0f}%",
+                r.slow_consumers,
+            )
+            for r in found.servers
+        ],
     )
-    lines += ["", "JetStream"]
-    lines.append(
-        table(
-            [
-                "server",
-                "streams",
-                "consumers",
-                "messages",
-                "bytes",
-                "memory",
-                "file store",
-                "meta leader",
-            ],
-            [
-                (
-                    r.server,
-                    r.streams,
-                    r.consumers,
-                    r.messages,
-                    r.bytes,
-                    _of(r.memory, r.memory_limit),
-                    _of(r.store, r.store_limit),
-                    r.meta_leader or "-",
-                )
-                for r in found.jetstream
-            ],
-        )
+
+
+def _jetstream(found: report_check.Report) -> str:
+    return table(
+        [
+            "server",
+            "streams",
+            "consumers",
+            "messages",
+            "bytes",
+            "memory",
+            "file store",
+            "meta leader",
+        ],
+        [
+            (
+                r.server,
+                r.streams,
+                r.consumers,
+                r.messages,
+                r.bytes,
+                _of(r.memory, r.memory_limit),
+                _of(r.store, r.store_limit),
+                r.meta_leader or "-",
+            )
+            for r in found.jetstream
+        ],
     )
-    follower_text = ", ".join(
+
+
+def _meta_group(found: report_check.Report) -> str:
+    followers = ", ".join(
         f"{f.name} ({'current' if f.current else 'NOT current'}"
         + (", offline" if f.offline else "")
         + f", lag {f.lag})"
         for f in found.followers
     )
-    lines.append(f"meta leader {found.meta_leader or '-'}; followers: {follower_text or '-'}")
-    if found.streams:
-        lines += ["", "Streams"]
-        rows = []
-        for s in found.streams:
-            replicas = ", ".join(
-                f"{r.name}{'' if r.current else ' (not current)'} lag {r.lag}" for r in s.replicas
-            )
-            consumers = ", ".join(
-                f"{c.name} pending {c.pending} ack {c.ack_pending}" for c in s.consumers
-            )
-            rows.append(
-                (s.name, s.leader or "-", replicas or "-", s.messages, s.bytes, consumers or "-")
-            )
-        lines.append(
-            table(["stream", "leader", "replicas", "messages", "bytes", "consumers"], rows)
+    return f"meta leader {found.meta_leader or '-'}; followers: {followers or '-'}"
+
+
+def _streams(found: report_check.Report) -> str:
+    rows = []
+    for s in found.streams:
+        replicas = ", ".join(
+            f"{r.name}{'' if r.current else ' (not current)'} lag {r.lag}" for r in s.replicas
         )
+        consumers = ", ".join(
+            f"{c.name} pending {c.pending} ack {c.ack_pending}" for c in s.consumers
+        )
+        rows.append(
+            (s.name, s.leader or "-", replicas or "-", s.messages, s.bytes, consumers or "-")
+        )
+    return table(["stream", "leader", "replicas", "messages", "bytes", "consumers"], rows)
+
+
+def render(found: report_check.Report) -> str:
+    """The report for people: servers, JetStream, the meta group, streams."""
+    lines = [f"Cluster {found.cluster}, asked through the system identity {found.identity}", ""]
+    lines += [_servers(found), "", "JetStream", _jetstream(found), _meta_group(found)]
+    if found.streams:
+        lines += ["", "Streams", _streams(found)]
     for pod in found.missing:
         lines.append(f" {CROSS} {pod} did not answer: it is down or cut off (`invoke status`)")
     return "\n".join(lines)
@@ -113,7 +119,7 @@ def report(
             if watch and sys.stdout.isatty():
                 print(CLEAR, end="")
             print(render(found), flush=True)
-            if not watch:
+            if not watch and not found.missing:
                 print(
                     "Next: `invoke report --watch` to follow it, or the nats CLI with "
                     "`invoke env --identity " + found.identity + "`."

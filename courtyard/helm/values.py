@@ -133,12 +133,8 @@ def legacy_values(project: Project) -> dict[str, Any]:
     result["auth"] = {"enabled": True, "basic": {"users": authorization.users(spec)}}
     if spec.tls.system_identities:
         # The system account's users, included from a Secret (`secret_manifests`).
-        result["nats"]["config"] = [
-            {
-                "name": naming.SYSTEM_ACCOUNT_CONFIG,
-                "secret": {"secretName": names.system_account_secret},
-            }
-        ]
+        secret = {"secretName": names.system_account_secret}
+        result["nats"]["config"] = [{"name": naming.SYSTEM_ACCOUNT_CONFIG, "secret": secret}]
     if names.cluster_name != names.chart_default_cluster_name:
         result["cluster"]["name"] = names.cluster_name
     if spec.fullname_override:
