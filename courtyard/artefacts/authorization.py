@@ -25,8 +25,6 @@ from courtyard.project.model import ClientIdentity, Spec
 # The `$SYS` request every account may send (each server answers with that account's
 # connections): restricted identities may not send even that.
 ADMIN_PING = "$SYS.REQ.SERVER.PING.CONNZ"
-# What `nats server list` sends: only the system account gets answers.
-SERVER_PING = "$SYS.REQ.SERVER.PING"
 JETSTREAM_INFO = "$JS.API.INFO"
 
 
