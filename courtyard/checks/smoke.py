@@ -44,12 +44,12 @@ from courtyard.runtime.extra_node import extra_node
 from courtyard.servers import monitor
 from courtyard.servers.natsclient import connect, run_quietly
 from courtyard.servers.system import (
-    JSZ_PING,
+    PROOF_SUBJECTS,
     SERVER_PING,
     connect_system,
-    ping,
     system_identity,
     what_others_get,
+    who_answers,
 )
 
 ROUTE_REFUSAL_WAIT = 10.0
@@ -396,7 +396,7 @@ class Smoke:
         if not lines:
             lines.append("the spec has no system identity: nobody can ask the servers")
         outsiders = [
-            next((c for c in spec.tls.clients if not c.restricted and not c.system), None),
+            next(iter(spec.tls.admin_identities), None),
             next((c for c in spec.tls.clients if c.restricted), None),
         ]
         for identity in (c for c in outsiders if c is not None):
@@ -417,13 +417,13 @@ class Smoke:
         who = system_identity(self.project)
         nc = await connect_system(self.project, who)
         try:
-            for subject in (SERVER_PING, JSZ_PING):
-                answered = {answer.server for answer in await ping(nc, subject, expected=replicas)}
-                missing = sorted(set(names.pods) - answered)
-                if missing:
-                    raise CheckFailed(f"{who}: no answer to {subject} from {', '.join(missing)}")
+            answered = await who_answers(nc, PROOF_SUBJECTS, expected=replicas)
         finally:
             await nc.close()
+        for subject, servers in answered.items():
+            missing = sorted(set(names.pods) - set(servers))
+            if missing:
+                raise CheckFailed(f"{who}: no answer to {subject} from {', '.join(missing)}")
         return f"{who}: all {replicas} servers answered {SERVER_PING} and .JSZ"
 
     async def _outsider_gets_nothing(self, identity: ClientIdentity) -> str:
@@ -431,7 +431,7 @@ class Smoke:
         nc = await permissions.connect_as(self.project, identity, refusals)
         try:
             got = []
-            for subject in (SERVER_PING, JSZ_PING):
+            for subject in PROOF_SUBJECTS:
                 answer = await what_others_get(nc, subject, refusals.violated)
                 if answer is None:
                     raise CheckFailed(f"{identity.name} got an answer to {subject}")

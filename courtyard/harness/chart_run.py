@@ -44,13 +44,10 @@ class ChartRun:
 async def _ask(copy: Project, run: ChartRun) -> None:
     nc = await system.connect_system(copy)
     try:
-        for subject in (system.SERVER_PING, system.JSZ_PING):
-            answers = await system.ping(nc, subject, expected=run.expected)
-            run.answered[subject] = [answer.server for answer in answers]
+        run.answered = await system.who_answers(nc, system.PROOF_SUBJECTS, expected=run.expected)
     finally:
         await nc.close()
-    admins = [c.name for c in copy.spec.tls.clients if not c.restricted and not c.system]
-    for name in admins[:1]:
+    for name in [c.name for c in copy.spec.tls.admin_identities][:1]:
         nc = await connect(copy, identity=name, role=f"verify-{name}")
         try:
             got = await system.what_others_get(nc, system.SERVER_PING)

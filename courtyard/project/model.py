@@ -83,6 +83,11 @@ class Tls:
     def system_identities(self) -> tuple[ClientIdentity, ...]:
         return tuple(client for client in self.clients if client.system)
 
+    @property
+    def admin_identities(self) -> tuple[ClientIdentity, ...]:
+        """Full access to the application, and nothing of the system account."""
+        return tuple(c for c in self.clients if not c.restricted and not c.system)
+
 
 @dataclass(frozen=True)
 class Spec:

@@ -113,6 +113,20 @@ async def ping(
     return sorted(answers.values(), key=lambda answer: answer.server)
 
 
+# What the smoke and `export-helm --verify` ask: the server list, and JetStream.
+PROOF_SUBJECTS = (SERVER_PING, JSZ_PING)
+
+
+async def who_answers(
+    nc: Client, subjects: tuple[str, ...], *, expected: int
+) -> dict[str, list[str]]:
+    """For each subject, the servers that answered its ping (sorted)."""
+    return {
+        subject: [answer.server for answer in await ping(nc, subject, expected=expected)]
+        for subject in subjects
+    }
+
+
 async def what_others_get(
     nc: Client, subject: str, refused: Callable[[], bool] = lambda: False
 ) -> str | None:
