@@ -17,18 +17,20 @@ import docker
 from docker.models.containers import Container
 
 from courtyard.artefacts.node_containers import NodeDefinition, node_definitions
-from courtyard.checks import drift
+from courtyard.checks import drift, first_round
 from courtyard.checks.readiness import wait_ready
 from courtyard.checks.stale_certs import stale_reasons
 from courtyard.commands import steps
 from courtyard.commands.output import Reporter
 from courtyard.project.loaded import Project
-from courtyard.runtime import docker_objects, ports, start_gate, teardown
+from courtyard.runtime import docker_objects, fresh_start, ports, start_gate, teardown
 from courtyard.runtime.plan import Plan, plan_nodes
 from courtyard.servers import reload
 from courtyard.servers.records import record_digest, record_loaded
 
 DEFAULT_TIMEOUT = 60.0
+# A fresh bootstrap whose first election is lost is tried again at most this often in all.
+MAX_BOOTSTRAPS = 3
 
 
 @dataclass
@@ -43,6 +45,9 @@ class UpContext:
     existing: dict[str, Container | None] = field(default_factory=dict)
     ours: dict[str, Container] = field(default_factory=dict)
     network_existed: bool = False
+    # Volumes this run created: a full cold start on these alone is a fresh bootstrap.
+    created_volumes: set[str] = field(default_factory=set)
+    fresh_bootstrap: bool = False
     plan: Plan = field(default_factory=Plan)
     # Where the steps report; the plugin, tests and benchmarks pass a Recorder.
     reporter: Reporter = field(default_factory=Reporter)
@@ -109,12 +114,11 @@ def network_and_volumes(ctx: UpContext) -> None:
     project = ctx.project
     with ctx.step("Network and volumes") as info:
         made_network = docker_objects.ensure_network(ctx.client, project)
-        made_volumes = sum(
-            docker_objects.ensure_volume(ctx.client, project, n.volume) for n in ctx.nodes
-        )
+        made = docker_objects.ensure_volume
+        ctx.created_volumes |= {n.volume for n in ctx.nodes if made(ctx.client, project, n.volume)}
         info["detail"] = (
             f"{project.names.network} {'created' if made_network else 'kept'}, "
-            f"{made_volumes} volume(s) created"
+            f"{len(ctx.created_volumes)} volume(s) created"
         )
 
 
@@ -147,27 +151,71 @@ def repair(ctx: UpContext) -> None:
 
 
 def start(ctx: UpContext) -> None:
-    """Start the nodes that are down; several at once start together behind the start gate,
+    """Start the nodes that are down. Several at once start together behind the start gate,
     so that their servers elect a meta leader at once instead of a timeout later."""
     if not ctx.plan.start:
         return
     gated = len(ctx.plan.start) > 1 and start_gate.supported(ctx.client)
+    ctx.fresh_bootstrap = gated and starts_fresh(ctx)
     with ctx.step("Nodes") as info:
-        if gated:
-            start_gate.arm(ctx.plan.start)
-        try:
-            docker_objects.in_parallel(
-                [
-                    lambda n=node: docker_objects.start_node(ctx.client, n, ctx.existing[n.name])
-                    for node in ctx.plan.start
-                ]
-            )
-        finally:
-            released = start_gate.release_containers(ctx.client, ctx.plan.start) if gated else []
-            ctx.ports_bound()
+        released = _start_together(ctx, gated)
         info["detail"] = ", ".join(f"{n.name} {ctx.plan.reasons[n.name]}" for n in ctx.plan.start)
         if released:
             info["detail"] += f"; {len(released)} servers released together"
+
+
+def starts_fresh(ctx: UpContext) -> bool:
+    """Every node of the spec starts, each on a volume this run created: a bootstrap with
+    nothing stored anywhere yet."""
+    return {n.name for n in ctx.plan.start} == {n.name for n in ctx.nodes} and {
+        n.volume for n in ctx.nodes
+    } <= ctx.created_volumes
+
+
+def _start_together(ctx: UpContext, gated: bool) -> list[str]:
+    """Start every node of the plan (behind the start gate when `gated`); the released."""
+    if gated:
+        start_gate.arm(ctx.plan.start)
+    try:
+        docker_objects.in_parallel(
+            [
+                lambda n=node: docker_objects.start_node(ctx.client, n, ctx.existing[n.name])
+                for node in ctx.plan.start
+            ]
+        )
+    finally:
+        released = start_gate.release_containers(ctx.client, ctx.plan.start) if gated else []
+        ctx.ports_bound()
+    return released
+
+
+def first_election(ctx: UpContext) -> None:
+    """A fresh cluster whose first meta-leader election is lost starts again at once on its
+    emptied new volumes, instead of waiting out nats-server's election timeout (4-9 s).
+
+    Only after a full cold start on volumes this run created, and only while every server
+    says its meta group never had a leader and stored nothing (checks/first_round.py).
+    """
+    if not ctx.fresh_bootstrap:
+        return
+    targets = ctx.project.names.monitor_targets
+    verdict = first_round.watch(targets)
+    for attempt in range(2, MAX_BOOTSTRAPS + 1):
+        if not verdict.lost:
+            return
+        with ctx.step("First meta-leader election lost") as info:
+            fresh_start.empty_and_remove(ctx.client, ctx.project, ctx.plan.start)
+            ctx.existing.update({node.name: None for node in ctx.plan.start})
+            _start_together(ctx, gated=True)
+            lost, verdict = verdict, first_round.watch(targets)
+            outcome = {first_round.WON: "won", first_round.LOST: "lost again"}.get(
+                verdict.outcome, "still open"
+            )
+            outcome += f" by {verdict.leader}" if verdict.leader else ""
+            info["detail"] = (
+                f"{lost.reason}; started the nodes again on emptied new volumes "
+                f"(bootstrap {attempt} of at most {MAX_BOOTSTRAPS}), {outcome}"
+            )
 
 
 def wait(ctx: UpContext) -> None:
@@ -238,6 +286,7 @@ UP_STEPS: tuple[Callable[[UpContext], None], ...] = (
     release_left_armed,
     repair,
     start,
+    first_election,
     wait,
     reload_certificates,
     roll,
