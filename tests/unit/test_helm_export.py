@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import stat
+import subprocess
 from urllib.parse import urlsplit
 
 import pytest
@@ -126,11 +127,15 @@ def test_output_modes_and_no_secrets(exported, tmp_path):
     )
 
 
-def test_secrets_refuse_a_tracked_folder(exported):
+def test_secrets_refuse_a_tracked_folder(exported, tmp_path):
+    # A git work tree of the test's own: the suite may run from a copy without .git.
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    subprocess.run(["git", "init", "-q", str(tree)], check=True)
     project, _ = exported()
     with pytest.raises(CourtyardError, match="tracked by git"):
-        export_helm(project, REPO / "config" / "not-yet" / "deeper")
-    assert not (REPO / "config" / "not-yet").exists()
+        export_helm(project, tree / "config" / "not-yet" / "deeper")
+    assert not (tree / "config").exists()
 
 
 def test_secrets_refuse_a_work_tree_when_git_cannot_be_asked(exported, tmp_path, monkeypatch):
