@@ -16,18 +16,22 @@ simply waits as before.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from courtyard.core.polling import WaitTimeout, poll
-from courtyard.servers.raftz import MetaVote, meta_vote
+from courtyard.servers.raftz import NO_ANSWER, MetaVote, meta_vote
 
 WON, LOST, OPEN = "won", "lost", "open"
 # The poll is light on purpose: the servers need both cores while they mesh and vote.
-INTERVAL = 0.03
+INTERVAL = 0.02  # one node asked per poll
 # Campaigns start within 0.8 s of a server's start; by this time the round is decided.
 WATCH_TIMEOUT = 3.0
+# nats-server's shortest election timeout (raft.go minElectionTimeoutDefault): after a lost
+# round, the next election starts no sooner than this.
+NEXT_ELECTION_AFTER = 4.0
 # A lone candidate that every other node voted for wins within milliseconds; one still
 # waiting after this long never got their answers and will wait out its election timeout.
 STUCK_AFTER = 0.5
@@ -89,17 +93,25 @@ def watch(
     timeout: float = WATCH_TIMEOUT,
     ask: Callable[[int], MetaVote] = meta_vote,
 ) -> Verdict:
-    """Poll every (node name, monitor host port) until the first round is won or lost;
-    OPEN when neither is clear within `timeout` (the readiness wait takes it from there)."""
+    """Poll the (node name, monitor host port) targets until the first round is won or lost;
+    OPEN when neither is clear within `timeout` (the readiness wait takes it from there).
+
+    One node is asked per poll, in turn, so the load on the servers does not grow with the
+    cluster. That is sound because every state the verdict rests on holds once reached: a
+    candidate of a lost round stays one until its election timeout, a leader stays leader.
+    """
+    views: dict[str, MetaVote] = {name: NO_ANSWER for name, _ in targets}
+    turn = itertools.cycle(targets)
     seen_waiting: dict[str, float] = {}
     last = [Verdict(OPEN, "no answer yet")]
 
     def decided() -> Verdict:
-        votes = {name: ask(port) for name, port in targets}
-        lone = lone_candidate(votes)
+        name, port = next(turn)
+        views[name] = ask(port)
+        lone = lone_candidate(views)
         since = seen_waiting.setdefault(lone, time.monotonic()) if lone else None
         stuck = [lone] if since is not None and time.monotonic() - since >= STUCK_AFTER else []
-        last[0] = judge(votes, stuck)
+        last[0] = judge(views, stuck)
         return last[0]
 
     try:

@@ -64,24 +64,20 @@ def test_a_lone_candidate_with_every_vote_lost_only_once_seen_stuck():
     assert lone_candidate({**votes, "n2": vote(term=0)}) == ""
 
 
-def test_the_watch_returns_as_soon_as_the_round_is_decided():
-    answers = iter(
-        [
-            {1: NO_ANSWER, 2: NO_ANSWER},
-            {1: vote("CANDIDATE"), 2: vote(term=0)},
-            {1: vote("CANDIDATE"), 2: vote("CANDIDATE")},
-        ]
-    )
-    current: dict[int, MetaVote] = {}
+def test_the_watch_asks_one_node_a_poll_and_returns_once_the_round_is_decided():
+    answers = {
+        1: iter([NO_ANSWER, vote("CANDIDATE")]),
+        2: iter([vote(term=0), vote("CANDIDATE")]),
+    }
+    asked: list[int] = []
 
     def ask(port: int) -> MetaVote:
-        if port == 1:
-            current.clear()
-            current.update(next(answers))
-        return current[port]
+        asked.append(port)
+        return next(answers[port])
 
     verdict = watch([("n0", 1), ("n1", 2)], timeout=5, ask=ask)
     assert verdict.outcome == LOST
+    assert asked == [1, 2, 1, 2]
 
 
 def test_the_watch_gives_up_open_when_nothing_is_decided():
