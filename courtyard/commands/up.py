@@ -29,8 +29,11 @@ from courtyard.servers import reload
 from courtyard.servers.records import record_digest, record_loaded
 
 DEFAULT_TIMEOUT = 60.0
-# A fresh bootstrap whose first election is lost is tried again at most this often in all.
-MAX_BOOTSTRAPS = 3
+# A fresh bootstrap whose first election is lost starts again (once) when removing and
+# starting the containers, about RESTART_FACTOR times what starting them took, plus the new
+# election, is sooner than nats-server's next election.
+RESTART_FACTOR = 2.0
+RESTART_MARGIN = 0.8
 
 
 @dataclass
@@ -48,6 +51,8 @@ class UpContext:
     # Volumes this run created: a full cold start on these alone is a fresh bootstrap.
     created_volumes: set[str] = field(default_factory=set)
     fresh_bootstrap: bool = False
+    start_seconds: float = 0.0  # how long the engine took to start the nodes
+    released_at: float = 0.0  # when their servers were let go (time.monotonic)
     plan: Plan = field(default_factory=Plan)
     # Where the steps report; the plugin, tests and benchmarks pass a Recorder.
     reporter: Reporter = field(default_factory=Reporter)
@@ -158,7 +163,9 @@ def start(ctx: UpContext) -> None:
     gated = len(ctx.plan.start) > 1 and start_gate.supported(ctx.client)
     ctx.fresh_bootstrap = gated and starts_fresh(ctx)
     with ctx.step("Nodes") as info:
+        started = time.monotonic()
         released = _start_together(ctx, gated)
+        ctx.start_seconds = time.monotonic() - started
         info["detail"] = ", ".join(f"{n.name} {ctx.plan.reasons[n.name]}" for n in ctx.plan.start)
         if released:
             info["detail"] += f"; {len(released)} servers released together"
@@ -185,37 +192,60 @@ def _start_together(ctx: UpContext, gated: bool) -> list[str]:
         )
     finally:
         released = start_gate.release_containers(ctx.client, ctx.plan.start) if gated else []
+        ctx.released_at = time.monotonic()
         ctx.ports_bound()
     return released
+
+
+def restart_seconds(start_seconds: float) -> float:
+    """About how long removing and starting the nodes again takes, with the new election."""
+    return RESTART_FACTOR * start_seconds + RESTART_MARGIN
+
+
+def restart_is_sooner(restart: float, since_release: float) -> bool:
+    """Does a restart taking `restart` seconds beat nats-server's next election? The lost
+    round's campaigns came after the release, so that is no sooner than
+    NEXT_ELECTION_AFTER after it."""
+    return restart < first_round.NEXT_ELECTION_AFTER - since_release
 
 
 def first_election(ctx: UpContext) -> None:
     """A fresh cluster whose first meta-leader election is lost starts again at once on its
     emptied new volumes, instead of waiting out nats-server's election timeout (4-9 s).
 
-    Only after a full cold start on volumes this run created, and only while every server
-    says its meta group never had a leader and stored nothing (checks/first_round.py).
+    Only after a full cold start on volumes this run created, only while every server says
+    its meta group never had a leader and stored nothing (checks/first_round.py), and only
+    when removing and starting the containers again (about twice what starting them took)
+    beats the next election: with many nodes on a slow engine, waiting is quicker.
     """
     if not ctx.fresh_bootstrap:
         return
-    targets = ctx.project.names.monitor_targets
-    verdict = first_round.watch(targets)
-    for attempt in range(2, MAX_BOOTSTRAPS + 1):
-        if not verdict.lost:
+    verdict = first_round.watch(ctx.project.names.monitor_targets)
+    if not verdict.lost:
+        return
+    with ctx.step("First meta-leader election lost") as info:
+        restart = restart_seconds(ctx.start_seconds)
+        if not restart_is_sooner(restart, time.monotonic() - ctx.released_at):
+            info["detail"] = (
+                f"{verdict.reason}; starting {len(ctx.plan.start)} nodes again would take "
+                f"about {restart:.1f}s, longer than nats-server's next election, so waiting "
+                "for that"
+            )
             return
-        with ctx.step("First meta-leader election lost") as info:
+        # Under the host-wide port reservation: while the containers are gone their ports
+        # are free, and another session choosing ports must not take them.
+        with ports.reservation():
             fresh_start.empty_and_remove(ctx.client, ctx.project, ctx.plan.start)
             ctx.existing.update({node.name: None for node in ctx.plan.start})
             _start_together(ctx, gated=True)
-            lost, verdict = verdict, first_round.watch(targets)
-            outcome = {first_round.WON: "won", first_round.LOST: "lost again"}.get(
-                verdict.outcome, "still open"
-            )
-            outcome += f" by {verdict.leader}" if verdict.leader else ""
-            info["detail"] = (
-                f"{lost.reason}; started the nodes again on emptied new volumes "
-                f"(bootstrap {attempt} of at most {MAX_BOOTSTRAPS}), {outcome}"
-            )
+        again = first_round.watch(ctx.project.names.monitor_targets)
+        outcome = {first_round.WON: "won", first_round.LOST: "lost again"}.get(
+            again.outcome, "still open"
+        )
+        outcome += f" by {again.leader}" if again.leader else ""
+        info["detail"] = (
+            f"{verdict.reason}; started the nodes again on emptied new volumes, {outcome}"
+        )
 
 
 def wait(ctx: UpContext) -> None:
