@@ -3,7 +3,8 @@
 A cluster is ready when every node
   1. answers /healthz?js-enabled-only=true with 200,
   2. has routes to every peer (distinct remote_name in /routez),
-  3. agrees in /jsz on one meta leader, whose view has every peer current,
+  3. agrees in /jsz on one meta leader, a node of the spec, whose view has every peer
+     current,
   4. sees a leader for every stream it holds, and, where it leads one, every replica current
      (right after a restart /healthz can say ok before a stream has elected its leader),
   5. answers the full /healthz with 200 (its streams and consumers are current);
@@ -84,10 +85,13 @@ def judge_node(
         probe.problems.append(f"no route yet to {', '.join(missing)}")
     answer = jsz if isinstance(jsz, Jsz) else Jsz.parse(jsz)
     probe.problems += store_problems(answer)
-    probe.problems += stream_leader_problems(name, answer)
+    probe.problems += stream_leader_problems(name, answer, expected)
     probe.meta_leader = answer.meta_leader
     if not probe.meta_leader:
         probe.problems.append("no JetStream meta leader yet")
+    elif probe.meta_leader not in expected:
+        # A removed node (after a scale-down) or a server that is no node of the spec.
+        probe.problems.append(f"meta leader {probe.meta_leader} is not a node of this cluster")
     elif probe.meta_leader == name:
         # A peer the leader marks offline is refused for placement ("no suitable peers for
         # placement, peer offline") even when its log is current.
@@ -101,14 +105,19 @@ def judge_node(
     return probe
 
 
-def stream_leader_problems(name: str, jsz: Jsz) -> list[str]:
-    """Streams this node holds that have no leader, or that it leads with lagging replicas."""
+def stream_leader_problems(name: str, jsz: Jsz, expected: Sequence[str] | None = None) -> list[str]:
+    """Streams this node holds that have no leader, or that it leads with lagging replicas
+    on nodes of the spec (`expected`; a replica on a node scaled away stays offline)."""
     problems = []
     for stream in jsz.streams():
         if not stream.leader:
             problems.append(f"stream {stream.name} has no leader yet")
         elif stream.leader == name:
-            lagging = [r.name for r in stream.replicas if not r.usable]
+            lagging = [
+                r.name
+                for r in stream.replicas
+                if not r.usable and (expected is None or r.name in expected)
+            ]
             if lagging:
                 problems.append(
                     f"stream {stream.name}: replica on {', '.join(lagging)} not current"

@@ -17,15 +17,17 @@ import docker
 from docker.models.containers import Container
 
 from courtyard.artefacts.node_containers import NodeDefinition, node_definitions
-from courtyard.checks import drift, first_round
+from courtyard.checks import drift, first_round, quorum
 from courtyard.checks.readiness import wait_ready
 from courtyard.checks.stale_certs import stale_reasons
 from courtyard.commands import steps
 from courtyard.commands.output import Reporter
+from courtyard.core.errors import CourtyardError
+from courtyard.project.load import MAX_REPLICAS
 from courtyard.project.loaded import Project
 from courtyard.runtime import docker_objects, fresh_start, ports, start_gate, teardown
 from courtyard.runtime.plan import Plan, plan_nodes
-from courtyard.servers import reload
+from courtyard.servers import raftz, reload
 from courtyard.servers.records import record_digest, record_loaded
 
 DEFAULT_TIMEOUT = 60.0
@@ -80,6 +82,24 @@ class UpContext:
 
 def connect(ctx: UpContext) -> None:
     ctx.client = steps.connect_engine(ctx.reporter)
+
+
+def check_scale_down(ctx: UpContext) -> None:
+    """Refuse, before anything changes, a scale-down whose nodes left could not hold the
+    JetStream meta group's quorum (checks/quorum.py); the data is kept either way."""
+    names = ctx.project.names
+    beyond = {names.pod(i): i for i in range(names.replicas, MAX_REPLICAS)}
+    ours = {c.name: c for c in docker_objects.our_containers(ctx.client, ctx.project)}
+    removed = [name for name in beyond if name in ours]
+    if not removed:
+        return
+    indexes = [i for i, pod in enumerate([*names.pods, *beyond]) if pod in ours]
+    running = [i for i in indexes if ours[names.pod(i)].status == "running"]
+    sizes = [raftz.meta_vote(names.monitor_host_port(i)).peers for i in running]
+    peers = max([*sizes, len(indexes)])
+    problem = quorum.scale_down_problem(peers, names.replicas)
+    if problem:
+        raise CourtyardError(problem)
 
 
 def prepare(ctx: UpContext) -> None:
@@ -249,7 +269,7 @@ def first_election(ctx: UpContext) -> None:
 
 
 def wait(ctx: UpContext) -> None:
-    if ctx.plan.start or ctx.plan.repairs:
+    if ctx.plan.start or ctx.plan.repairs or ctx.plan.remove:
         title = "Waiting for health, routes and JetStream meta leader"
     elif ctx.already_running:
         title = "Ready (already running)"
@@ -309,6 +329,7 @@ def scale_down(ctx: UpContext) -> None:
 
 UP_STEPS: tuple[Callable[[UpContext], None], ...] = (
     connect,
+    check_scale_down,
     prepare,
     image,
     preflight,
@@ -317,10 +338,10 @@ UP_STEPS: tuple[Callable[[UpContext], None], ...] = (
     repair,
     start,
     first_election,
+    scale_down,
     wait,
     reload_certificates,
     roll,
-    scale_down,
 )
 
 

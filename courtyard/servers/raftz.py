@@ -31,6 +31,7 @@ class MetaVote:
     leader: str
     ever_had_leader: bool
     stored: int  # the index of its last log entry: 0 while nothing was ever stored
+    peers: int = 0  # the group's size: every peer it counts, offline ones included
 
     @property
     def answered(self) -> bool:
@@ -63,6 +64,7 @@ def parse(body: Any) -> MetaVote:
                 leader=str(group.get("leader") or ""),
                 ever_had_leader=bool(group.get("ever_had_leader")),
                 stored=_count(group.get("pindex")),
+                peers=_count(group.get("size")),
             )
     return NO_ANSWER
 

@@ -5,10 +5,19 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+import pytest
+import yaml
+
 from courtyard.artefacts.node_containers import node_definitions
 from courtyard.checks import smoke
 from courtyard.checks.status import cluster_status
+from courtyard.core.errors import CourtyardError
+from courtyard.project.loaded import load_project
 from courtyard.runtime import docker_objects, start_gate
+from courtyard.servers import jsz
+from courtyard.servers.natsclient import connect as nats_connect
+from courtyard.servers.natsclient import run_quietly
+from tests.helpers import deep_update, write_spec
 from tests.integration.conftest import quiet_up
 
 STARTED = re.compile(r"(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d\.\d+) \[INF\] Starting nats-server")
@@ -57,3 +66,52 @@ def test_servers_left_at_the_gate_by_an_interrupted_up_are_released(docker_clien
     assert "Start gate: released" in output and "left waiting by an interrupted run" in output
     assert start_gate.armed(nodes) == []
     assert cluster_status(docker_client, own_cluster).healthy
+
+
+def rescaled(project, replicas: int):
+    raw = yaml.safe_load(project.spec.path.read_text())
+    write_spec(project.spec.root, deep_update(raw, {"replicas": replicas}))
+    return load_project(project.spec.path)
+
+
+def stream_messages(project, make: bool = False) -> int:
+    async def count() -> int:
+        nc = await nats_connect(project)
+        try:
+            js = nc.jetstream()
+            if make:
+                await js.add_stream(name="KEEP", subjects=["keep.>"], num_replicas=3)
+                for i in range(5):
+                    await js.publish(f"keep.{i}", b"x")
+            return (await js.stream_info("KEEP")).state.messages
+        finally:
+            await nc.close()
+
+    return run_quietly(count())
+
+
+def test_a_scale_down_below_the_quorum_is_refused_and_one_within_it_keeps_the_data(
+    docker_client, own_cluster
+):
+    assert stream_messages(own_cluster, make=True) == 5
+    config = own_cluster.layout.node_config(own_cluster.names.pod(0))
+    before_config = config.read_bytes()
+    ids = {c.name: c.id for c in docker_objects.our_containers(docker_client, own_cluster)}
+
+    with pytest.raises(CourtyardError) as refused:
+        quiet_up(rescaled(own_cluster, 1))
+    assert "without its quorum of 2" in str(refused.value)
+    # Refused before anything changed: same containers, same configs, the data in place.
+    assert {c.name: c.id for c in docker_objects.our_containers(docker_client, own_cluster)} == ids
+    assert config.read_bytes() == before_config
+
+    two = rescaled(own_cluster, 2)
+    output = quiet_up(two)
+    assert f"Scaled down: removed {own_cluster.names.pod(2)} (volumes kept)" in output
+    leaders = {jsz.fetch(port, "/jsz").meta_leader for _, port in two.names.monitor_targets}
+    assert leaders <= set(two.names.pods) and len(leaders) == 1, leaders
+    assert stream_messages(two) == 5
+
+    three = rescaled(own_cluster, 3)
+    quiet_up(three)
+    assert stream_messages(three) == 5

@@ -54,6 +54,12 @@ def test_no_meta_leader_yet():
     assert probe.problems == ["no JetStream meta leader yet"]
 
 
+def test_a_meta_leader_outside_the_spec_is_never_ready():
+    # After scaling 3 -> 1 the last node may still follow a removed node's leadership.
+    probe = judge_node("n-0", 8222, ["n-0"], OK, routez(), jsz(leader="n-2"), OK)
+    assert probe.problems == ["meta leader n-2 is not a node of this cluster"]
+
+
 @pytest.mark.parametrize(
     "replica",
     [
@@ -91,6 +97,23 @@ def test_streams_without_a_leader_or_with_lagging_replicas_are_not_ready():
         "stream ORDERS has no leader yet",
         "stream PAYMENTS: replica on n-2 not current",
     ]
+
+
+def test_a_replica_on_a_node_scaled_away_does_not_hold_readiness_back():
+    # Scaled from 3 to 2: the R3 stream keeps its quorum; its third replica stays offline.
+    stream = {
+        "name": "KEEP",
+        "cluster": {
+            "leader": "n-0",
+            "replicas": [{"name": "n-1", "current": True}, {"name": "n-2", "offline": True}],
+        },
+    }
+    pods = ["n-0", "n-1"]
+    replicas = [{"name": "n-1", "current": True}, {"name": "n-2", "offline": True}]
+    answer = jsz(replicas=replicas, streams=[stream])
+    assert judge_node("n-0", 8222, pods, OK, routez("n-1"), answer, OK).ready
+    lagging = judge_node("n-0", 8222, PODS, OK, routez("n-1", "n-2"), answer, OK)
+    assert "stream KEEP: replica on n-2 not current" in lagging.problems
 
 
 def test_the_full_health_counts_only_when_asked_and_all_else_is_fine():
