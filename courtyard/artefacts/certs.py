@@ -221,10 +221,11 @@ def issue_adhoc(
     force: bool = False,
 ) -> CertResult:
     """`invoke cert`: one leaf from the same CA, written to certs/<base>.crt|key."""
-    if not _OUT_NAME.fullmatch(base or "") or base in ("ca", "route", "server"):
+    reserved = layout.reserved_cert_names
+    if not _OUT_NAME.fullmatch(base or "") or base in reserved:
         raise CourtyardError(
             f"output name {cut(repr(base))} is not allowed; choose a plain file name of letters, "
-            "digits, '.', '_' and '-' (at most 64 characters) other than ca, route and server"
+            f"digits, '.', '_' and '-' (at most 64 characters) other than {', '.join(reserved)}"
         )
     if not common_name.strip():
         raise CourtyardError('the common name (-c) is empty; pass -c "NATS Cluster"')

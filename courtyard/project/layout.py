@@ -37,6 +37,12 @@ class Layout:
         """The other CA nodes and clients trust during a rotation (old or new)."""
         return self.rotation / "also-trusted.crt"
 
+    @property
+    def reserved_cert_names(self) -> tuple[str, ...]:
+        """Names in certs/ that `invoke cert -o` may not take: the CA, its trust bundle and
+        the spec's own route and server certificates."""
+        return (self.ca_cert.stem, self.ca_bundle.stem, "route", "server")
+
     def cert(self, base: str) -> Path:
         """`certs/<base>.crt`; base is route, server or an ad-hoc name."""
         return self.certs / f"{base}.crt"

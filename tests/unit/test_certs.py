@@ -236,7 +236,8 @@ def test_a_truncated_certificate_is_reported_not_raised(project):
         ({"organizational_unit": "U" * 65}, ["unit (-u) has 65 characters"]),
         ({"base": "o" * 300}, ["is not allowed", "at most 64 characters"]),
         ({"base": "../escape"}, ["is not allowed"]),
-        ({"base": "route"}, ["other than ca, route and server"]),
+        ({"base": "route"}, ["other than ca, ca-bundle, route, server"]),
+        ({"base": "ca-bundle"}, ["'ca-bundle' is not allowed"]),
     ],
 )
 def test_adhoc_options_out_of_bounds_are_one_sentence(project, options, words):
