@@ -39,6 +39,16 @@ MAX_SPEC_BYTES = 256 * 1024
 # JetStream clusters beyond a handful of nodes make no sense on one machine; every node is a
 # container, a volume and a config, and Raft traffic grows with the square of the count.
 MAX_REPLICAS = 9
+# Docker's image reference grammar (distribution/reference): [domain[:port]/]name[:tag][@digest],
+# each name component lowercase letters and digits joined by single '.', '_', '__' or dashes.
+_IMAGE_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_IMAGE_REFERENCE = re.compile(
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*"
+    r"(?::[0-9]{1,5})?/)?"
+    rf"{_IMAGE_COMPONENT}(?:/{_IMAGE_COMPONENT})*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?"
+    r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?"
+)
 # RFC 5280's upper bounds for the subject attributes Courtyard writes.
 MAX_SUBJECT_CHARS = 64
 # The route certificate's common name is the spec's with " routes" after it.
@@ -158,6 +168,12 @@ def parse_spec(raw: Any, path: Path, *, source: str | None = None) -> Spec:
     if not 1 <= replicas <= MAX_REPLICAS:
         reader.fail("replicas", replicas, f"must be between 1 and {MAX_REPLICAS}")
     image = reader.optional_string(top, "image")
+    if image is not None and not _IMAGE_REFERENCE.fullmatch(image):
+        reader.fail(
+            "image",
+            image,
+            "is not an image reference like nats:2.14.2-alpine or registry.example.com/nats:2.14.2",
+        )
     js = reader.section(top, "jetstream", {"memory_store", "file_store"})
     jetstream = JetStream(
         memory_store=reader.size(js, "jetstream.memory_store", "256Mi"),

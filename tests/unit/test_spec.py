@@ -109,6 +109,8 @@ def test_env_var_chooses_another_spec(tmp_path, monkeypatch):
         ({"tls": {"ca_validity_days": 99999999}}, ["ca_validity_days", "a century"]),
         ({"tls": {"extra_sans": ["DNS:" + "a" * 300]}}, ["tls.extra_sans", "253 characters"]),
         ({"image": "i" * 300}, ["image", "253 characters"]),
+        ({"image": "nats/../../info"}, ["image", "is not an image reference"]),
+        ({"image": "NATS:latest"}, ["image", "is not an image reference"]),
         ({"replicas": "three"}, ["replicas", "'three'", "whole number"]),
         ({"jetstream": {"file_store": "1 Gigabyte"}}, ["jetstream.file_store", "1 Gigabyte"]),
         ({"jetstream": {"memory_store": "12XB"}}, ["jetstream.memory_store", "12XB"]),
