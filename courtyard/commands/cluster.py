@@ -140,6 +140,15 @@ def _follow(container: Container, tail: int, prefix: bool) -> None:
 def env(spec: str | None, *, identity: str | None) -> None:
     project = load(spec)
     who = client_access.client_identity(project, identity)
-    print(client_access.shell_exports(client_access.env_vars(project, who)))
+    variables = client_access.env_vars(project, who)
+    layout = project.layout
+    files = (layout.ca_bundle, layout.client_cert(who), layout.client_key(who))
+    missing = [str(path) for path in files if not path.is_file()]
+    if missing:
+        raise CourtyardError(
+            f"{who}'s certificate files are not there yet ({', '.join(missing)}); run "
+            "`invoke certs` (or `invoke up`) first"
+        )
+    print(client_access.shell_exports(variables))
     path = client_access.write_nats_context(project, who)
     print(f"# nats CLI context written to {path}: nats --context {project.names.nats_context(who)}")

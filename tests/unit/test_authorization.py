@@ -16,6 +16,7 @@ from courtyard.helm import chart as helm_chart
 from courtyard.helm import values as helm_values
 from courtyard.helm.export import secret_manifests
 from courtyard.project.load import load_spec
+from courtyard.project.loaded import load_project
 from courtyard.project.model import ClientIdentity
 from courtyard.project.subjects import example_subject, subject_matches, subject_problem
 from tests.helpers import LEGACY_CHART, REPO_SPEC, invoke, real_chart, write_spec
@@ -108,6 +109,8 @@ def test_an_example_subject_fills_each_wildcard():
 
 def test_a_restricted_identity_gets_its_inbox_prefix_in_env_and_context(tmp_path):
     spec = write_spec(tmp_path)
+    project = load_project(spec)
+    ensure_certs(project.spec, project.names, project.layout)
     env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "xdg")}
     proc = invoke("env", "--spec", str(spec), "--identity", "orders", env=env)
     assert proc.returncode == 0, proc.stderr

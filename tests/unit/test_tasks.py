@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+from courtyard.artefacts.certs import ensure_certs
+from courtyard.project.loaded import load_project
 from tests.helpers import REPO, invoke, write_spec
 
 
@@ -85,6 +87,8 @@ def test_unreachable_docker_engine_is_one_sentence_and_creates_nothing(tmp_path)
 
 def test_env_prints_exports_and_writes_a_nats_context(tmp_path):
     spec = write_spec(tmp_path)
+    project = load_project(spec)
+    ensure_certs(project.spec, project.names, project.layout)
     env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "xdg")}
     proc = invoke("env", "--spec", str(spec), env=env)
     assert proc.returncode == 0, proc.stderr
@@ -101,6 +105,8 @@ def test_env_prints_exports_and_writes_a_nats_context(tmp_path):
 
 def test_output_cut_short_by_the_reader_is_no_traceback(tmp_path):
     spec = write_spec(tmp_path)
+    project = load_project(spec)
+    ensure_certs(project.spec, project.names, project.layout)
     env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "xdg")}
     proc = subprocess.run(
         f"{sys.executable} -m invoke -r {REPO} env --spec {spec} | head -1",
@@ -142,3 +148,14 @@ def test_a_system_identity_with_lists_is_refused_before_anything_is_written(tmp_
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert "tls.clients[ops].subscribe" in proc.stderr and "system identity" in proc.stderr
     assert not (tmp_path / "certs").exists()
+
+
+def test_env_before_any_certificate_is_one_sentence_and_writes_no_context(tmp_path):
+    spec = write_spec(tmp_path)
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "xdg")}
+    proc = invoke("env", "--spec", str(spec), env=env)
+    assert proc.returncode == 1
+    assert "dev's certificate files are not there yet" in proc.stderr
+    assert "run `invoke certs` (or `invoke up`) first" in proc.stderr
+    assert "Traceback" not in proc.stderr and "export" not in proc.stdout
+    assert not (tmp_path / "xdg").exists()
