@@ -23,8 +23,7 @@ import sys
 from pathlib import Path
 
 from courtyard.artefacts.node_containers import NodeDefinition, node_definitions
-from courtyard.checks.placement import placement_problem
-from courtyard.checks.readiness import wait_until_ready
+from courtyard.checks.readiness import wait_for_cluster
 from courtyard.project import naming
 from courtyard.project.loaded import Project
 
@@ -123,11 +122,7 @@ class BareCluster:
         self.wait_ready()
 
     def wait_ready(self, timeout: float = 60.0) -> None:
-        state = wait_until_ready(
-            self.project.names.monitor_targets,
-            timeout,
-            final_check=lambda: placement_problem(self.project),
-        )
+        state = wait_for_cluster(self.project, self.project.names.monitor_targets, timeout)
         if not state.ready:
             raise RuntimeError(f"bare servers not ready: {state.problems}")
 

@@ -87,10 +87,10 @@ def drop_duplicate_networks(client: docker.DockerClient, project: Project) -> li
 
 
 def remove_network(network: Network) -> None:
-    _ignore_gone(network.remove)
+    ignore_gone(network.remove)
 
 
-def _ignore_gone(call: Callable[[], object]) -> None:
+def ignore_gone(call: Callable[[], object]) -> None:
     """Run a removal; an object already gone (or going) is the state it wanted."""
     try:
         call()
@@ -223,15 +223,15 @@ def reconnect_node(client: docker.DockerClient, node: NodeDefinition, container:
         raise CourtyardError(f"network {node.network} is gone; run `invoke up` again")
     container.reload()
     if node.network in (container.attrs.get("NetworkSettings", {}).get("Networks") or {}):
-        _ignore_gone(lambda: network.disconnect(container, force=True))
+        ignore_gone(lambda: network.disconnect(container, force=True))
     network.connect(container, aliases=list(node.aliases))
 
 
 def remove_container(container: Container) -> None:
     """Stop and remove; a container already gone is what was wanted."""
     if container.status in ("running", "paused", "restarting"):
-        _ignore_gone(lambda: container.stop(timeout=STOP_TIMEOUT))
-    _ignore_gone(lambda: container.remove(v=False, force=True))
+        ignore_gone(lambda: container.stop(timeout=STOP_TIMEOUT))
+    ignore_gone(lambda: container.remove(v=False, force=True))
 
 
 def in_parallel(jobs: list[Callable[[], object]]) -> None:

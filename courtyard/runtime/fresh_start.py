@@ -8,11 +8,9 @@ state, and emptying them lets the servers bootstrap (and campaign early) again.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Sequence
 
 import docker
-from docker.errors import NotFound
 
 from courtyard.artefacts.node_containers import NodeDefinition
 from courtyard.core.errors import CourtyardError
@@ -31,8 +29,9 @@ def empty_and_remove(
         for node in nodes
         if (container := docker_objects.get_container(client, node.name)) is not None
     ]
-    docker_objects.in_parallel([lambda c=c: _ignore_gone(c.remove, force=True) for c in gone])
-    labels = project.names.labels(project.spec_file)
+    docker_objects.in_parallel(
+        [lambda c=c: docker_objects.ignore_gone(lambda: c.remove(force=True)) for c in gone]
+    )
     for node in nodes:
         volume = docker_objects.get_volume(client, node.volume)
         if volume is not None:
@@ -41,10 +40,5 @@ def empty_and_remove(
                     f"volume {node.volume} is not this cluster's; remove or rename it, then "
                     "run `invoke up` again"
                 )
-            _ignore_gone(volume.remove, force=True)
-        client.volumes.create(node.volume, labels=labels)
-
-
-def _ignore_gone(call, **kwargs) -> None:
-    with contextlib.suppress(NotFound):
-        call(**kwargs)
+            docker_objects.ignore_gone(lambda v=volume: v.remove(force=True))
+        docker_objects.ensure_volume(client, project, node.volume)
