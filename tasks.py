@@ -20,6 +20,7 @@ from invoke.exceptions import Exit
 from courtyard.commands import certs as certs_cmd
 from courtyard.commands import cluster, exports
 from courtyard.commands import configs as configs_cmd
+from courtyard.commands import fault as fault_cmd
 from courtyard.commands import helm as helm_bridge
 from courtyard.commands import report as report_cmd
 from courtyard.commands import rotate as rotate_cmd
@@ -205,6 +206,56 @@ def status(c, spec=None, json=False):
 def report(c, spec=None, identity=None, json=False, watch=False, interval=2.0):
     """Ask every server through the system identity: servers, JetStream, meta group, streams."""
     report_cmd.report(spec, identity=identity, as_json=json, watch=watch, interval=float(interval))
+
+
+@task(
+    help={
+        "kind": "partition, isolate-clients, pause, kill, stop or slow",
+        "node": "the node to break: its index (0, 1, ...) or server name",
+        "leader": "the node leading this stream",
+        "meta_leader": "the node leading the JetStream meta group",
+        "for": "hold the fault this many seconds, then heal it and wait until ready",
+        "loss": "slow: percent of packets dropped, each way",
+        "delay": "slow: milliseconds added to all the node sends (needs netem)",
+        "jitter": "slow: milliseconds the delay varies by",
+        "towards": "slow: loss towards peers, clients or all (default)",
+        "timeout": "seconds to wait for the cluster after the heal (default 60)",
+        "spec": SPEC_HELP,
+        "json": JSON_HELP,
+    }
+)
+@user_errors
+def fault(
+    c,
+    kind,
+    node=None,
+    leader=None,
+    meta_leader=False,
+    for_=None,
+    loss=None,
+    delay=None,
+    jitter=None,
+    towards=None,
+    timeout=60.0,
+    spec=None,
+    json=False,
+):
+    """Break the running cluster by hand: `invoke up` heals every fault, `--for` heals this one."""
+    link = (loss, delay, jitter, towards)
+    slow = None
+    if any(v is not None for v in link):
+        slow = fault_cmd.SlowLink(
+            float(loss or 0), float(delay or 0), float(jitter or 0), towards or "all"
+        )
+    fault_cmd.fault(
+        spec,
+        kind,
+        target=fault_cmd.target_of(node, leader, meta_leader),
+        hold=None if for_ is None else float(for_),
+        slow=slow,
+        timeout=float(timeout),
+        as_json=json,
+    )
 
 
 @task(

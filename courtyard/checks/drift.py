@@ -19,6 +19,7 @@ from courtyard.artefacts.node_containers import NodeDefinition
 from courtyard.checks.stale_certs import stale_reasons
 from courtyard.project import naming
 from courtyard.project.loaded import Project
+from courtyard.runtime import link_faults
 from courtyard.runtime.plan import ContainerState, state_of
 from courtyard.servers.records import read_record, running_digest
 
@@ -55,5 +56,6 @@ def observe(
         asks = same and container.status == "running"
         drift = drift_reasons(project, node.index) if asks else []
         stale = stale_reasons(project, node.index) if asks and not drift else []
-        states[node.name] = state_of(container, node, drift, stale)
+        faults = link_faults.applied(container) if same else []
+        states[node.name] = state_of(container, node, drift, stale, faults)
     return states

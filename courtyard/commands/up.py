@@ -25,7 +25,7 @@ from courtyard.commands.output import Reporter
 from courtyard.core.errors import CourtyardError
 from courtyard.project.load import MAX_REPLICAS
 from courtyard.project.loaded import Project
-from courtyard.runtime import docker_objects, fresh_start, ports, start_gate, teardown
+from courtyard.runtime import docker_objects, fresh_start, link_faults, ports, start_gate, teardown
 from courtyard.runtime.plan import Plan, plan_nodes
 from courtyard.servers import raftz, reload
 from courtyard.servers.records import record_digest, record_loaded
@@ -129,6 +129,7 @@ def preflight(ctx: UpContext) -> None:
         counts = [f"{len(plan.start)} to start", f"{len(plan.roll)} to roll"]
         counts += [f"{len(plan.unpause)} to unpause"] if plan.unpause else []
         counts += [f"{len(plan.reconnect)} to reconnect"] if plan.reconnect else []
+        counts += [f"{len(plan.heal)} to heal"] if plan.heal else []
         counts += [f"{len(plan.reload)} to reload"] if plan.reload else []
         info["detail"] = "nothing to change" if plan.changes_nothing else ", ".join(counts)
 
@@ -160,8 +161,9 @@ def release_left_armed(ctx: UpContext) -> None:
 
 
 def repair(ctx: UpContext) -> None:
-    """Nodes that run what was generated but were paused or lost their network aliases keep
-    their containers: resumed, or connected again with every alias."""
+    """Nodes that run what was generated but were paused, lost their network aliases or
+    carry faults on their links keep their containers: resumed, connected again with every
+    alias, or their links healed."""
     if not ctx.plan.repairs:
         return
     with ctx.step("Nodes repaired") as info:
@@ -172,6 +174,9 @@ def repair(ctx: UpContext) -> None:
         for node in ctx.plan.reconnect:
             docker_objects.reconnect_node(ctx.client, node, ctx.existing[node.name])
             done.append(f"{node.name} reconnected with its aliases (peers could not resolve it)")
+        for node, faults in ctx.plan.heal:
+            link_faults.heal(ctx.existing[node.name])
+            done.append(f"{node.name}'s links healed (was: {', '.join(faults)})")
         info["detail"] = ", ".join(done)
 
 

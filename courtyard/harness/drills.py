@@ -59,14 +59,6 @@ class DrillReport:
 
 
 # Faults: each takes (engine, project, stream leader) and returns what it did -------------
-def meta_leader(project: Project) -> str:
-    for _, port in project.names.monitor_targets:
-        leader = jsz.fetch(port, "/jsz").meta_leader
-        if leader:
-            return leader
-    raise RuntimeError("no node names a JetStream meta leader")
-
-
 def _container(client: docker.DockerClient, name: str):
     container = docker_objects.get_container(client, name)
     if container is None:
@@ -75,7 +67,9 @@ def _container(client: docker.DockerClient, name: str):
 
 
 def kill_meta_leader(client: docker.DockerClient, project: Project, leader: str) -> str:
-    name = meta_leader(project)
+    name = jsz.meta_leader(project.names.monitor_targets)
+    if not name:
+        raise RuntimeError("no node names a JetStream meta leader")
     _container(client, name).kill()
     return f"killed meta leader {name}"
 

@@ -27,6 +27,7 @@ class ContainerState:
     missing_aliases: tuple[str, ...] = ()  # names peers cannot resolve it by
     drift: tuple[str, ...] = ()  # why what it runs is not what was generated
     stale_certs: tuple[str, ...] = ()  # why it must reload its certificates
+    link_faults: tuple[str, ...] = ()  # faults on its links (partition, ...): healed in place
 
     @property
     def running(self) -> bool:
@@ -48,6 +49,7 @@ def state_of(
     node: NodeDefinition | None = None,
     drift: Iterable[str] = (),
     stale_certs: Iterable[str] = (),
+    link_faults: Iterable[str] = (),
 ) -> ContainerState:
     lost = missing_aliases(container, node.network, node.aliases) if node is not None else []
     return ContainerState(
@@ -57,6 +59,7 @@ def state_of(
         tuple(lost) if container.status == "running" else (),
         tuple(drift),
         tuple(stale_certs),
+        tuple(link_faults),
     )
 
 
@@ -73,17 +76,22 @@ class Plan:
     keep: list[NodeDefinition] = field(default_factory=list)
     unpause: list[NodeDefinition] = field(default_factory=list)  # paused by someone: resumed
     reconnect: list[NodeDefinition] = field(default_factory=list)  # lost its aliases: reconnected
+    heal: list[tuple[NodeDefinition, tuple[str, ...]]] = field(
+        default_factory=list
+    )  # kept, with faults on its links: removed
     reload: list[tuple[NodeDefinition, str]] = field(default_factory=list)  # new certificates
     remove: list[str] = field(default_factory=list)  # our containers beyond the spec's replicas
     reasons: dict[str, str] = field(default_factory=dict)  # why each node in `start` starts
 
     @property
     def changes_nothing(self) -> bool:
-        return not (self.start or self.roll or self.unpause or self.reconnect or self.reload)
+        return not (
+            self.start or self.roll or self.unpause or self.reconnect or self.reload or self.heal
+        )
 
     @property
     def repairs(self) -> list[NodeDefinition]:
-        return self.unpause + self.reconnect
+        return self.unpause + self.reconnect + [node for node, _ in self.heal]
 
     @property
     def to_start_or_roll(self) -> list[NodeDefinition]:
@@ -127,5 +135,8 @@ def plan_nodes(
             plan.reload.append((node, "; ".join(container.stale_certs)))
         else:
             plan.keep.append(node)
+        replaced = plan.start + [n for n, _ in plan.roll]
+        if container is not None and container.link_faults and node not in replaced:
+            plan.heal.append((node, container.link_faults))
     plan.remove = sorted(name for name in ours if name not in wanted)
     return plan

@@ -8,7 +8,7 @@ status, the store check, drills and failovers agree on what a node said.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,3 +102,21 @@ class Jsz:
 def fetch(port: int, query: str = STREAMS_QUERY) -> Jsz:
     """What the node on monitor port `port` (127.0.0.1) says; empty when it does not answer."""
     return Jsz.parse(monitor.get(port, query).body)
+
+
+def meta_leader(targets: Iterable[tuple[str, int]]) -> str:
+    """The meta leader as the first node of `targets` that knows one names it; "" if none."""
+    for _, port in targets:
+        leader = fetch(port, "/jsz").meta_leader
+        if leader:
+            return leader
+    return ""
+
+
+def stream_leader(targets: Iterable[tuple[str, int]], stream: str) -> str:
+    """The leader of `stream` as the first node of `targets` hosting it names it; "" if none."""
+    for _, port in targets:
+        detail = fetch(port, "/jsz?streams=true").stream(stream)
+        if detail is not None and detail.leader:
+            return detail.leader
+    return ""

@@ -1,10 +1,13 @@
 """The cluster a test session talks to: its addresses, the CA, each identity's certificate,
-nats-py connections, and nodes a failover test may stop and start again."""
+nats-py connections, nodes a failover test may stop and start again, and faults (partition,
+pause, kill, stop, clients cut off, slow links) that heal when their `with` block ends."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +18,15 @@ from nats.aio.client import Client
 from courtyard.artefacts.client_access import client_identity, env_vars
 from courtyard.checks.readiness import wait_ready
 from courtyard.core.errors import CourtyardError
+from courtyard.harness.faults import (
+    Fault,
+    FaultInjector,
+    MetaLeader,
+    ServerOf,
+    SlowLink,
+    StreamLeader,
+    Target,
+)
 from courtyard.project import naming
 from courtyard.project.loaded import Project
 from courtyard.runtime import docker_objects
@@ -68,6 +80,11 @@ class Hub:
     client: docker.DockerClient = field(repr=False)
     ephemeral: bool = False
     stopped: set[int] = field(default_factory=set)
+    faults: FaultInjector = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # One set of nodes down on purpose: stop_node's and the faults' kill and stop.
+        self.faults = FaultInjector(self.client, self.project, self.stopped)
 
     @property
     def name(self) -> str:
@@ -138,12 +155,7 @@ class Hub:
     def node_index(self, server_name: str) -> int:
         """The index of the node with this server name (its pod name), e.g. a stream's leader
         as `stream_info().cluster.leader` names it."""
-        pods = self.project.names.pods
-        if server_name not in pods:
-            raise CourtyardError(
-                f"no node is named {server_name!r}; cluster {self.name} has {', '.join(pods)}"
-            )
-        return pods.index(server_name)
+        return self.faults.resolve(server_name)
 
     def stop_node(self, index: int) -> None:
         """Stop node `index` (its container, as a crashed pod); returns once it is down."""
@@ -170,26 +182,110 @@ class Hub:
         """`start_node` for async code: the event loop runs on while the node comes back."""
         await asyncio.to_thread(self.start_node, index, timeout)
 
-    def restore(self) -> list[int]:
-        """Start every node this session stopped and left stopped; their indexes."""
+    # Faults: each heals when its block ends and returns once the cluster is ready ------
+    meta_leader = MetaLeader()  # the node leading the meta group when the fault starts
+
+    @staticmethod
+    def stream_leader(stream: str) -> StreamLeader:
+        """The node leading `stream` when the fault starts."""
+        return StreamLeader(stream)
+
+    @staticmethod
+    def server_of(client: Client) -> ServerOf:
+        """The node `client` is connected to when the fault starts."""
+        return ServerOf(client)
+
+    def which(self, node: Target) -> int:
+        """The index of the node `node` names now (an index, a server name or a role)."""
+        _refuse_on_event_loop("which")
+        return self.faults.resolve(node)
+
+    async def which_async(self, node: Target) -> int:
+        return await asyncio.to_thread(self.faults.resolve, node)
+
+    def partition(self, node: Target) -> contextlib.AbstractContextManager[Fault]:
+        """The node loses its routes and peers; clients on it stay on it. Needs root."""
+        return self._holding("partition", node)
+
+    def isolate_clients(self, node: Target) -> contextlib.AbstractContextManager[Fault]:
+        """The node's client connections are closed and refused; its routes stay."""
+        return self._holding("isolate-clients", node)
+
+    def pause(self, node: Target) -> contextlib.AbstractContextManager[Fault]:
+        """The node is frozen (`docker pause`): connections stay open, nothing answers."""
+        return self._holding("pause", node)
+
+    def kill(self, node: Target) -> contextlib.AbstractContextManager[Fault]:
+        """SIGKILL for the node; it starts again when the block ends."""
+        return self._holding("kill", node)
+
+    def stop(self, node: Target) -> contextlib.AbstractContextManager[Fault]:
+        """Lame duck mode as the chart's preStop hook, then exit (about 30 s)."""
+        return self._holding("stop", node)
+
+    def slow(
+        self, node: Target, *, loss: float = 0, delay_ms: float = 0, jitter_ms: float = 0,
+        towards: str = "all",
+    ) -> contextlib.AbstractContextManager[Fault]:  # fmt: skip
+        """Loss (percent, each way, towards peers, clients or all), delay and jitter (ms)."""
+        return self._holding("slow", node, SlowLink(loss, delay_ms, jitter_ms, towards))
+
+    def partition_async(self, node: Target) -> contextlib.AbstractAsyncContextManager[Fault]:
+        return self._holding_async("partition", node)
+
+    def isolate_clients_async(self, node: Target) -> contextlib.AbstractAsyncContextManager[Fault]:
+        return self._holding_async("isolate-clients", node)
+
+    def pause_async(self, node: Target) -> contextlib.AbstractAsyncContextManager[Fault]:
+        return self._holding_async("pause", node)
+
+    def kill_async(self, node: Target) -> contextlib.AbstractAsyncContextManager[Fault]:
+        return self._holding_async("kill", node)
+
+    def stop_async(self, node: Target) -> contextlib.AbstractAsyncContextManager[Fault]:
+        return self._holding_async("stop", node)
+
+    def slow_async(
+        self, node: Target, *, loss: float = 0, delay_ms: float = 0, jitter_ms: float = 0,
+        towards: str = "all",
+    ) -> contextlib.AbstractAsyncContextManager[Fault]:  # fmt: skip
+        return self._holding_async("slow", node, SlowLink(loss, delay_ms, jitter_ms, towards))
+
+    @contextlib.contextmanager
+    def _holding(self, kind: str, node: Target, slow: SlowLink | None = None) -> Iterator[Fault]:
+        _refuse_on_event_loop(kind.replace("-", "_"))
+        with self.faults.holding(kind, node, slow, START_TIMEOUT) as fault:
+            yield fault
+
+    @contextlib.asynccontextmanager
+    async def _holding_async(
+        self, kind: str, node: Target, slow: SlowLink | None = None
+    ) -> AsyncIterator[Fault]:
+        # Applied and healed in a thread: the event loop (and the service under test) runs on.
+        fault = await asyncio.to_thread(self.faults.apply, kind, node, slow)
+        try:
+            yield fault
+        finally:
+            await asyncio.to_thread(self.faults.heal, fault, START_TIMEOUT)
+
+    def restore(self) -> list[str]:
+        """Heal every fault the nodes show and start every node this session stopped and
+        left stopped; one line per node it changed."""
+        lines = self.faults.heal_all(START_TIMEOUT)
         left = sorted(self.stopped)
         for index in left:
             self._container(index).start()
         self.stopped.clear()
         if left:
             wait_ready(self.client, self.project, self.project.names.monitor_targets, START_TIMEOUT)
-        return left
+        return lines + [f"{self.project.names.pod(i)}: started" for i in left]
 
     def _url(self, index: int) -> str:
         self._check_index(index)
         return self.project.names.client_url(index)
 
     def _check_index(self, index: int) -> None:
-        replicas = self.project.spec.replicas
-        if not 0 <= index < replicas:
-            raise CourtyardError(
-                f"there is no node {index}; cluster {self.name} has nodes 0 to {replicas - 1}"
-            )
+        self.faults.resolve(index)
 
     def _container(self, index: int):
         self._check_index(index)

@@ -120,15 +120,17 @@ class TestSession:
                 f"{len(self.cleanup_seconds)} test namespace(s) cleaned, "
                 f"median {median_ms:.0f} ms each"
             )
+        if not hub.ephemeral or self.keep:
+            # Faults a test left (a crash inside its block, Ctrl-C) end with the session.
+            healed = hub.restore()
+            if healed:
+                lines.append(f"healed what the tests left broken: {'; '.join(healed)}")
         if not hub.ephemeral:
-            restarted = hub.restore()
             lines.insert(
                 0,
                 f"tests used the running cluster {hub.name} ({hub.spec_file}), "
                 f"attached in {self.setup_seconds:.2f}s",
             )
-            if restarted:
-                lines.append(f"started node(s) {restarted} again: the tests left them stopped")
             return lines
         lines.insert(
             0,

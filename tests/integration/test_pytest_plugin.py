@@ -9,6 +9,7 @@ it again; the cluster is healthy again when that test ends.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -17,7 +18,7 @@ from pathlib import Path
 from courtyard.checks import readiness
 from courtyard.harness.projects import remove_throwaway
 from courtyard.project.loaded import load_project
-from courtyard.runtime import docker_objects
+from courtyard.runtime import docker_objects, link_faults
 from tests.integration.conftest import stream_names
 
 
@@ -155,7 +156,7 @@ def test_a_tests_streams_and_buckets_are_deleted_when_it_ends_even_when_it_faile
     assert "2 test namespace(s) cleaned" in result.stdout
 
 
-def test_a_node_a_test_left_stopped_is_started_again_when_the_session_ends(
+def test_nodes_a_test_left_stopped_paused_or_partitioned_are_healed_when_the_session_ends(
     cluster, docker_client, tmp_path
 ):
     folder = write_tests(
@@ -172,15 +173,27 @@ def test_a_node_a_test_left_stopped_is_started_again_when_the_session_ends(
 
     def test_stops_a_node_and_forgets_it(courtyard_cluster):
         courtyard_cluster.stop_node(2)
+
+    def test_breaks_two_more_and_never_heals(courtyard_cluster):
+        import os
+        # As a test that crashed inside its `with` blocks would leave them.
+        courtyard_cluster.faults.apply("pause", 0)
+        if os.geteuid() == 0:
+            courtyard_cluster.faults.apply("partition", 1)
     """,
     )
 
     result = run_pytest(folder, "--courtyard-spec", str(cluster.spec_file))
 
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "started node(s) [2] again: the tests left them stopped" in result.stdout
-    node = docker_objects.node_containers(docker_client, cluster)[2]
-    assert node.status == "running"
+    pods = cluster.names.pods
+    healed = [f"{pods[0]}: pause", f"{pods[2]}: started"]
+    if os.geteuid() == 0:
+        healed.insert(1, f"{pods[1]}: partition")
+    assert f"healed what the tests left broken: {'; '.join(healed)}" in result.stdout
+    nodes = docker_objects.node_containers(docker_client, cluster)
+    assert [node.status for node in nodes] == ["running"] * 3
+    assert all(link_faults.applied(node) == [] for node in nodes)
     assert readiness.check(cluster.names.monitor_targets).ready
 
 

@@ -112,3 +112,25 @@ def test_nodes_beyond_the_replicas_are_removed_in_name_order():
     plan = plan_nodes(NODES, {n.name: running(n.name) for n in NODES}, ours)
     assert plan.remove == ["n-3", "n-4"]
     assert plan.changes_nothing  # removing extra nodes needs no start or roll
+
+
+def test_a_kept_node_with_faults_on_its_links_is_healed_in_place():
+    faulted = ContainerState("n-1", "running", "f1", link_faults=("partition",))
+    plan = plan_nodes(NODES, {"n-0": running("n-0"), "n-1": faulted, "n-2": running("n-2")})
+    assert [(n.name, faults) for n, faults in plan.heal] == [("n-1", ("partition",))]
+    assert [n.name for n in plan.repairs] == ["n-1"]
+    assert not plan.changes_nothing
+
+
+def test_a_paused_node_with_faults_on_its_links_is_resumed_and_healed():
+    faulted = ContainerState("n-1", "paused", "f1", link_faults=("loss",))
+    plan = plan_nodes(NODES, {"n-0": running("n-0"), "n-1": faulted, "n-2": running("n-2")})
+    assert [n.name for n in plan.unpause] == ["n-1"]
+    assert [n.name for n, _ in plan.heal] == ["n-1"]
+
+
+def test_a_node_that_rolls_is_not_healed_its_new_container_has_clean_links():
+    faulted = ContainerState("n-1", "running", "old", link_faults=("partition",))
+    plan = plan_nodes(NODES, {"n-0": running("n-0"), "n-1": faulted, "n-2": running("n-2")})
+    assert [n.name for n, _ in plan.roll] == ["n-1"]
+    assert plan.heal == []
