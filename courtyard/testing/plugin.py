@@ -14,6 +14,7 @@ wait until then, so the plugin costs other suites nothing.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -122,6 +123,21 @@ def courtyard_namespace(
     else:
         return
     pytest.fail(failure, pytrace=False)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """A fault this host cannot make (a partition without root, latency without netem)
+    skips the test with the one sentence saying why, instead of failing it."""
+    outcome = yield
+    report = outcome.get_result()
+    faults = sys.modules.get("courtyard.runtime.link_faults")  # not loaded: nothing raised it
+    if call.excinfo is None or report.when != "call" or faults is None:
+        return
+    if call.excinfo.errisinstance(faults.LinkFaultUnavailable):
+        path, line, _ = item.reportinfo()
+        report.outcome = "skipped"
+        report.longrepr = (str(path), (line or 0) + 1, f"Skipped: {call.excinfo.value}")
 
 
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:

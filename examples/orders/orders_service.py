@@ -4,12 +4,14 @@ Orders arrive on `<created>.<order id>` as JSON, `{"items": [{"sku": "A1", "qty"
 "price_cents": 350}]}`, and are kept in a replicated stream. The service prices each order and
 publishes `{"order": id, "total_cents": n}` on `<processed>.<order id>`, or `{"order": id,
 "reason": "..."}` on `<rejected>.<order id>` for an order it cannot price; then it
-acknowledges the order, so a restart never prices an order twice and never drops one.
+acknowledges the order, so a restart never drops one; an order delivered again after a lost
+acknowledgement publishes its result with the same message id, so no order is priced twice.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from dataclasses import dataclass
 
@@ -17,6 +19,8 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
 from nats.js.api import StorageType
+
+PUBLISH_ATTEMPTS = 50
 
 
 class InvalidOrder(ValueError):
@@ -70,10 +74,15 @@ class OrderService:
     async def run(self, stopping: asyncio.Event) -> None:
         """Price orders until `stopping` is set; rides out node failures and elections."""
         names = self.names
-        subscription = await self.js.pull_subscribe(
-            f"{names.created}.>", durable=names.consumer, stream=names.stream
-        )
-        while not stopping.is_set():
+        subscription = None
+        while subscription is None and not stopping.is_set():
+            try:  # the meta leader creates the consumer: asked again while it is elected
+                subscription = await self.js.pull_subscribe(
+                    f"{names.created}.>", durable=names.consumer, stream=names.stream
+                )
+            except (NatsError, TimeoutError):
+                await asyncio.sleep(0.2)
+        while subscription is not None and not stopping.is_set():
             try:
                 batch = await subscription.fetch(10, timeout=0.5)
             except TimeoutError:
@@ -92,5 +101,16 @@ class OrderService:
         except (InvalidOrder, json.JSONDecodeError) as exc:
             result = {"order": order_id, "reason": str(exc)}
             subject = f"{self.names.rejected}.{order_id}"
-        await self.js.publish(subject, json.dumps(result).encode())
-        await msg.ack()
+        # The result's message id is the order's: an order delivered again (its ack was lost
+        # to a failover) is priced again, but the stream keeps its result once.
+        priced = {"Nats-Msg-Id": f"result-{order_id}"}
+        for _ in range(PUBLISH_ATTEMPTS):  # a leader election takes a few seconds at most
+            try:
+                await self.js.publish(subject, json.dumps(result).encode(), headers=priced)
+                break
+            except (NatsError, TimeoutError):
+                await asyncio.sleep(0.2)
+        else:
+            return  # not acknowledged: JetStream delivers the order again later
+        with contextlib.suppress(NatsError):  # a lost ack: delivered again, stored once
+            await msg.ack()
