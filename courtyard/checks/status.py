@@ -12,7 +12,7 @@ from courtyard.checks.drift import drift_reasons
 from courtyard.checks.resources import store_problems
 from courtyard.checks.stale_certs import stale_reasons
 from courtyard.project.loaded import Project
-from courtyard.runtime import docker_objects
+from courtyard.runtime import docker_objects, link_faults
 from courtyard.runtime.ownership import Owner, owner_of
 from courtyard.runtime.plan import missing_aliases
 from courtyard.servers import jsz as jsz_reader
@@ -90,7 +90,8 @@ def leader_disagreements(rows: list[NodeStatus]) -> list[str]:
 
 def _container_problems(project: Project, index: int, container, row: NodeStatus) -> list[str]:
     """What the engine and the node's records say is wrong with a running node's container:
-    lost aliases, a drifted config, old certificates (each marked in `row.container`)."""
+    lost aliases, a fault on its links, a drifted config, old certificates (each marked in
+    `row.container`)."""
     names, pod = project.names, project.names.pod(index)
     problems = []
     lost = missing_aliases(container, names.network, names.aliases(index))
@@ -100,6 +101,10 @@ def _container_problems(project: Project, index: int, container, row: NodeStatus
         problems.append(
             f"{pod}: peers cannot resolve it as {lost[0]}{others}; `invoke up` reconnects it"
         )
+    faults = link_faults.applied(container)
+    if faults:
+        row.container += f", {'+'.join(faults)}"
+        problems.append(f"{pod}: fault on its links ({', '.join(faults)}); `invoke up` heals it")
     if owner_of(container.labels, names.fullname) is Owner.OURS:
         drift = drift_reasons(project, index)
         if drift:

@@ -85,7 +85,7 @@ def pause_stream_leader(client: docker.DockerClient, project: Project, leader: s
     return f"paused stream leader {leader}"
 
 
-def partition_stream_leader(client: docker.DockerClient, project: Project, leader: str) -> str:
+def disconnect_stream_leader(client: docker.DockerClient, project: Project, leader: str) -> str:
     network = docker_objects.get_network(client, project.names.network)
     network.disconnect(_container(client, leader), force=True)
     return f"disconnected stream leader {leader} from {network.name}"
@@ -102,7 +102,7 @@ FAULTS: dict[str, Callable[[docker.DockerClient, Project, str], str]] = {
     "kill the meta leader": kill_meta_leader,
     "stop two of three nodes": stop_two,
     "pause the stream leader": pause_stream_leader,
-    "partition the stream leader": partition_stream_leader,
+    "disconnect the stream leader from its network": disconnect_stream_leader,
     "kill all three after a burst": kill_all,
 }
 

@@ -15,6 +15,7 @@ import pytest
 from nats.errors import Error as NatsError
 
 from courtyard.checks import readiness
+from courtyard.checks.status import cluster_status
 from courtyard.checks.workload import create_stream, until_reachable
 from courtyard.core.errors import CourtyardError
 from courtyard.runtime import docker_objects, link_faults
@@ -76,15 +77,16 @@ def test_a_partitioned_node_loses_its_peers_while_its_clients_stay_on_it(hub):
                 await on_node.jetstream(timeout=1).publish(subject, b"minority")
             still_on_it = on_node.is_connected and on_node.connected_url.port
             dropped = len(disconnects)  # (closing a client calls the callback too)
+            status = await asyncio.to_thread(cluster_status, hub.client, hub.project)
         after = await until_reachable(
             lambda: on_node.jetstream().publish(subject, b"healed", timeout=2),
             also=(NatsError, TimeoutError),
         )
         for nc in (on_node, majority, watcher):
             await nc.close()
-        return fault, cut_off, others, ack, still_on_it, after, dropped
+        return fault, cut_off, others, ack, still_on_it, after, dropped, status
 
-    fault, cut_off, others, ack, still_on_it, after, dropped = run_quietly(main())
+    fault, cut_off, others, ack, still_on_it, after, dropped, status = run_quietly(main())
     pod = hub.project.names.pod(1)
     assert (fault.node, fault.pod) == (1, pod)
     assert cut_off == set()
@@ -92,6 +94,9 @@ def test_a_partitioned_node_loses_its_peers_while_its_clients_stay_on_it(hub):
     assert ack.seq == 1
     assert still_on_it == hub.project.names.client_host_port(1)
     assert dropped == 0  # a partition is not a disconnect for the node's clients
+    assert not status.healthy
+    assert f"{pod}: fault on its links (partition); `invoke up` heals it" in status.problems
+    assert status.nodes[1].container == "running, partition"
     assert after.seq == 2  # the minority's refused publish stored nothing
     node = docker_objects.node_containers(hub.client, hub.project)[1]
     assert link_faults.applied(node) == []

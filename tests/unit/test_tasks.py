@@ -23,6 +23,7 @@ def test_every_task_is_listed_with_help():
         "logs",
         "env",
         "smoke",
+        "fault",
         "export-helm",
         "export-compose",
     ):
