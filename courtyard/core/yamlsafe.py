@@ -11,6 +11,10 @@ import yaml
 MAX_VALUES = 10_000
 # Error messages show at most this much of a value.
 MAX_SHOWN = 60
+# A spec nests three or four levels; PyYAML's composer recurses once per level.
+MAX_DEPTH = 64
+# Python refuses to convert an integer of more than 4,300 digits; no value needs 100.
+MAX_INT_DIGITS = 100
 
 
 class DuplicateKeyError(yaml.YAMLError):
@@ -39,10 +43,32 @@ class _StrictLoader(yaml.SafeLoader):
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
 
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        digits = sum(c.isdigit() for c in str(node.value))
+        if digits > MAX_INT_DIGITS:
+            raise TooLargeError(
+                f"it holds a number of {digits} digits (line {node.start_mark.line + 1})"
+            )
+        return super().construct_yaml_int(node)
+
 
 _StrictLoader.add_constructor(
     yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _StrictLoader.construct_mapping
 )
+_StrictLoader.add_constructor("tag:yaml.org,2002:int", _StrictLoader.construct_yaml_int)
+
+
+def check_depth(text: str, limit: int = MAX_DEPTH) -> None:
+    """TooLargeError when collections nest deeper than `limit` (read as events, without the
+    recursion that building them would take)."""
+    depth = 0
+    for event in yaml.parse(text, Loader=_StrictLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > limit:
+                raise TooLargeError(f"it nests more than {limit} levels deep")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
 
 
 def count_values(data: Any, limit: int = MAX_VALUES) -> int:
@@ -55,7 +81,7 @@ def count_values(data: Any, limit: int = MAX_VALUES) -> int:
         item = pending.pop()
         count += 1
         if count > limit:
-            raise TooLargeError(f"it expands to more than {limit} values")
+            raise TooLargeError(f"it expands to more than {limit} values (YAML aliases?)")
         if isinstance(item, dict):
             pending.extend(item.keys())
             pending.extend(item.values())
@@ -65,7 +91,9 @@ def count_values(data: Any, limit: int = MAX_VALUES) -> int:
 
 
 def load(text: str) -> Any:
-    """Parse one YAML document: duplicate keys and oversized expansions are YAML errors."""
+    """Parse one YAML document: duplicate keys, oversized expansions, deep nesting and huge
+    numbers are YAML errors."""
+    check_depth(text)
     data = yaml.load(text, Loader=_StrictLoader)
     count_values(data)
     return data
@@ -73,6 +101,7 @@ def load(text: str) -> Any:
 
 def load_all(text: str) -> list[Any]:
     """Parse every document of a multi-document file, with the same limits over all of them."""
+    check_depth(text)
     documents = list(yaml.load_all(text, Loader=_StrictLoader))
     count_values(documents)
     return documents
@@ -84,7 +113,7 @@ def failure(exc: yaml.YAMLError, what: str) -> str:
     if isinstance(exc, DuplicateKeyError):
         return f"gives key {shown(exc.key)} twice (line {exc.line}); keep one"
     if isinstance(exc, TooLargeError):
-        return f"is not {what}: {exc} (YAML aliases?); write the values out plainly"
+        return f"is not {what}: {exc}; write the values out plainly"
     mark = getattr(exc, "problem_mark", None)
     where = f" at line {mark.line + 1}" if mark else ""
     return f"is not valid YAML{where}; fix its syntax"

@@ -77,7 +77,13 @@ _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 def spec_path(explicit: str | os.PathLike[str] | None = None) -> Path:
     """The spec to use: an explicit path, else $COURTYARD_SPEC, else config/courtyard.yaml."""
     chosen = explicit or os.environ.get(SPEC_ENV) or DEFAULT_SPEC
-    return Path(chosen).expanduser().resolve()
+    try:
+        return Path(chosen).expanduser().resolve()
+    except (RuntimeError, OSError) as exc:  # Python 3.11 reports a symlink loop so
+        raise SpecError(
+            f"spec path {chosen} cannot be resolved ({exc.__class__.__name__}: a symlink "
+            "loop?); point --spec at a YAML file"
+        ) from None
 
 
 def _read_bounded(file: Path) -> str:
@@ -356,7 +362,11 @@ class _Reader:
         if size <= 0:
             self.fail(name, value, "must be larger than 0")
         if size > MAX_STORE_BYTES:
-            self.fail(name, value, "is more than nats-server can hold (8Ei); use a real size")
+            self.fail(
+                name,
+                value,
+                "is more than nats-server can hold (its limit is 8Ei less one byte); use a real size",
+            )
         return str(value).strip()
 
     def port(self, section: dict[str, Any], name: str, default: int) -> int:

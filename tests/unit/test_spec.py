@@ -9,7 +9,7 @@ from courtyard.core.errors import SpecError
 from courtyard.project.load import load_spec, parse_spec
 from courtyard.project.model import ClientIdentity
 from courtyard.project.sizes import kubernetes_quantity, parse_size
-from tests.helpers import REPO_SPEC, base_spec, deep_update
+from tests.helpers import REPO_SPEC, base_spec, deep_update, write_spec
 
 
 def parse(changes: dict) -> object:
@@ -222,11 +222,58 @@ def test_missing_and_malformed_files_give_one_sentence(tmp_path):
         ("1G", 10**9),
         ("10k", 10_000),
         ("2TiB", 2 * 2**40),
+        ("1Ei", 2**60),
+        ("7Ei", 7 * 2**60),
         (1024, 1024),
     ],
 )
 def test_sizes_follow_nats_server_rules(text, expected):
     assert parse_size(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    # nats-server refuses each: a space before the unit, fullwidth and Arabic-Indic digits
+    ["256 Mi", "\uff12\uff15\uff16Mi", "\u0661\u0662Mi", "9" * 5000, "1Zi"],
+)
+def test_sizes_nats_server_would_refuse_are_no_sizes(text):
+    with pytest.raises(ValueError, match=r"is not a size|is too large"):
+        parse_size(text)
+
+
+@pytest.mark.parametrize(
+    ("size", "accepted"), [("7Ei", True), ("8Ei", False), ("9223372036854775807", True)]
+)
+def test_store_sizes_go_up_to_what_nats_server_holds(tmp_path, size, accepted):
+    path = write_spec(tmp_path, {"jetstream": {"file_store": size}})
+    if accepted:
+        assert load_spec(path).jetstream.file_store == size
+    else:
+        with pytest.raises(SpecError, match="more than nats-server can hold"):
+            load_spec(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "sentence"),
+    [
+        ("release: a\nx: " + "[" * 5000 + "]" * 5000 + "\n", "nests more than 64 levels deep"),
+        ("replicas: " + "9" * 5000 + "\n", r"holds a number of 5000 digits \(line 1\)"),
+        ("jetstream:\n  file_store: " + "9" * 5000 + "\n", "holds a number of 5000 digits"),
+    ],
+)
+def test_hostile_yaml_is_one_sentence(tmp_path, text, sentence):
+    path = tmp_path / "courtyard.yaml"
+    path.write_text(text)
+    with pytest.raises(SpecError, match=sentence) as err:
+        load_spec(path)
+    assert "\n" not in str(err.value)
+
+
+def test_a_symlink_loop_as_the_spec_is_one_sentence(tmp_path):
+    (tmp_path / "a.yaml").symlink_to(tmp_path / "b.yaml")
+    (tmp_path / "b.yaml").symlink_to(tmp_path / "a.yaml")
+    with pytest.raises(SpecError, match=r"cannot be resolved .*a symlink loop"):
+        load_spec(tmp_path / "a.yaml")
 
 
 def test_kubernetes_quantity_keeps_exact_bytes():
