@@ -10,7 +10,6 @@ reads them, so the two sources compare by meaning rather than spelling.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -64,8 +63,37 @@ def _bare_value(word: str) -> Any:
         return word
 
 
+_ESCAPED = re.compile(r"\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|.)", re.DOTALL)
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f"}
+
+
+def _unescape(match: re.Match[str]) -> str:
+    code = match.group(1)
+    if len(code) > 1:  # \xXX (nats-server's) or \uXXXX (JSON's, as the chart may write)
+        return chr(int(code[1:], 16))
+    return _ESCAPES.get(code, code)
+
+
 def _string_value(token: str) -> str:
-    return json.loads(token) if token.startswith('"') else token[1:-1]
+    if not token.startswith('"'):
+        return token[1:-1]
+    return _ESCAPED.sub(_unescape, token[1:-1])
+
+
+def quote(text: str) -> str:
+    r"""`text` as a double-quoted nats-server string: UTF-8 as it is, and only the escapes
+    nats-server's lexer knows (\\, \", \n, \t, \r, \xXX), never JSON's \uXXXX."""
+    out = []
+    for char in text:
+        if char in '"\\':
+            out.append("\\" + char)
+        elif char in "\n\t\r":
+            out.append({"\n": "\\n", "\t": "\\t", "\r": "\\r"}[char])
+        elif ord(char) < 0x20 or ord(char) == 0x7F:
+            out.append(f"\\x{ord(char):02x}")
+        else:
+            out.append(char)
+    return '"' + "".join(out) + '"'
 
 
 class _Parser:

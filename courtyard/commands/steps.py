@@ -78,8 +78,11 @@ def warn_expiring(project: Project, reporter: Reporter = PRINTER) -> None:
 
 def write_node_configs(project: Project, reporter: Reporter = PRINTER) -> None:
     with reporter.step("Node configs checked by nats-server -t") as info:
-        written = nodeconf.write_configs(project.spec, project.names, project.layout)
-        check_configs(project.names, project.layout)
+        names, layout = project.names, project.layout
+        # Checked before they are written: a config nats-server rejects never reaches disk.
+        written = nodeconf.write_configs(
+            project.spec, names, layout, lambda texts: check_configs(names, layout, texts)
+        )
         changed = [r.pod for r in written if r.changed]
         info["detail"] = f"wrote {', '.join(changed)}" if changed else f"{len(written)} up to date"
 

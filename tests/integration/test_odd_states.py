@@ -11,8 +11,10 @@ from courtyard.checks.status import cluster_status
 from courtyard.core.polling import poll
 from courtyard.project.loaded import Project
 from courtyard.runtime import docker_objects
+from courtyard.servers.natsclient import connect as nats_connect
+from courtyard.servers.natsclient import run_quietly
 from courtyard.servers.records import running_digest
-from tests.integration.conftest import quiet_up, running_cluster
+from tests.integration.conftest import quiet_up, running_cluster, test_project
 
 
 @pytest.fixture(scope="module")
@@ -82,3 +84,36 @@ def test_a_node_running_a_hand_edited_config_is_flagged_and_rolled(docker_client
     assert mounted.read_bytes() == layout.node_config(pod).read_bytes()
     assert_healthy(docker_client, odd_cluster)
     assert "nothing to change" in quiet_up(odd_cluster)
+
+
+def test_a_non_ascii_organization_under_a_non_ascii_path_runs_and_maps_identities(
+    tmp_path, docker_client
+):
+    """The organization is part of every certificate's subject and so of each identity's
+    login (verify_and_map): written as UTF-8, not as escapes nats-server cannot read."""
+    project = test_project(
+        tmp_path / "prøjekt 日本", {"tls": {"subject": {"organization": "Skünkwolf Größe"}}}
+    )
+    try:
+        quiet_up(project)
+
+        async def main():
+            refused = []
+
+            async def record(error):
+                refused.append(str(error))
+
+            nc = await nats_connect(project, identity="orders", error_cb=record)
+            sub = await nc.subscribe("orders.created")
+            await nc.publish("orders.created", b"ok")
+            await nc.publish("billing.created", b"no")
+            msg = await sub.next_msg(timeout=5)
+            await nc.flush()
+            await nc.close()
+            return msg.data, refused
+
+        data, refused = run_quietly(main())
+    finally:
+        docker_objects.purge(docker_client, project)
+    assert data == b"ok"
+    assert any('publish to "billing.created"' in r for r in refused), refused
