@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from courtyard.artefacts import natsconf
+from courtyard.core import yamlsafe
 from courtyard.core.errors import CourtyardError
 from courtyard.helm import chart as helm_chart
 from courtyard.helm.values_file import ValuesFile, leaves, lookup
@@ -177,7 +178,7 @@ def deployment(objects: list[dict], values_file: ValuesFile) -> Deployment:
     conf = natsconf.parse_conf(helm_chart.nats_conf_text(objects))
     cluster = conf.get("cluster") if isinstance(conf.get("cluster"), dict) else None
     return Deployment(
-        replicas=int(sts_spec.get("replicas", 1)),
+        replicas=_replicas(sts_spec.get("replicas", 1), values_file),
         image=str(nats.get("image", "?")),
         cluster=cluster is not None,
         cluster_name=cluster.get("name") if cluster else None,
@@ -187,6 +188,17 @@ def deployment(objects: list[dict], values_file: ValuesFile) -> Deployment:
         jetstream=_jetstream(conf),
         pvcs=_claims(sts_spec),
         secrets=_mounted_secrets(pod_spec, values_file),
+    )
+
+
+def _replicas(rendered: object, values_file: ValuesFile) -> int:
+    """The StatefulSet's replicas; a value Kubernetes would refuse is one sentence."""
+    if isinstance(rendered, int) and not isinstance(rendered, bool) and rendered >= 0:
+        return rendered
+    raise CourtyardError(
+        f"{values_file.path.name} makes the chart render the StatefulSet's replicas as "
+        f"{yamlsafe.shown(rendered)}, which Kubernetes refuses; set config.cluster.replicas "
+        "(or the chart's replica key) to a whole number such as 3"
     )
 
 

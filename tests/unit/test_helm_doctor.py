@@ -251,3 +251,11 @@ def test_the_upgrade_export_refuses_a_current_spec_and_unknown_sources(project_f
         check_upgrade_source("v1")
     check_upgrade_source("legacy")
     check_upgrade_source(None)
+
+
+def test_replicas_kubernetes_would_refuse_is_one_sentence(tmp_path):
+    path = tmp_path / "values.yaml"
+    path.write_text('config:\n  cluster:\n    enabled: true\n    replicas: "three"\n')
+    with pytest.raises(CourtyardError, match="render the StatefulSet's replicas as 'three'") as err:
+        diagnose(path, CURRENT_CHART)
+    assert "\n" not in str(err.value)
