@@ -32,6 +32,14 @@ def server_starts(docker_client, project) -> dict[str, dt.datetime]:
     return found
 
 
+def container_starts(docker_client, project) -> list[dt.datetime]:
+    """When the engine started each node's container (its State.StartedAt, to microseconds)."""
+    return [
+        dt.datetime.strptime(c.attrs["State"]["StartedAt"][:26], "%Y-%m-%dT%H:%M:%S.%f")
+        for c in docker_objects.our_containers(docker_client, project)
+    ]
+
+
 def test_five_nodes_start_together_come_up_and_pass_the_smoke(docker_client, make_project):
     project = make_project(replicas=5)
     output = quiet_up(project)
@@ -39,9 +47,14 @@ def test_five_nodes_start_together_come_up_and_pass_the_smoke(docker_client, mak
     assert "Waiting for health, routes and JetStream meta leader: health 5/5" in output
     starts = server_starts(docker_client, project)
     spread = (max(starts.values()) - min(starts.values())).total_seconds()
-    # The engine starts containers about 0.2 s apart (0.8 s for five); released by the gate,
-    # the servers start within a moment of each other.
-    assert spread < 0.1, f"servers started {spread:.3f}s apart: {starts}"
+    containers = container_starts(docker_client, project)
+    engine_spread = (max(containers) - min(containers)).total_seconds()
+    # The engine starts containers one after another (about 0.8 s for five here, more on a
+    # busy machine); released by the gate, the servers start within a moment of each other:
+    # well inside the engine's own spread, whatever the machine's load.
+    assert spread < max(0.1, engine_spread / 2), (
+        f"servers started {spread:.3f}s apart, their containers {engine_spread:.3f}s: {starts}"
+    )
     nodes = node_definitions(project, "unused")
     assert start_gate.armed(nodes) == []  # every gate is the regular config again
     status = cluster_status(docker_client, project)
