@@ -224,7 +224,11 @@ class FaultInjector:
         network = self.project.names.network
         if kind == "partition":
             detail = link_faults.partition(container, network)
-            self._wait_cut_off(index)
+            try:
+                self._wait_cut_off(index)
+            except CourtyardError:
+                link_faults.heal(container)  # nothing half-done: the cut is undone
+                raise
             return detail
         if kind == "isolate-clients":
             return link_faults.isolate_clients(container, self.project.spec.ports.client)

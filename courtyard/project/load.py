@@ -365,7 +365,7 @@ class _Reader:
             self.fail(
                 name,
                 value,
-                "is more than nats-server can hold (its limit is 8Ei less one byte); use a real size",
+                "is more than nats-server can hold (8Ei less one byte); use a real size",
             )
         return str(value).strip()
 
