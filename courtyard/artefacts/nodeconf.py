@@ -59,6 +59,9 @@ def node_config(spec: Spec, names: ClusterNames, index: int) -> dict[str, Config
                 "cert_file": naming.ROUTE_CERT_FILE,
                 "key_file": naming.ROUTE_KEY_FILE,
                 "ca_file": naming.CA_FILE,
+                # A route's certificate must name one of the route hosts: a client identity's
+                # certificate (same CA, no such name) cannot join the cluster as a server.
+                "verify_cert_and_check_known_urls": True,
             },
         },
         "jetstream": {

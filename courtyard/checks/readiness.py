@@ -244,7 +244,30 @@ def wait_for_cluster(
 ) -> Readiness:
     """The full readiness of `invoke up`: the servers' endpoints, then JetStream placement."""
     return wait_until_ready(
-        targets, timeout, still_alive=still_alive, final_check=lambda: placement_problem(project)
+        targets,
+        timeout,
+        still_alive=still_alive,
+        final_check=lambda: foreign_peers_problem(project, targets) or placement_problem(project),
+    )
+
+
+def foreign_peers(project: Project, peers: set[str]) -> list[str]:
+    """The route peers that are no node of the spec (a server that joined as a route)."""
+    return sorted(peers - set(project.names.pods))
+
+
+def foreign_peers_problem(project: Project, targets: Sequence[tuple[str, int]]) -> str | None:
+    """None when every route of `targets` leads to a node of the spec; else who has which."""
+    found = []
+    for pod, port in targets:
+        strangers = foreign_peers(project, monitor.peers_of(port))
+        if strangers:
+            found.append(f"{pod} has routes to {', '.join(strangers)}")
+    if not found:
+        return None
+    return (
+        f"{'; '.join(found)}, which {'is' if len(found) == 1 else 'are'} no node of the spec: "
+        "a server that is none of them joined as a route"
     )
 
 

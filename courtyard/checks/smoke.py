@@ -35,6 +35,7 @@ from courtyard.checks.workload import (
 )
 from courtyard.core.errors import CourtyardError
 from courtyard.core.polling import WaitTimeout, poll_async
+from courtyard.project import naming
 from courtyard.project.loaded import Project
 from courtyard.project.model import ClientIdentity
 from courtyard.project.sans import dns
@@ -165,6 +166,10 @@ class Smoke:
             await self.check(
                 "security: a route from another CA does not join",
                 lambda: self.rogue_route(client, containers[0]),
+            )
+            await self.check(
+                "security: a client identity's certificate does not join as a route",
+                lambda: self.identity_route(client, containers[0]),
             )
             for identity in self.project.spec.tls.clients:
                 if identity.restricted and self.conns:
@@ -441,10 +446,9 @@ class Smoke:
         return f"{identity.name}: {' / '.join(dict.fromkeys(got))}"
 
     async def rogue_route(self, client: docker.DockerClient, node: Container) -> str:
-        """A fourth server on the nodes' own network (made by `up` or by Compose)."""
+        """A fourth server on the nodes' own network (made by `up` or by Compose), with a
+        route certificate of another CA: every TLS handshake fails."""
         names = self.project.names
-        image = node.image.id
-        network = next(iter(node.attrs["NetworkSettings"]["Networks"]))
         other_ca, other_key = pki.create_ca(Name("Courtyard smoke: rogue CA"), 1)
         cert, key = pki.issue_leaf(
             other_ca,
@@ -454,17 +458,39 @@ class Smoke:
             Usage.ROUTE,
             1,
         )
-        rogue_name = names.probe_node("rogue", self.tag)
+        pair = (pki.cert_pem(cert), pki.key_pem(key), pki.cert_pem(other_ca))
+        return await self._route_refused(client, node, "rogue", pair, "tls", "TLS handshake")
+
+    async def identity_route(self, client: docker.DockerClient, node: Container) -> str:
+        """The same with Courtyard's own client identity: the cluster's CA signed it, but
+        it names no route host, so the nodes refuse it after the handshake."""
+        layout = self.project.layout
+        identity = naming.RESERVED_IDENTITY
+        pair = (
+            layout.client_cert(identity).read_bytes(),
+            layout.client_key(identity).read_bytes(),
+            layout.ca_cert.read_bytes(),
+        )
+        marker = "authorization violation"
+        return await self._route_refused(client, node, "ident", pair, marker, "route login")
+
+    async def _route_refused(
+        self,
+        client: docker.DockerClient,
+        node: Container,
+        role: str,
+        pair: tuple[bytes, bytes, bytes],
+        marker: str,
+        refusal: str,
+    ) -> str:
+        """A probe server dialing every route with `pair` (cert, key, CA) must stay out:
+        `marker` in its log counts the refused attempts."""
+        names = self.project.names
+        image = node.image.id
+        network = next(iter(node.attrs["NetworkSettings"]["Networks"]))
+        rogue_name = names.probe_node(role, self.tag)
         with extra_node(
-            client,
-            self.project,
-            image,
-            rogue_name,
-            list(names.route_urls),
-            pki.cert_pem(cert),
-            pki.key_pem(key),
-            pki.cert_pem(other_ca),
-            network,
+            client, self.project, image, rogue_name, list(names.route_urls), *pair, network
         ) as rogue:
 
             async def tls_attempts() -> int:
@@ -473,7 +499,7 @@ class Smoke:
                     raise CheckFailed(
                         f"the rogue node joined: routes to {', '.join(sorted(peers))}"
                     )
-                return (await asyncio.to_thread(rogue.logs)).lower().count("tls")
+                return (await asyncio.to_thread(rogue.logs)).lower().count(marker)
 
             try:
                 attempts = await poll_async(
@@ -492,7 +518,7 @@ class Smoke:
             joined = await asyncio.to_thread(self._peers_outside_cluster, rogue_name)
             if joined:
                 raise CheckFailed(f"{', '.join(joined)} routed to the rogue node")
-        return f"{rogue_name} dialed {len(names.route_urls)} routes, every TLS handshake failed"
+        return f"{rogue_name} dialed {len(names.route_urls)} routes, every {refusal} failed"
 
     def _peers_outside_cluster(self, rogue: str) -> list[str]:
         names = self.project.names

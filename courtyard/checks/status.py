@@ -119,19 +119,29 @@ def _container_problems(project: Project, index: int, container, row: NodeStatus
 
 def _server_answers(project: Project, port: int, row: NodeStatus) -> list[str]:
     """The node's own endpoints fill in its row; returns its full stores, which are named
-    whatever else is wrong (a full store is often why the leaders disagree)."""
+    whatever else is wrong (a full store is often why the leaders disagree), and routes to
+    servers that are no node of the spec."""
     varz = monitor.get(port, "/varz").body
     if isinstance(varz, dict):
         row.server_name = varz.get("server_name", "-")
     routez = monitor.get(port, "/routez").body
+    strangers: list[str] = []
     if isinstance(routez, dict):
-        row.peers = f"{len(monitor.route_peers(routez))}/{project.spec.replicas - 1}"
+        peers = monitor.route_peers(routez)
+        row.peers = f"{len(peers)}/{project.spec.replicas - 1}"
+        strangers = readiness.foreign_peers(project, peers)
     jsz = jsz_reader.fetch(port)
     if jsz.answered:
         row.meta_leader = jsz.meta_leader or "-"
         row.streams, row.consumers = jsz.total("streams"), jsz.total("consumers")
         row.messages, row.bytes = jsz.total("messages"), jsz.total("bytes")
-    return [f"{row.node}: {problem}" for problem in store_problems(jsz)]
+    found = [f"{row.node}: {problem}" for problem in store_problems(jsz)]
+    if strangers:
+        found.append(
+            f"{row.node}: routes to {', '.join(strangers)}, no node of the spec (a server "
+            "that is none of them joined as a route; find and stop it)"
+        )
+    return found
 
 
 def cluster_status(client: docker.DockerClient, project: Project) -> ClusterStatus:

@@ -47,7 +47,12 @@ def current_values(project: Project) -> dict[str, Any]:
         "replicas": spec.replicas,
         "noAdvertise": True,
         "routeURLs": {"useFQDN": spec.use_fqdn, "k8sClusterDomain": spec.cluster_domain},
-        "tls": {"enabled": True, "secretName": names.route_secret},
+        # Only a certificate naming a route host may join as a route (as the local nodes).
+        "tls": {
+            "enabled": True,
+            "secretName": names.route_secret,
+            "merge": {"verify_cert_and_check_known_urls": True},
+        },
     }
     if names.cluster_name != names.chart_default_cluster_name:
         cluster["merge"] = {"name": names.cluster_name}
@@ -119,7 +124,7 @@ def legacy_values(project: Project) -> dict[str, Any]:
             "enabled": True,
             "replicas": spec.replicas,
             "noAdvertise": True,
-            "tls": tls(names.route_secret),
+            "tls": {**tls(names.route_secret), "verifyCertAndCheckKnownUrls": True},
         },
     }
     # Routes name each pod by its full DNS name, in the spec's cluster domain.

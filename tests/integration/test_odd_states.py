@@ -4,13 +4,17 @@ where it can. One cluster for the module; each test leaves it healthy again."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from courtyard.checks import readiness
 from courtyard.checks.status import cluster_status
 from courtyard.core.polling import poll
 from courtyard.project.loaded import Project
 from courtyard.runtime import docker_objects
+from courtyard.runtime.extra_node import extra_node
+from courtyard.servers import monitor
 from courtyard.servers.natsclient import connect as nats_connect
 from courtyard.servers.natsclient import run_quietly
 from courtyard.servers.records import running_digest
@@ -117,3 +121,64 @@ def test_a_non_ascii_organization_under_a_non_ascii_path_runs_and_maps_identitie
         docker_objects.purge(docker_client, project)
     assert data == b"ok"
     assert any('publish to "billing.created"' in r for r in refused), refused
+
+
+def _probe_server(client, project: Project, name: str, cert: Path, key: Path):
+    """A server on the cluster's network dialing every route with `cert`."""
+    node = container(client, project, 0)
+    return extra_node(
+        client,
+        project,
+        node.image.id,
+        project.names.probe_node(name, "t"),
+        list(project.names.route_urls),
+        cert.read_bytes(),
+        key.read_bytes(),
+        project.layout.ca_cert.read_bytes(),
+    )
+
+
+def _routes_seen(project: Project, probe) -> set[str]:
+    return poll(
+        lambda: monitor.peers_of(probe.monitor_port),
+        what="the probe's routes",
+        timeout=10,
+        done=lambda peers: len(peers) == project.spec.replicas,
+    )
+
+
+def test_a_client_identitys_certificate_cannot_join_as_a_route(docker_client, odd_cluster):
+    layout = odd_cluster.layout
+    identity = odd_cluster.spec.tls.clients[0].name
+    cert, key = layout.client_cert(identity), layout.client_key(identity)
+    with _probe_server(docker_client, odd_cluster, "ident", cert, key) as probe:
+        refused = poll(
+            lambda: probe.logs().lower().count("authorization violation"),
+            what="the nodes to refuse the probe's routes",
+            timeout=10,
+            done=lambda count: count >= odd_cluster.spec.replicas,
+        )
+        peers = monitor.peers_of(probe.monitor_port)
+        report = cluster_status(docker_client, odd_cluster)
+    assert refused >= 3 and peers == set()
+    assert report.healthy, report.problems
+
+
+def test_a_server_with_the_route_identity_is_flagged_by_status_and_readiness(
+    docker_client, odd_cluster
+):
+    """The route certificate is the route identity: a server holding it joins, as one with
+    a stolen key would, and then neither `status` nor readiness may call the cluster fine."""
+    layout = odd_cluster.layout
+    cert, key = layout.cert("route"), layout.key("route")
+    with _probe_server(docker_client, odd_cluster, "thief", cert, key) as probe:
+        _routes_seen(odd_cluster, probe)
+        report = cluster_status(docker_client, odd_cluster)
+        problem = readiness.foreign_peers_problem(odd_cluster, odd_cluster.names.monitor_targets)
+    stranger = odd_cluster.names.probe_node("thief", "t")
+    assert not report.healthy
+    assert f"{odd_cluster.names.pod(0)}: routes to {stranger}, no node of the spec" in (
+        "\n".join(report.problems)
+    )
+    assert problem and f"has routes to {stranger}" in problem
+    assert_healthy(docker_client, odd_cluster)  # gone with the server
