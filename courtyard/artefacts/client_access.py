@@ -63,9 +63,37 @@ def write_nats_context(project: Project, identity: str | None = None) -> Path:
     }
     if "NATS_INBOX_PREFIX" in env:
         context["inbox_prefix"] = env["NATS_INBOX_PREFIX"]
-    path = context_dir() / f"{project.names.nats_context(who)}.json"
+    path = context_path(project, who)
     write_file(path, json.dumps(context, indent=2) + "\n")
     return path
+
+
+def context_path(project: Project, identity: str) -> Path:
+    """Where the identity's context goes: its plain name, unless a context of that name is
+    another checkout's (or not Courtyard's at all), which is never overwritten; then the
+    name with a short hash of this spec's path."""
+    names = project.names
+    plain = context_dir() / f"{names.nats_context(identity)}.json"
+    if _is_ours(plain, project):
+        return plain
+    return context_dir() / f"{names.nats_context(identity, str(project.spec.path))}.json"
+
+
+def _is_ours(path: Path, project: Project) -> bool:
+    """No file there yet, or a Courtyard context of this checkout (it trusts its CA bundle)
+    or of a checkout that is gone."""
+    if not path.exists():
+        return True
+    try:
+        existing = json.loads(path.read_bytes()[: 64 * 1024])
+    except (OSError, ValueError):
+        return False
+    if not isinstance(existing, dict):
+        return False
+    courtyard = str(existing.get("description", "")).startswith("Courtyard cluster ")
+    ca = str(existing.get("ca", ""))
+    # A checkout whose CA bundle is gone (a deleted clone) gives its name up.
+    return courtyard and (ca == str(project.layout.ca_bundle) or not Path(ca).exists())
 
 
 def shell_exports(env: dict[str, str]) -> str:

@@ -151,4 +151,7 @@ def env(spec: str | None, *, identity: str | None) -> None:
         )
     print(client_access.shell_exports(variables))
     path = client_access.write_nats_context(project, who)
-    print(f"# nats CLI context written to {path}: nats --context {project.names.nats_context(who)}")
+    note = ""
+    if path.stem != project.names.nats_context(who):
+        note = f" ({project.names.nats_context(who)} is another checkout's context, kept)"
+    print(f"# nats CLI context written to {path}: nats --context {path.stem}{note}")

@@ -20,6 +20,7 @@ chart name ("nats") and the JetStream PVC is "<fullname>-js-pvc".
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TypeVar
@@ -375,12 +376,17 @@ class ClusterNames:
         others = [i for i in self.identities if i not in self.system_identities]
         return (others or list(self.identities))[0]
 
-    def nats_context(self, identity: str | None = None) -> str:
+    def nats_context(self, identity: str | None = None, checkout: str | None = None) -> str:
         """The nats CLI context `invoke env` writes: the default identity's is named after
-        the cluster, any other identity's after the cluster and the identity."""
-        if identity is None or identity == self.default_identity:
-            return f"{PREFIX}-{self.fullname}"
-        return f"{PREFIX}-{self.fullname}-{identity}"
+        the cluster, any other identity's after the cluster and the identity. `checkout`
+        (a spec file's path) adds a short hash of it: the name for a second checkout whose
+        release already has a context of another checkout's."""
+        name = f"{PREFIX}-{self.fullname}"
+        if identity is not None and identity != self.default_identity:
+            name += f"-{identity}"
+        if checkout is not None:
+            name += f"-{hashlib.sha256(checkout.encode()).hexdigest()[:6]}"
+        return name
 
 
 def _unique(items: list[T]) -> list[T]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -102,6 +104,39 @@ def test_env_prints_exports_and_writes_a_nats_context(tmp_path):
     assert lines["NATS_CERT"] == str(tmp_path / "certs" / "clients" / "dev.crt")
     context = tmp_path / "xdg" / "nats" / "context" / "courtyard-skunkwolf-nats.json"
     assert context.exists() and '"ca":' in context.read_text()
+
+
+def test_two_checkouts_of_one_release_keep_a_nats_context_each(tmp_path):
+    xdg = tmp_path / "xdg"
+    env = {**os.environ, "XDG_CONFIG_HOME": str(xdg)}
+    specs = []
+    for checkout in ("first", "second"):
+        spec = write_spec(tmp_path / checkout)
+        project = load_project(spec)
+        ensure_certs(project.spec, project.names, project.layout)
+        specs.append(spec)
+    first, second, again = (invoke("env", "--spec", str(s), env=env) for s in [*specs, specs[0]])
+    folder = xdg / "nats" / "context"
+    plain = folder / "courtyard-skunkwolf-nats.json"
+    [hashed] = [p for p in folder.iterdir() if p != plain]
+    assert json.loads(plain.read_text())["ca"] == str(
+        tmp_path / "first" / "certs" / "ca-bundle.crt"
+    )
+    assert json.loads(hashed.read_text())["ca"] == str(
+        tmp_path / "second" / "certs" / "ca-bundle.crt"
+    )
+    assert first.stdout.rstrip().endswith("nats --context courtyard-skunkwolf-nats")
+    assert f"nats --context {hashed.stem} (courtyard-skunkwolf-nats is another checkout" in (
+        second.stdout
+    )
+    assert again.stdout.rstrip().endswith("nats --context courtyard-skunkwolf-nats")
+    # A checkout that is gone gives its name up.
+    shutil.rmtree(tmp_path / "first")
+    reclaimed = invoke("env", "--spec", str(specs[1]), env=env)
+    assert reclaimed.stdout.rstrip().endswith("nats --context courtyard-skunkwolf-nats")
+    assert json.loads(plain.read_text())["ca"] == str(
+        tmp_path / "second" / "certs" / "ca-bundle.crt"
+    )
 
 
 def test_output_cut_short_by_the_reader_is_no_traceback(tmp_path):
