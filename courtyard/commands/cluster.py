@@ -14,6 +14,8 @@ from courtyard.commands import up as up_steps
 from courtyard.commands.output import CROSS, TICK, table, warn
 from courtyard.commands.steps import load, load_locked, rel
 from courtyard.core.errors import CourtyardError
+from courtyard.harness.projects import sweep_leftovers
+from courtyard.project import naming
 from courtyard.runtime import docker_objects, engine, teardown
 
 
@@ -48,6 +50,12 @@ def down(spec: str | None, *, volumes: bool) -> None:
         )
         for thing in report.left_alone:
             warn(f"left {thing} alone: Courtyard did not create it")
+        swept = sweep_leftovers(engine.connect(), (naming.PYTEST_RELEASE_PREFIX,))
+        if swept:
+            print(
+                f" {TICK} Removed {len(swept)} throw-away test cluster(s) that ended pytest "
+                f"sessions left behind: {', '.join(swept)}"
+            )
         if volumes:
             print("JetStream data removed; certificates kept. Next: `invoke up` starts empty.")
         else:

@@ -1,13 +1,23 @@
 """Throw-away projects: a spec with a unique release and host ports of its own, in a folder
 of its own, so that a test's, a benchmark's or a service session's cluster clashes with
 nothing else on the machine. The one builder of such projects; removal goes with it.
+
+Each such folder records the process that made it (`.courtyard-owner`: pid, the process's
+start time, host). A session killed before it could clean up (Ctrl-C at the wrong moment,
+SIGKILL, an xdist worker torn down) leaves containers, a network, volumes and a folder with a
+CA key; `sweep_leftovers` finds them by their labels and folder and removes those whose
+owner is no longer running.
 """
 
 from __future__ import annotations
 
 import copy
+import json
+import os
 import secrets
 import shutil
+import socket
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +26,7 @@ import yaml
 
 from courtyard.core import yamlsafe
 from courtyard.project import naming
+from courtyard.project.layout import Layout
 from courtyard.project.load import DEFAULT_SPEC, MAX_REPLICAS, load_spec
 from courtyard.project.loaded import Project, load_project
 from courtyard.runtime import docker_objects, ports
@@ -69,7 +80,9 @@ def throwaway_project(
     path = root / DEFAULT_SPEC
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
-    return load_project(path)
+    project = load_project(path)
+    project.layout.owner_file.write_text(json.dumps(_this_process()))
+    return project
 
 
 def remove_throwaway(client: docker.DockerClient, project: Project) -> None:
@@ -77,3 +90,53 @@ def remove_throwaway(client: docker.DockerClient, project: Project) -> None:
     and configs included)."""
     docker_objects.purge(client, project)
     shutil.rmtree(project.spec.root, ignore_errors=True)
+
+
+# Leftovers of ended sessions ------------------------------------------------------------
+def _start_time(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (/proc), None if it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[-1].split()[19]  # field 22, counted after the command name
+
+
+def _this_process() -> dict[str, object]:
+    pid = os.getpid()
+    return {"pid": pid, "started": _start_time(pid), "host": socket.gethostname()}
+
+
+def owner_alive(root: Path) -> bool:
+    """Whether the process that made the throw-away folder `root` still runs. A folder that
+    is gone, or names no owner, is nobody's; an owner on another host is taken as alive."""
+    try:
+        owner = json.loads(Layout(root).owner_file.read_text())
+        pid, started, host = int(owner["pid"]), owner["started"], owner["host"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    if host != socket.gethostname():
+        return True
+    return started is not None and _start_time(pid) == started
+
+
+def sweep_leftovers(client: docker.DockerClient, prefixes: tuple[str, ...]) -> list[str]:
+    """Remove the throw-away clusters (releases `<prefix>-<hex>`) whose owner has ended:
+    their Docker objects and their folder. Returns the cluster names removed."""
+    removed = []
+    for fullname, spec_file in sorted(docker_objects.labelled_clusters(client).items()):
+        if not any(naming.is_throwaway(fullname, prefix) for prefix in prefixes):
+            continue
+        root = Path(spec_file).parent.parent if spec_file else None
+        if root is not None and owner_alive(root):
+            continue
+        docker_objects.purge_cluster(client, fullname)
+        if root is not None and Layout(root).owner_file.exists():
+            shutil.rmtree(root, ignore_errors=True)
+        removed.append(fullname)
+    # Folders whose cluster never got an object (or lost them all), in the temp folder.
+    for root in Path(tempfile.gettempdir()).glob("*-*"):
+        ours = any(root.name.startswith(f"{p}-") for p in prefixes)
+        if ours and Layout(root).owner_file.exists() and not owner_alive(root):
+            shutil.rmtree(root, ignore_errors=True)
+    return removed

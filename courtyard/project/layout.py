@@ -15,6 +15,11 @@ class Layout:
         return self.root / "certs"
 
     @property
+    def owner_file(self) -> Path:
+        """A throw-away project's owner: the process that made it (pid, start, host)."""
+        return self.root / ".courtyard-owner"
+
+    @property
     def ca_cert(self) -> Path:
         return self.certs / "ca.crt"
 

@@ -21,6 +21,7 @@ chart name ("nats") and the JetStream PVC is "<fullname>-js-pvc".
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TypeVar
@@ -85,6 +86,23 @@ COMMAND = ("--config", CONFIG_FILE)
 # A cluster of its own on the host (tests, benchmarks, a service's throw-away hub): one block
 # of host ports from a base, each kind of port `replicas` wide, in this order.
 HOST_PORT_KINDS = ("client", "monitor", "cluster")
+
+
+def cluster_selector(fullname: str) -> dict[str, list[str]]:
+    """A Docker list filter for every object carrying cluster `fullname`'s label."""
+    return {"label": [f"{CLUSTER_LABEL}={fullname}"]}
+
+
+# The release prefix of the pytest plugin's throw-away clusters (`courtyard-pytest-<hex>`).
+PYTEST_RELEASE_PREFIX = f"{PREFIX}-pytest"
+
+# Any object of any Courtyard cluster (to find throw-away clusters an ended session left).
+ANY_CLUSTER_SELECTOR = {"label": [CLUSTER_LABEL]}
+
+
+def is_throwaway(fullname: str, prefix: str) -> bool:
+    """Whether `fullname` is a throw-away cluster's made with `prefix` (`<prefix>-<6 hex>`)."""
+    return re.fullmatch(rf"{re.escape(prefix)}-[0-9a-f]{{6}}(-.*)?", fullname) is not None
 
 
 def host_ports_needed(replicas: int) -> int:
@@ -343,7 +361,7 @@ class ClusterNames:
     @property
     def any_selector(self) -> dict[str, list[str]]:
         """Every object carrying this cluster's label, managed or not (for purging)."""
-        return {"label": [f"{CLUSTER_LABEL}={self.fullname}"]}
+        return cluster_selector(self.fullname)
 
     # The host: ports on 127.0.0.1 and the URLs clients use ----------------------------------
     def client_host_port(self, index: int) -> int:

@@ -250,13 +250,37 @@ def log_tail(container: Container, lines: int = 20) -> str:
         return "(no logs: the container is gone)"
 
 
+def labelled_clusters(client: docker.DockerClient) -> dict[str, str]:
+    """Every cluster that has a container, network or volume labelled with its name: the
+    spec file the labels name ("" when none does)."""
+    found: dict[str, str] = {}
+    selector = naming.ANY_CLUSTER_SELECTOR
+    for listed in (
+        client.containers.list(all=True, filters=selector),
+        client.networks.list(filters=selector),
+        client.volumes.list(filters=selector),
+    ):
+        for thing in listed:
+            labels = thing.attrs.get("Labels") or (thing.attrs.get("Config") or {}).get("Labels")
+            labels = labels or {}
+            name = labels.get(naming.CLUSTER_LABEL)
+            if name and not found.get(name):
+                found[name] = labels.get(naming.SPEC_LABEL, "")
+    return found
+
+
 def purge(client: docker.DockerClient, project: Project) -> None:
     """Remove every container, network and volume labelled with this cluster's name.
 
     For throw-away clusters (tests, benchmarks) whose names are unique to their run; users
     have `invoke down`, which is stricter about whose objects it touches.
     """
-    selector = project.names.any_selector
+    purge_cluster(client, project.names.fullname)
+
+
+def purge_cluster(client: docker.DockerClient, fullname: str) -> None:
+    """`purge` by the cluster's name alone (its spec may be gone)."""
+    selector = naming.cluster_selector(fullname)
     for container in client.containers.list(all=True, filters=selector):
         container.remove(force=True)
     for network in client.networks.list(filters=selector):

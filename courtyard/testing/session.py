@@ -21,7 +21,7 @@ from courtyard.checks import readiness
 from courtyard.commands import up as up_command
 from courtyard.commands.output import Recorder
 from courtyard.core.errors import CourtyardError
-from courtyard.harness.projects import remove_throwaway, throwaway_project
+from courtyard.harness.projects import remove_throwaway, sweep_leftovers, throwaway_project
 from courtyard.project import naming
 from courtyard.project.load import DEFAULT_SPEC, SPEC_ENV
 from courtyard.project.loaded import Project, load_project
@@ -31,7 +31,7 @@ from courtyard.testing.housekeeping import Housekeeper
 from courtyard.testing.hub import CONNECT_DEFAULTS, Hub
 from courtyard.testing.namespace import Namespace
 
-THROWAWAY_RELEASE = "courtyard-pytest"
+THROWAWAY_RELEASE = naming.PYTEST_RELEASE_PREFIX
 DEFAULT_TIMEOUT = 90.0
 
 
@@ -82,6 +82,7 @@ class TestSession:
     why: str
     setup_seconds: float
     keep: bool = False
+    swept: list[str] = field(default_factory=list)  # leftovers of ended sessions, removed
     cleanup_seconds: list[float] = field(default_factory=list)
     _housekeeper: Housekeeper | None = None
 
@@ -111,6 +112,11 @@ class TestSession:
     def close(self) -> list[str]:
         """Restore or remove the cluster; the lines the summary prints."""
         lines: list[str] = []
+        if self.swept:
+            lines.append(
+                f"removed {len(self.swept)} throw-away cluster(s) that ended sessions left "
+                f"behind: {', '.join(self.swept)}"
+            )
         if self._housekeeper is not None:
             self._housekeeper.close()
         hub = self.hub
@@ -190,6 +196,8 @@ def open_session(options: SessionOptions) -> TestSession:
     """The running cluster of the spec when it is up and healthy, else a throw-away one."""
     started = time.perf_counter()
     client = engine.connect()
+    # What a session killed mid-way left (its owner process is gone) is removed first.
+    swept = sweep_leftovers(client, (THROWAWAY_RELEASE,))
     spec_file = find_spec(options)
     if options.ephemeral:
         why = "--courtyard-ephemeral"
@@ -200,8 +208,8 @@ def open_session(options: SessionOptions) -> TestSession:
         reason = not_ready_reason(client, project)
         if reason is None:
             hub = Hub(project, client, ephemeral=False)
-            return TestSession(hub, "running", time.perf_counter() - started)
+            return TestSession(hub, "running", time.perf_counter() - started, swept=swept)
         why = f"{project.names.fullname} is not up: {reason}"
     project = start_throwaway(client, spec_file, options.timeout)
     hub = Hub(project, client, ephemeral=True)
-    return TestSession(hub, why, time.perf_counter() - started, keep=options.keep)
+    return TestSession(hub, why, time.perf_counter() - started, keep=options.keep, swept=swept)

@@ -21,7 +21,8 @@ import pytest
 from courtyard.commands.output import Recorder
 from courtyard.commands.up import up
 from courtyard.core.errors import CourtyardError
-from courtyard.harness.projects import throwaway_project
+from courtyard.harness.projects import sweep_leftovers, throwaway_project
+from courtyard.project import naming
 from courtyard.project.loaded import Project
 from courtyard.runtime import docker_objects
 from courtyard.runtime.engine import connect
@@ -41,11 +42,14 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture(scope="session")
 def docker_client() -> docker.DockerClient:
     try:
-        return connect()
+        client = connect()
     except CourtyardError as exc:
         if os.environ.get("COURTYARD_REQUIRE_DOCKER"):
             pytest.fail(f"Docker is required here: {exc}")
         pytest.skip(str(exc))
+    # Clusters of earlier runs that were killed before their cleanup (their owner is gone).
+    sweep_leftovers(client, ("cyt", naming.PYTEST_RELEASE_PREFIX))
+    return client
 
 
 def test_project(root: Path, changes: dict | None = None, template: Path = REPO_SPEC) -> Project:

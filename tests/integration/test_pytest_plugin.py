@@ -10,15 +10,20 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
 
 from courtyard.checks import readiness
-from courtyard.harness.projects import remove_throwaway
-from courtyard.project.loaded import load_project
+from courtyard.harness.projects import remove_throwaway, throwaway_project
+from courtyard.project import naming
+from courtyard.project.loaded import Project, load_project
 from courtyard.runtime import docker_objects, link_faults
+from tests.helpers import invoke, write_spec
 from tests.integration.conftest import stream_names
 
 
@@ -195,6 +200,68 @@ def test_nodes_a_test_left_stopped_paused_or_partitioned_are_healed_when_the_ses
     assert [node.status for node in nodes] == ["running"] * 3
     assert all(link_faults.applied(node) == [] for node in nodes)
     assert readiness.check(cluster.names.monitor_targets).ready
+
+
+def leftover(docker_client, *, owner: str) -> Project:
+    """A throw-away project's folder, network and volumes, as a session killed after `up`
+    began leaves them; `owner` is "dead" (a process that ended), "alive" (this one) or
+    "gone" (the folder removed, the Docker objects left)."""
+    root = Path(tempfile.mkdtemp(prefix=f"{naming.PYTEST_RELEASE_PREFIX}-"))
+    project = throwaway_project(root, prefix=naming.PYTEST_RELEASE_PREFIX)
+    docker_objects.ensure_network(docker_client, project)
+    for index in range(project.names.replicas):
+        docker_objects.ensure_volume(docker_client, project, project.names.volume(index))
+    if owner == "dead":
+        ended = subprocess.run(
+            [sys.executable, "-c", "import os; print(os.getpid())"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        record = {"pid": int(ended.stdout), "started": "1", "host": socket.gethostname()}
+        project.layout.owner_file.write_text(json.dumps(record))
+    elif owner == "gone":
+        shutil.rmtree(root)
+    return project
+
+
+def objects_of(docker_client, project: Project) -> int:
+    selector = project.names.any_selector
+    return len(docker_client.networks.list(filters=selector)) + len(
+        docker_client.volumes.list(filters=selector)
+    )
+
+
+def test_what_a_killed_session_left_is_removed_by_invoke_down_and_the_next_session(
+    docker_client, tmp_path, cluster
+):
+    dead, gone, alive = (leftover(docker_client, owner=o) for o in ("dead", "gone", "alive"))
+    try:
+        spec = write_spec(tmp_path / "other")  # a cluster that is not running: down sweeps
+        result = invoke("down", "--spec", str(spec))
+        assert result.returncode == 0, result.stderr
+        swept = sorted([dead.names.fullname, gone.names.fullname])
+        assert f"ended pytest sessions left behind: {', '.join(swept)}" in result.stdout
+        assert objects_of(docker_client, dead) == objects_of(docker_client, gone) == 0
+        assert not dead.spec.root.exists()
+        assert objects_of(docker_client, alive) == 4 and alive.spec.root.exists()
+
+        later = leftover(docker_client, owner="dead")
+        folder = write_tests(
+            tmp_path / "suite",
+            FACTS
+            + """
+    def test_nothing(courtyard_cluster):
+        pass
+    """,
+        )
+        session = run_pytest(folder, "--courtyard-spec", str(cluster.spec_file))
+        assert session.returncode == 0, session.stdout + session.stderr
+        assert f"left behind: {later.names.fullname}" in session.stdout
+        assert objects_of(docker_client, later) == 0 and not later.spec.root.exists()
+    finally:
+        for project in (dead, gone, alive):
+            remove_throwaway(docker_client, project)
 
 
 def test_two_sessions_at_once_each_get_a_throwaway_cluster_and_keep_leaves_one_running(
