@@ -252,20 +252,20 @@ def log_tail(container: Container, lines: int = 20) -> str:
 
 def labelled_clusters(client: docker.DockerClient) -> dict[str, str]:
     """Every cluster that has a container, network or volume labelled with its name: the
-    spec file the labels name ("" when none does)."""
+    spec file the labels name ("" when none does). Read from the engine's list answers
+    alone, so an object another process removes meanwhile is simply not there."""
     found: dict[str, str] = {}
     selector = naming.ANY_CLUSTER_SELECTOR
-    for listed in (
-        client.containers.list(all=True, filters=selector),
-        client.networks.list(filters=selector),
-        client.volumes.list(filters=selector),
-    ):
-        for thing in listed:
-            labels = thing.attrs.get("Labels") or (thing.attrs.get("Config") or {}).get("Labels")
-            labels = labels or {}
-            name = labels.get(naming.CLUSTER_LABEL)
-            if name and not found.get(name):
-                found[name] = labels.get(naming.SPEC_LABEL, "")
+    answers = [
+        *client.api.containers(all=True, filters=selector),
+        *client.api.networks(filters=selector),
+        *(client.api.volumes(filters=selector).get("Volumes") or []),
+    ]
+    for answer in answers:
+        labels = answer.get("Labels") or {}
+        name = labels.get(naming.CLUSTER_LABEL)
+        if name and not found.get(name):
+            found[name] = labels.get(naming.SPEC_LABEL, "")
     return found
 
 
@@ -281,9 +281,12 @@ def purge(client: docker.DockerClient, project: Project) -> None:
 def purge_cluster(client: docker.DockerClient, fullname: str) -> None:
     """`purge` by the cluster's name alone (its spec may be gone)."""
     selector = naming.cluster_selector(fullname)
-    for container in client.containers.list(all=True, filters=selector):
-        container.remove(force=True)
-    for network in client.networks.list(filters=selector):
-        network.remove()
-    for volume in client.volumes.list(filters=selector):
-        volume.remove(force=True)
+    api = client.api
+    # By id from the list answers, each removal ignoring an object already gone: another
+    # process (the session that made it, or a second sweep) may be removing it too.
+    for answer in api.containers(all=True, filters=selector):
+        ignore_gone(lambda i=answer["Id"]: api.remove_container(i, force=True))
+    for answer in api.networks(filters=selector):
+        ignore_gone(lambda i=answer["Id"]: api.remove_network(i))
+    for answer in api.volumes(filters=selector).get("Volumes") or []:
+        ignore_gone(lambda n=answer["Name"]: api.remove_volume(n, force=True))
