@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 
-from courtyard.commands.output import PRINTER
+from courtyard.commands.output import PRINTER, Recorder
 from courtyard.commands.steps import load_locked
 from courtyard.core.errors import CourtyardError
 from courtyard.harness.faults import (
@@ -47,15 +47,13 @@ def fault(
         raise CourtyardError(f"--for takes seconds, more than 0 and at most 3600, not {hold:g}")
     if kind != "slow" and slow is not None:
         raise CourtyardError("--loss, --delay, --jitter and --towards go with `invoke fault slow`")
-    reporter = PRINTER if not as_json else None
+    # With --json the step lines are kept, not printed: the JSON is all the output.
+    reporter = Recorder() if as_json else PRINTER
     with load_locked(spec, "fault") as project:
         injector = FaultInjector(engine.connect(), project)
-        if reporter is None:
+        with reporter.step(f"Fault {kind}") as info:
             applied = injector.apply(kind, target, slow)
-        else:
-            with reporter.step(f"Fault {kind}") as info:
-                applied = injector.apply(kind, target, slow)
-                info["detail"] = f"{applied.pod} {applied.detail}"
+            info["detail"] = f"{applied.pod} {applied.detail}"
         held = None
         if hold is not None:
             started = time.monotonic()
@@ -63,11 +61,8 @@ def fault(
                 time.sleep(hold)  # the user asked for the fault to hold this long
             finally:
                 held = time.monotonic() - started
-                if reporter is None:
+                with reporter.step(f"Held {held:.1f}s, healed, cluster ready"):
                     injector.heal(applied, timeout)
-                else:
-                    with reporter.step(f"Held {held:.1f}s, healed, cluster ready"):
-                        injector.heal(applied, timeout)
     if as_json:
         print(
             json.dumps(

@@ -315,10 +315,11 @@ class FaultInjector:
 
     def heal_all(self, timeout: float = HEAL_TIMEOUT) -> list[str]:
         """Heal every fault the nodes show (this injector's and leftovers of an earlier run):
-        link faults removed, paused nodes resumed, nodes it killed or stopped started; what
-        it healed, one entry per node."""
+        link faults removed, paused nodes resumed, the nodes down on purpose (`down`: killed,
+        stopped, or stopped by the plugin's `stop_node`) started; then one readiness wait.
+        What it healed, one entry per node."""
         healed = []
-        restart = {f.node for f in self.active if f.kind in ("kill", "stop")}
+        restart = set(self.down)
         for index, container in enumerate(
             docker_objects.node_containers(self.client, self.project)
         ):
@@ -328,10 +329,11 @@ class FaultInjector:
             if container.status == "paused":
                 container.unpause()
                 done.append("pause")
-            if index in restart and container.status != "running":
-                container.start()
+            if index in restart:
+                if container.status != "running":
+                    container.start()
+                    done.append("started")
                 self.down.discard(index)
-                done.append("started")
             if done:
                 healed.append(f"{self.project.names.pod(index)}: {', '.join(done)}")
         self.active.clear()

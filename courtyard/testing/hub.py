@@ -16,7 +16,6 @@ import nats
 from nats.aio.client import Client
 
 from courtyard.artefacts.client_access import client_identity, env_vars
-from courtyard.checks.readiness import wait_ready
 from courtyard.core.errors import CourtyardError
 from courtyard.harness.faults import (
     Fault,
@@ -169,10 +168,7 @@ class Hub:
         _refuse_on_event_loop("start_node")
         self._container(index).start()
         self.stopped.discard(index)
-        targets = [
-            t for i, t in enumerate(self.project.names.monitor_targets) if i not in self.stopped
-        ]
-        wait_ready(self.client, self.project, targets, timeout)
+        self.faults.wait_ready(timeout)
 
     async def stop_node_async(self, index: int) -> None:
         """`stop_node` for async code: the event loop (and the service under test) runs on."""
@@ -271,14 +267,7 @@ class Hub:
     def restore(self) -> list[str]:
         """Heal every fault the nodes show and start every node this session stopped and
         left stopped; one line per node it changed."""
-        lines = self.faults.heal_all(START_TIMEOUT)
-        left = sorted(self.stopped)
-        for index in left:
-            self._container(index).start()
-        self.stopped.clear()
-        if left:
-            wait_ready(self.client, self.project, self.project.names.monitor_targets, START_TIMEOUT)
-        return lines + [f"{self.project.names.pod(i)}: started" for i in left]
+        return self.faults.heal_all(START_TIMEOUT)
 
     def _url(self, index: int) -> str:
         self._check_index(index)
