@@ -76,8 +76,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def courtyard_cluster(request: pytest.FixtureRequest) -> Iterator[Hub]:
     """The cluster: `servers`, `ca_file`, `identities`, `connect(identity=...)`,
-    `stop_node(i)` / `start_node(i)`. The spec's running cluster when it is up and healthy,
-    else a throw-away one that is removed at the end of the session."""
+    `stop_node(i)` / `start_node(i)`, and faults healed when their block ends:
+    `with courtyard_cluster.partition(node)` (also `isolate_clients`, `pause`, `kill`,
+    `stop`, `slow`, each with an `_async` twin), the node by index, server name or role
+    (`meta_leader`, `stream_leader(name)`, `server_of(nc)`). The spec's running cluster when
+    it is up and healthy, else a throw-away one that is removed at the end of the session."""
     from courtyard.testing.session import SessionOptions, open_session
 
     config = request.config
