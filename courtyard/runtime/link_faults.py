@@ -118,30 +118,33 @@ def _install(container: Container, kind: str, rules: list[list[str]]) -> None:
     heal(container, [kind])
     chain = _chain(kind)
     _run(container, "iptables", "-w", "-N", chain)
-    # A reset always passes (the node's own when a connection is closed, or REJECT's): it is
-    # what tells the other end, a peer or a client, that its connection is gone.
-    for rule in [["-p", "tcp", "--tcp-flags", "RST", "RST", "-j", "RETURN"], *rules]:
-        _run(container, "iptables", "-w", "-A", chain, *rule)
-    for hook in ("INPUT", "OUTPUT"):
-        _run(container, "iptables", "-w", "-I", hook, "1", "-j", chain)
+    try:
+        # A reset always passes (the node's own when a connection is closed, or REJECT's):
+        # it is what tells the other end, a peer or a client, that its connection is gone.
+        for rule in [["-p", "tcp", "--tcp-flags", "RST", "RST", "-j", "RETURN"], *rules]:
+            _run(container, "iptables", "-w", "-A", chain, *rule)
+        for hook in ("INPUT", "OUTPUT"):
+            _run(container, "iptables", "-w", "-I", hook, "1", "-j", chain)
+    except BaseException:
+        heal(container, [kind])  # nothing half-done: a chain is all there or not at all
+        raise
 
 
-def _peers_only(where: Endpoint, action: list[str]) -> list[list[str]]:
-    """`action` for packets between the node and any other address of its network (itself
-    included), but not the gateway."""
+def _peers_only(where: Endpoint, *actions: list[str]) -> list[list[str]]:
+    """Each of `actions` in turn for packets between the node and any other address of its
+    network (itself included), but not the gateway."""
     keep = [["-s", where.gateway, "-j", "RETURN"], ["-d", where.gateway, "-j", "RETURN"]]
-    return [
-        *(keep if where.gateway else []),
-        ["-s", where.network, *action],
-        ["-d", where.network, *action],
-    ]
+    rules = keep if where.gateway else []
+    for action in actions:
+        rules += [["-s", where.network, *action], ["-d", where.network, *action]]
+    return rules
 
 
 def partition(container: Container, network: str) -> str:
     """Cut the node off from every peer; its clients stay connected."""
     where = endpoint(container, network)
     reset = ["-p", "tcp", "-j", "REJECT", "--reject-with", "tcp-reset"]
-    rules = _peers_only(where, reset) + _peers_only(where, ["-j", "DROP"])
+    rules = _peers_only(where, reset, ["-j", "DROP"])
     _install(container, PARTITION, rules)
     # Routes the node holds end now, not at its next write.
     _kill_sockets(
