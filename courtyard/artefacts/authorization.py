@@ -1,16 +1,23 @@
 """Who may do what: each client certificate maps to a user (`verify_and_map`), and
 restricted identities get only what the spec lists.
 
-The users live in the global account, where JetStream is on and where streams made before
-Courtyard had users still are: adding users never hides data, and a rolling update from a
-config without users keeps its routes (both sides know the same accounts). A restricted
-identity's `streams` and `buckets` expand to the JetStream API subjects that create, use and
-delete exactly those streams (and their consumers); its replies arrive on its own inbox
-prefix. Admin identities (plain names in the spec) and Courtyard's own have full access to
-the global account. System identities (`system: true`) are the users of the system account,
+Subject permissions cannot bound what an identity configures on its own streams (sources,
+mirrors, captured subjects, republish and push delivery run as the server, not as the
+user), so each restricted identity is a team with an account of its own, JetStream
+included: whatever its streams do stays inside that account. The account's only bridges
+are explicit: a service import of each `publish` pattern (its publishes reach the shared
+account) and a stream import of each `subscribe` pattern (the shared account's messages
+reach it), each exported by the shared account to exactly the teams that list it. Within
+its account the identity's user is still limited to its lists, its own streams and buckets
+(the JetStream API subjects that create, use and delete exactly those) and its own inbox.
+
+Admins (plain names in the spec) and Courtyard's own identity then share the account
+`APP`: the global account can neither export nor import. A spec without restricted
+identities keeps its users in the global account, where streams made before Courtyard had
+users still are. System identities (`system: true`) are the users of the system account,
 `$SYS`: they make the requests `nats server list/ping/info/report` send, and reach no
 application subject; nobody else can log in there. The route and server certificates map
-to no user at all. The same block goes into every node's config and into the Helm values,
+to no user at all. The same accounts go into every node's config and into the Helm values,
 so the chart enforces what the local cluster does.
 """
 
@@ -21,6 +28,7 @@ from typing import Any
 from courtyard.artefacts.certs import client_name
 from courtyard.project import naming
 from courtyard.project.model import ClientIdentity, Spec
+from courtyard.project.subjects import widest
 
 # The `$SYS` request every account may send (each server answers with that account's
 # connections): restricted identities may not send even that.
@@ -91,9 +99,29 @@ def identities(spec: Spec) -> list[ClientIdentity]:
     return [*spec.tls.clients, ClientIdentity(naming.RESERVED_IDENTITY)]
 
 
+def teams(spec: Spec) -> list[ClientIdentity]:
+    """The restricted identities: each has an account of its own."""
+    return [identity for identity in spec.tls.clients if identity.restricted]
+
+
+def shared_identities(spec: Spec) -> list[ClientIdentity]:
+    """The admins and Courtyard's own identity: the users of the shared account (or of the
+    global account, when there are no teams)."""
+    return [i for i in identities(spec) if not i.system and not i.restricted]
+
+
 def application_identities(spec: Spec) -> list[ClientIdentity]:
-    """The users of the global account: every identity but the system ones."""
+    """Every identity but the system ones."""
     return [identity for identity in identities(spec) if not identity.system]
+
+
+def account_of(spec: Spec, identity: ClientIdentity) -> str:
+    """The account the identity's certificate logs in to."""
+    if identity.system:
+        return naming.SYSTEM_ACCOUNT
+    if identity.restricted:
+        return naming.team_account(identity.name)
+    return naming.SHARED_ACCOUNT if teams(spec) else "$G"
 
 
 def user(spec: Spec, identity: ClientIdentity) -> dict[str, Any]:
@@ -105,7 +133,7 @@ def user(spec: Spec, identity: ClientIdentity) -> dict[str, Any]:
 
 
 def users(spec: Spec) -> list[dict[str, Any]]:
-    """One user of the global account per identity, named by its certificate's subject."""
+    """One user per application identity, named by its certificate's subject."""
     return [user(spec, identity) for identity in application_identities(spec)]
 
 
@@ -115,19 +143,65 @@ def system_users(spec: Spec) -> list[dict[str, Any]]:
 
 
 def system_account(spec: Spec) -> dict[str, Any]:
-    """The `accounts` block: nats-server's own system account, with its users when the spec
-    has system identities."""
+    """nats-server's own system account, with its users when the spec has system
+    identities."""
     users_of_sys = system_users(spec)
     return {naming.SYSTEM_ACCOUNT: {"users": users_of_sys} if users_of_sys else {}}
 
 
-def server_config(spec: Spec) -> dict[str, Any]:
-    """The `authorization` block and the system account, as every node's config holds them."""
-    return {
-        "authorization": {"users": users(spec)},
-        "accounts": system_account(spec),
-        "system_account": naming.SYSTEM_ACCOUNT,
+def team_imports(identity: ClientIdentity) -> list[dict[str, Any]]:
+    """A team's bridges to the shared account: its publishes go there (service imports,
+    which also carry replies to its requests back), the subjects it subscribes to come from
+    there (stream imports)."""
+    shared = naming.SHARED_ACCOUNT
+    return [
+        *({"service": {"account": shared, "subject": p}} for p in widest(identity.publish)),
+        *({"stream": {"account": shared, "subject": s}} for s in widest(identity.subscribe)),
+    ]
+
+
+def shared_exports(spec: Spec) -> list[dict[str, Any]]:
+    """What the shared account exports: each team pattern, to exactly the teams that import
+    it."""
+    exported: dict[tuple[str, str], list[str]] = {}
+    for team in teams(spec):
+        for entry in team_imports(team):
+            kind, detail = next(iter(entry.items()))
+            exported.setdefault((kind, detail["subject"]), []).append(
+                naming.team_account(team.name)
+            )
+    return [{kind: subject, "accounts": accounts} for (kind, subject), accounts in exported.items()]
+
+
+def accounts(spec: Spec) -> dict[str, Any]:
+    """The `accounts` block: the shared account and one per team (each with JetStream)
+    when the spec has teams, and the system account."""
+    if not teams(spec):
+        return system_account(spec)
+    shared: dict[str, Any] = {
+        "jetstream": True,
+        "users": [user(spec, i) for i in shared_identities(spec)],
     }
+    exports = shared_exports(spec)
+    if exports:
+        shared["exports"] = exports
+    result: dict[str, Any] = {naming.SHARED_ACCOUNT: shared}
+    for team in teams(spec):
+        account: dict[str, Any] = {"jetstream": True, "users": [user(spec, team)]}
+        imports = team_imports(team)
+        if imports:
+            account["imports"] = imports
+        result[naming.team_account(team.name)] = account
+    return {**result, **system_account(spec)}
+
+
+def server_config(spec: Spec) -> dict[str, Any]:
+    """The accounts (and, without teams, the global account's `authorization` users) as
+    every node's config holds them."""
+    config: dict[str, Any] = {}
+    if not teams(spec):
+        config["authorization"] = {"users": users(spec)}
+    return {**config, "accounts": accounts(spec), "system_account": naming.SYSTEM_ACCOUNT}
 
 
 def rights(identity: ClientIdentity) -> str:
@@ -138,6 +212,7 @@ def rights(identity: ClientIdentity) -> str:
         return "the system account: $SYS server requests (nats server list, report), nothing else"
     if not identity.restricted:
         return "full access to the application subjects, streams and buckets (an admin)"
+    bridges = "publishes reach, and subscriptions come from, the shared account APP"
     parts = [
         f"{label} {', '.join(items) or '-'}"
         for label, items in (
@@ -147,11 +222,14 @@ def rights(identity: ClientIdentity) -> str:
             ("buckets", identity.buckets),
         )
     ]
-    return "; ".join(parts) + f"; replies on {naming.inbox_prefix(identity.name)}.>"
+    return (
+        f"its own account {naming.team_account(identity.name)} (JetStream inside it only; "
+        f"{bridges}): " + "; ".join(parts) + f"; replies on {naming.inbox_prefix(identity.name)}.>"
+    )
 
 
-def system_account_config(spec: Spec) -> dict[str, Any]:
-    """What the 0.x chart includes from its extra config: the system account with its
-    users, named as the system account (that chart's own `auth.basic.accounts` would write
-    an empty `authorization {}` after the users, which nats-server takes as no users)."""
-    return {"accounts": system_account(spec), "system_account": naming.SYSTEM_ACCOUNT}
+def accounts_config(spec: Spec) -> dict[str, Any]:
+    """What the 0.x chart includes from its extra config: the accounts with their users,
+    and the system account's name (that chart's own `auth.basic.accounts` would write an
+    empty `authorization {}` after the users, which nats-server takes as no users)."""
+    return {"accounts": accounts(spec), "system_account": naming.SYSTEM_ACCOUNT}

@@ -51,36 +51,29 @@ def secret_manifests(project: Project) -> list[dict]:
         secret(names.client_secret, naming.CLIENT_TLS_DIR, "kubernetes.io/tls"),
         secret(names.ca_secret, naming.CA_DIR, "Opaque"),
     ]
-    if needs_system_account_config(project):
-        text = system_account_text(project)
+    if helm_values.needs_accounts_config(project):
+        text = accounts_text(project)
         manifests.append(
             {
                 "apiVersion": "v1",
                 "kind": "Secret",
                 "type": "Opaque",
                 "metadata": {
-                    "name": names.system_account_secret,
+                    "name": names.accounts_secret,
                     "namespace": ns,
                     "labels": labels,
                 },
-                "data": {
-                    naming.SYSTEM_ACCOUNT_CONFIG_FILE: base64.b64encode(text.encode()).decode()
-                },
+                "data": {naming.ACCOUNTS_CONFIG_FILE: base64.b64encode(text.encode()).decode()},
             }
         )
     return manifests
 
 
-def needs_system_account_config(project: Project) -> bool:
-    """The 0.x chart takes the system account's users only from an included config."""
-    return project.spec.chart_layout == "legacy" and bool(project.spec.tls.system_identities)
-
-
-def system_account_text(project: Project) -> str:
-    """The config the 0.x chart includes for the system account's users."""
+def accounts_text(project: Project) -> str:
+    """The config the 0.x chart includes for the accounts and their users."""
     return nodeconf.render(
-        authorization.system_account_config(project.spec),
-        "The system account and its users, included by the 0.x chart (nats.config).",
+        authorization.accounts_config(project.spec),
+        "The accounts and their users, included by the 0.x chart (nats.config).",
     )
 
 
@@ -105,11 +98,11 @@ def kubectl_commands(project: Project) -> list[str]:
         f"--from-file=ca.crt={q(str(bundle))}",
     ] + (
         [
-            f"kubectl -n {q(ns)} create secret generic {names.system_account_secret} "
-            f"--from-literal={naming.SYSTEM_ACCOUNT_CONFIG_FILE}="
-            f"{q(system_account_text(project))}"
+            f"kubectl -n {q(ns)} create secret generic {names.accounts_secret} "
+            f"--from-literal={naming.ACCOUNTS_CONFIG_FILE}="
+            f"{q(accounts_text(project))}"
         ]
-        if needs_system_account_config(project)
+        if helm_values.needs_accounts_config(project)
         else []
     )
 

@@ -92,6 +92,15 @@ def current_values(project: Project) -> dict[str, Any]:
     return result
 
 
+def needs_accounts_config(project: Project) -> bool:
+    """The 0.x chart takes accounts with users (the teams', the shared one, the system
+    account's) only from an included config."""
+    spec = project.spec
+    return spec.chart_layout == "legacy" and bool(
+        spec.tls.system_identities or authorization.teams(spec)
+    )
+
+
 def legacy_values(project: Project) -> dict[str, Any]:
     """The 0.x chart: its tls blocks name the CA inside the same secret as the pair."""
     spec, names = project.spec, project.names
@@ -133,13 +142,14 @@ def legacy_values(project: Project) -> dict[str, Any]:
     # Neither auth.basic.accounts nor auth.systemAccount: the 0.x chart renders accounts
     # with a second, empty `authorization` block after the users, and nats-server keeps the
     # last one (no users at all); naming a system account without declaring it stops the
-    # server ("account missing"). Unnamed, nats-server makes $SYS the system account itself;
-    # its users, when the spec has system identities, come from an included config.
-    result["auth"] = {"enabled": True, "basic": {"users": authorization.users(spec)}}
-    if spec.tls.system_identities:
-        # The system account's users, included from a Secret (`secret_manifests`).
-        secret = {"secretName": names.system_account_secret}
-        result["nats"]["config"] = [{"name": naming.SYSTEM_ACCOUNT_CONFIG, "secret": secret}]
+    # server ("account missing"). The global account's users (a spec without teams) go in
+    # auth.basic.users; every account with users (the teams', the shared one, the system
+    # account's) comes from an included config, a Secret (`secret_manifests`).
+    if not authorization.teams(spec):
+        result["auth"] = {"enabled": True, "basic": {"users": authorization.users(spec)}}
+    if needs_accounts_config(project):
+        secret = {"secretName": names.accounts_secret}
+        result["nats"]["config"] = [{"name": naming.ACCOUNTS_CONFIG, "secret": secret}]
     if names.cluster_name != names.chart_default_cluster_name:
         result["cluster"]["name"] = names.cluster_name
     if spec.fullname_override:

@@ -99,11 +99,20 @@ def included_files(objects: list[dict[str, Any]], project: Project) -> dict[str,
 
 def authorization_summary(conf: dict[str, Any]) -> str:
     """The rendered config's users, accounts and certificate mapping, in one line."""
-    users = (conf.get("authorization") or {}).get("users") or []
+    by_account: dict[str, list[Any]] = {}
+    global_users = (conf.get("authorization") or {}).get("users") or []
+    if global_users:
+        by_account["$G"] = global_users
+    for name, account in (conf.get("accounts") or {}).items():
+        account_users = (account or {}).get("users") or [] if isinstance(account, dict) else []
+        if account_users:
+            by_account[str(name)] = account_users
+    users = [user for listed in by_account.values() for user in listed]
     restricted = sum(1 for user in users if isinstance(user, dict) and "permissions" in user)
     mapped = (conf.get("tls") or {}).get("verify_and_map") is True
     return (
-        f"{len(users)} certificate users ({restricted} restricted), system account "
+        f"{len(users)} certificate users ({restricted} restricted) in "
+        f"{', '.join(by_account) or 'no account'}, system account "
         f"{conf.get('system_account') or f'{naming.SYSTEM_ACCOUNT} (the default)'}, "
         f"verify_and_map {'on' if mapped else 'OFF'}"
     )

@@ -27,7 +27,7 @@ from courtyard.project.model import (
 from courtyard.project.naming import RESERVED_IDENTITY
 from courtyard.project.sans import San, is_dns_name, parse_san
 from courtyard.project.sizes import parse_size
-from courtyard.project.subjects import jetstream_name_problem, subject_problem
+from courtyard.project.subjects import jetstream_name_problem, team_subject_problem
 
 DEFAULT_SPEC = Path("config/courtyard.yaml")
 SPEC_ENV = "COURTYARD_SPEC"
@@ -65,8 +65,8 @@ MAX_STRING_CHARS = 253
 # What a restricted identity's mapping may hold, and how each entry is checked.
 IDENTITY_KEYS = {
     "name": None,
-    "publish": subject_problem,
-    "subscribe": subject_problem,
+    "publish": team_subject_problem,
+    "subscribe": team_subject_problem,
     "streams": jetstream_name_problem,
     "buckets": jetstream_name_problem,
     "system": None,
@@ -474,7 +474,7 @@ class _Reader:
                 continue
             items = self.list_of_strings(entry, f"{where}.{key}", [])
             for item in items:
-                problem = check(item)
+                problem = None if system else check(item)  # a system identity: see below
                 if problem:
                     self.fail(f"{where}.{key}", item, problem)
             if len(set(items)) != len(items):

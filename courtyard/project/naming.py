@@ -40,6 +40,10 @@ PREFIX = "courtyard"
 RESERVED_IDENTITY = PREFIX
 # The system account (nats-server's default name: nodes with and without users agree).
 SYSTEM_ACCOUNT = "$SYS"
+# When the spec has restricted identities, each is a team with an account of its own (its
+# JetStream included), and the admins and Courtyard share this one: the global account can
+# neither export nor import, so the teams' bridges need a named account at the other end.
+SHARED_ACCOUNT = "APP"
 
 # Label keys on Docker objects. Courtyard touches nothing without MANAGED_LABEL and its
 # cluster's CLUSTER_LABEL.
@@ -117,10 +121,11 @@ def host_port_block(base: int, replicas: int) -> dict[str, int]:
 
 
 # The 0.x chart includes each `nats.config` entry NAME as ./NAME/NAME.conf, mounted from its
-# volume at /etc/nats-config/NAME: the system account's users come in that way.
-SYSTEM_ACCOUNT_CONFIG = "system-account"
-SYSTEM_ACCOUNT_CONFIG_FILE = f"{SYSTEM_ACCOUNT_CONFIG}.conf"
-SYSTEM_ACCOUNT_INCLUDE = f"./{SYSTEM_ACCOUNT_CONFIG}/{SYSTEM_ACCOUNT_CONFIG_FILE}"
+# volume at /etc/nats-config/NAME: the accounts (the teams', the shared one, the system
+# account's users) come in that way.
+ACCOUNTS_CONFIG = "accounts-config"
+ACCOUNTS_CONFIG_FILE = f"{ACCOUNTS_CONFIG}.conf"
+ACCOUNTS_INCLUDE = f"./{ACCOUNTS_CONFIG}/{ACCOUNTS_CONFIG_FILE}"
 
 HEADLESS_SUFFIX = "-headless"
 SECRET_SUFFIXES = ("-route-tls", "-server-tls", "-tls", "-ca")
@@ -151,6 +156,12 @@ def localhost_url(port: int) -> str:
     """A node's client port published on the host: TLS, named localhost (the server
     certificate covers it, so host-name verification stays on)."""
     return f"tls://localhost:{port}"
+
+
+def team_account(identity: str) -> str:
+    """The account of a restricted identity (a team): its name. Identity names are
+    lower-case DNS labels, so none is `APP` or `$SYS`."""
+    return identity
 
 
 def inbox_prefix(identity: str) -> str:
@@ -240,10 +251,10 @@ class ClusterNames:
         return f"{self.fullname}-ca"
 
     @property
-    def system_account_secret(self) -> str:
-        """The 0.x chart's extra config (`nats.config`) that declares the system account's
+    def accounts_secret(self) -> str:
+        """The 0.x chart's extra config (`nats.config`) that declares the accounts and their
         users: that chart has no other place for them."""
-        return f"{self.fullname}-{SYSTEM_ACCOUNT_CONFIG}"
+        return f"{self.fullname}-{ACCOUNTS_CONFIG}"
 
     @property
     def svc_suffix(self) -> str:

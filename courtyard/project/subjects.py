@@ -24,6 +24,29 @@ def subject_problem(subject: str) -> str | None:
     return None
 
 
+def team_subject_problem(subject: str) -> str | None:
+    """Why `subject` cannot be in a restricted identity's publish or subscribe list; None
+    when it can. Those lists are the bridges between the team's account and the shared one,
+    so they hold application subjects only: a leading wildcard, `$...` or `_...` would carry
+    the servers' own subjects ($JS.API, $SYS, _INBOX, _R_) across the boundary."""
+    problem = subject_problem(subject)
+    if problem:
+        return problem
+    first = subject.split(".", 1)[0]
+    if first in ("*", ">"):
+        return (
+            "starts with a wildcard, which would bridge the servers' own subjects ($JS.API, "
+            "$SYS, _INBOX) between the team's account and the shared one; start with a "
+            "literal token"
+        )
+    if first.startswith(("$", "_")):
+        return (
+            "is a server subject ($... or _...): a team's JetStream API and replies stay in "
+            "its own account, so list application subjects only"
+        )
+    return None
+
+
 def jetstream_name_problem(name: str) -> str | None:
     """Why `name` cannot name a stream or bucket; None when it can."""
     if not _JETSTREAM_NAME.match(name):
@@ -40,6 +63,33 @@ def subject_matches(pattern: str, subject: str) -> bool:
         if position >= len(given) or (token != "*" and token != given[position]):
             return False
     return len(given) == len(wanted)
+
+
+def covers(wide: str, narrow: str) -> bool:
+    """Whether every subject the pattern `narrow` matches is matched by `wide`."""
+    wanted, given = wide.split("."), narrow.split(".")
+    for position, token in enumerate(wanted):
+        if token == ">":
+            return len(given) > position
+        if position >= len(given) or given[position] == ">":
+            return False
+        if token != "*" and (given[position] == "*" or token != given[position]):
+            return False
+    return len(given) == len(wanted)
+
+
+def widest(patterns: tuple[str, ...] | list[str]) -> list[str]:
+    """The patterns no other one in the list covers, in their order: one import each, so a
+    message never crosses twice."""
+    return [
+        pattern
+        for i, pattern in enumerate(patterns)
+        if not any(
+            covers(other, pattern) and (not covers(pattern, other) or j < i)
+            for j, other in enumerate(patterns)
+            if j != i
+        )
+    ]
 
 
 def example_subject(pattern: str, token: str) -> str:

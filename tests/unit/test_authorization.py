@@ -18,7 +18,13 @@ from courtyard.helm.export import secret_manifests
 from courtyard.project.load import load_spec
 from courtyard.project.loaded import load_project
 from courtyard.project.model import ClientIdentity
-from courtyard.project.subjects import example_subject, subject_matches, subject_problem
+from courtyard.project.subjects import (
+    covers,
+    example_subject,
+    subject_matches,
+    subject_problem,
+    widest,
+)
 from tests.helpers import LEGACY_CHART, REPO_SPEC, invoke, real_chart, write_spec
 
 # The default spec's example restricted identity (test_spec pins what it lists).
@@ -45,26 +51,111 @@ def test_an_identity_that_lists_nothing_may_publish_nothing():
     assert rights["subscribe"] == {"allow": ["_INBOX_idle.>"]}
 
 
-def test_admins_and_courtyards_own_identity_have_full_access(project_factory):
+def test_admins_and_courtyard_share_an_account_and_each_team_has_its_own(project_factory):
     project = project_factory()
     config = authorization.server_config(project.spec)
-    users = {u["user"]: u for u in config["authorization"]["users"]}
     dn = {
         name: client_name(project.spec, name).to_x509().rfc4514_string()
-        for name in ("dev", "orders", "courtyard")
+        for name in ("dev", "orders", "courtyard", "ops")
     }
-    assert set(users) == set(dn.values())
-    assert "permissions" not in users[dn["dev"]]
-    assert "permissions" not in users[dn["courtyard"]]
-    assert "permissions" in users[dn["orders"]]
-    # The users stay in the global account (streams made before there were users stay
-    # theirs); the system account is the server's own, and only the system identity (ops)
-    # logs in there.
-    assert set(config) == {"authorization", "accounts", "system_account"}
-    ops = client_name(project.spec, "ops").to_x509().rfc4514_string()
-    assert config["accounts"] == {"$SYS": {"users": [{"user": ops}]}}
-    assert ops not in users
+    # No user in the global account: it can neither export nor import.
+    assert set(config) == {"accounts", "system_account"}
+    accounts = config["accounts"]
+    assert set(accounts) == {"APP", "orders", "$SYS"}
+    shared = {u["user"]: u for u in accounts["APP"]["users"]}
+    assert set(shared) == {dn["dev"], dn["courtyard"]}
+    assert not [u for u in shared.values() if "permissions" in u]
+    (team_user,) = accounts["orders"]["users"]
+    assert team_user["user"] == dn["orders"] and "permissions" in team_user
+    # JetStream in both, so a team's streams live (and stay) in the team's account.
+    assert accounts["APP"]["jetstream"] is True and accounts["orders"]["jetstream"] is True
+    assert accounts["$SYS"] == {"users": [{"user": dn["ops"]}]}
     assert config["system_account"] == "$SYS"
+
+
+def test_a_teams_only_bridges_are_its_publish_and_subscribe_lists(project_factory):
+    project = project_factory(
+        {
+            "tls": {
+                "clients": [
+                    "dev",
+                    {"name": "orders", "publish": ["orders.>", "orders.created"]},
+                    {"name": "billing", "publish": ["billing.*"], "subscribe": ["orders.>"]},
+                ]
+            }
+        }
+    )
+    accounts = authorization.server_config(project.spec)["accounts"]
+    # A pattern another one covers is no second import (a message would cross twice).
+    assert accounts["orders"]["imports"] == [{"service": {"account": "APP", "subject": "orders.>"}}]
+    assert accounts["billing"]["imports"] == [
+        {"service": {"account": "APP", "subject": "billing.*"}},
+        {"stream": {"account": "APP", "subject": "orders.>"}},
+    ]
+    # Each export names exactly the teams that import it: no account takes what it did not
+    # list, and nothing reaches a team but its subscribe list.
+    assert accounts["APP"]["exports"] == [
+        {"service": "orders.>", "accounts": ["orders"]},
+        {"service": "billing.*", "accounts": ["billing"]},
+        {"stream": "orders.>", "accounts": ["billing"]},
+    ]
+
+
+def test_without_teams_the_users_stay_in_the_global_account(project_factory):
+    project = project_factory({"tls": {"clients": ["dev", {"name": "ops", "system": True}]}})
+    config = authorization.server_config(project.spec)
+    users = [u["user"] for u in config["authorization"]["users"]]
+    assert users == [
+        client_name(project.spec, name).to_x509().rfc4514_string() for name in ("dev", "courtyard")
+    ]
+    assert set(config["accounts"]) == {"$SYS"}
+
+
+@pytest.mark.parametrize(
+    ("subject", "words"),
+    [
+        (">", "starts with a wildcard"),
+        ("*.created", "starts with a wildcard"),
+        ("$JS.API.>", "server subject"),
+        ("$SYS.REQ.>", "server subject"),
+        ("_INBOX.>", "server subject"),
+        ("_R_.>", "server subject"),
+        ("orders..x", "empty token"),
+    ],
+)
+def test_a_team_list_that_would_carry_server_subjects_across_is_one_sentence(
+    tmp_path, subject, words
+):
+    spec = write_spec(
+        tmp_path, {"tls": {"clients": ["dev", {"name": "orders", "publish": [subject]}]}}
+    )
+    proc = invoke("configs", "--spec", str(spec))
+    assert proc.returncode == 1
+    assert words in proc.stderr and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "generated").exists()
+
+
+@pytest.mark.parametrize(
+    ("wide", "narrow", "covered"),
+    [
+        ("orders.>", "orders.created", True),
+        ("orders.>", "orders.*.x", True),
+        ("orders.*", "orders.>", False),
+        ("orders.*", "orders.created", True),
+        ("orders.created", "orders.*", False),
+        ("orders.>", "orders", False),
+        ("a.*.c", "a.b.c", True),
+    ],
+)
+def test_one_pattern_covers_another_as_the_server_matches(wide, narrow, covered):
+    assert covers(wide, narrow) is covered
+    if covered:  # one import of the wider pattern, wherever it stands in the list
+        assert widest([narrow, wide]) == widest([wide, narrow]) == [wide]
+
+
+def test_the_same_pattern_twice_is_one_import():
+    assert widest(["orders.*", "orders.*", "billing.>"]) == ["orders.*", "billing.>"]
 
 
 def test_without_a_system_identity_nobody_logs_in_to_the_system_account(project_factory):
@@ -134,33 +225,48 @@ def test_certs_show_lists_each_identitys_rights(tmp_path):
     shown = {entry["name"]: entry for entry in json.loads(proc.stdout)}
     assert shown["client dev"]["rights"].startswith("full access")
     assert shown["client orders"]["rights"] == (
-        "publish orders.>; subscribe orders.>; streams ORDERS; buckets orders-config; "
-        "replies on _INBOX_orders.>"
+        "its own account orders (JetStream inside it only; publishes reach, and subscriptions "
+        "come from, the shared account APP): publish orders.>; subscribe orders.>; streams "
+        "ORDERS; buckets orders-config; replies on _INBOX_orders.>"
     )
     assert "Courtyard's own" in shown["client courtyard"]["rights"]
     assert shown["client ops"]["rights"].startswith("the system account: $SYS server requests")
     assert "rights" not in shown["route"]
 
 
-def test_the_legacy_chart_renders_the_same_users_from_auth_basic(project_factory):
+def test_the_legacy_chart_renders_the_same_accounts_from_an_included_config(project_factory):
     project = project_factory({"helm": {"layout": "legacy"}})
     chart = helm_chart.load(real_chart(LEGACY_CHART))
     conf = helm_chart.nats_conf_text(
         helm_chart.render(chart, helm_values.values(project), project.spec.release, "default")
     )
     assert "verify_and_map: true" in conf
-    # No system_account line in the chart's own blocks (naming it undeclared stops the
-    # server; auth.basic.accounts would empty the users): the system account and its users
-    # come from an included config, held in a Secret of the export.
+    # No users, accounts or system_account in the chart's own blocks (naming the system
+    # account undeclared stops the server; auth.basic.accounts would empty the users): the
+    # accounts and their users come from an included config, held in a Secret of the export.
     assert "system_account" not in conf and "accounts:" not in conf
-    assert "include ./system-account/system-account.conf" in conf
+    assert "authorization {" not in conf.split("cluster {", 1)[0]
+    assert "include ./accounts-config/accounts-config.conf" in conf
     ensure_certs(project.spec, project.names, project.layout)
     secret = next(
-        s for s in secret_manifests(project) if s["metadata"]["name"].endswith("-system-account")
+        s for s in secret_manifests(project) if s["metadata"]["name"].endswith("-accounts-config")
     )
-    included = natsconf.parse_conf(base64.b64decode(secret["data"]["system-account.conf"]).decode())
-    ops = client_name(project.spec, "ops").to_x509().rfc4514_string()
-    assert included == {"accounts": {"$SYS": {"users": [{"user": ops}]}}, "system_account": "$SYS"}
+    included = natsconf.parse_conf(
+        base64.b64decode(secret["data"]["accounts-config.conf"]).decode()
+    )
+    assert included == natsconf.parse_conf(
+        nodeconf.render(authorization.accounts_config(project.spec), "")
+    )
+    assert set(included["accounts"]) == {"APP", "orders", "$SYS"}
+
+
+def test_the_legacy_chart_renders_global_users_from_auth_basic_without_teams(project_factory):
+    project = project_factory({"helm": {"layout": "legacy"}, "tls": {"clients": ["dev"]}})
+    chart = helm_chart.load(real_chart(LEGACY_CHART))
+    conf = helm_chart.nats_conf_text(
+        helm_chart.render(chart, helm_values.values(project), project.spec.release, "default")
+    )
+    assert "include ./" not in conf
     rendered_users = [
         json.loads(line.strip().rstrip(","))
         for line in conf.split("users: [", 1)[1].split("]\n", 1)[0].splitlines()

@@ -62,7 +62,8 @@ def test_real_chart_enforces_the_same_users_and_permissions(prepared):
     project = prepared()
     report = verify(project, real_chart(CURRENT_CHART))
     assert report.authorization == (
-        "3 certificate users (1 restricted), system account $SYS, verify_and_map on"
+        "4 certificate users (1 restricted) in $SYS, APP, orders, system account $SYS, "
+        "verify_and_map on"
     )
     assert not report.authorization_differs
 
@@ -70,7 +71,7 @@ def test_real_chart_enforces_the_same_users_and_permissions(prepared):
     local.write_text(local.read_text().replace('"orders.>"', '"orders.created"', 1))
     report = verify(project, real_chart(CURRENT_CHART))
     assert report.authorization_differs
-    assert any(row[0].startswith("authorization") for row in report.unexpected)
+    assert any(row[0].startswith("accounts.") for row in report.unexpected)
 
 
 def test_the_charts_reloader_watches_every_certificate_folder_the_nats_container_mounts(
