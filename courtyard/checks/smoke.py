@@ -24,7 +24,7 @@ from nats.js.errors import BucketNotFoundError, NotFoundError
 from courtyard.artefacts import pki
 from courtyard.artefacts.certs import client_name
 from courtyard.artefacts.pki import Name, Usage
-from courtyard.checks import permissions, security
+from courtyard.checks import escapes, permissions, security
 from courtyard.checks.outcome import CheckFailed, CheckResult, Created, run_check
 from courtyard.checks.resources import cluster_store_problems
 from courtyard.checks.workload import (
@@ -176,6 +176,10 @@ class Smoke:
                     await self.check(
                         f"permissions: {identity.name} gets only what the spec lists",
                         lambda identity=identity: self.identity_rights(identity),
+                    )
+                    await self.check(
+                        f"security: {identity.name}'s streams reach nothing outside its account",
+                        lambda identity=identity: self.stream_escapes(identity),
                     )
             if self.conns:
                 await self.check(
@@ -380,18 +384,35 @@ class Smoke:
             raise CheckFailed(f"the server ACCEPTED: {', '.join(accepted)}")
         return "; ".join(f"{name}: {detail}" for name, _, detail in results)
 
-    async def identity_rights(self, identity: ClientIdentity) -> str:
+    async def foreign_stream(self) -> str:
+        """A stream of the shared account, holding one message, that no restricted identity
+        may touch."""
         js = self.conns[0].jetstream()
         foreign = f"SMOKE_{self.tag}_FOREIGN"
         if foreign not in self.created.streams:
-            await create_stream(
-                js, name=self.created.stream(foreign), subjects=[f"smoke.{self.tag}.foreign"]
-            )
+            subject = f"smoke.{self.tag}.foreign"
+            await create_stream(js, name=self.created.stream(foreign), subjects=[subject])
+            await js.publish(subject, b"another team's data")
+        return foreign
+
+    async def identity_rights(self, identity: ClientIdentity) -> str:
+        js = self.conns[0].jetstream()
+        foreign = await self.foreign_stream()
         detail = await permissions.probe_identity(
             self.project, identity, self.conns[0], foreign, self.tag.lower(), self.created
         )
         await js.stream_info(foreign)  # the refused delete really left it alone
         return detail
+
+    async def stream_escapes(self, identity: ClientIdentity) -> str:
+        """Sources, mirror, captured subjects, republish and push delivery on the identity's
+        own stream: each goes nowhere outside its account (`escapes.py`)."""
+        target = escapes.Target(
+            await self.foreign_stream(), f"{naming.PREFIX}.smoke.{self.tag.lower()}.foreign"
+        )
+        return await escapes.probe_escapes(
+            self.project, identity, self.conns[0], target, self.tag.lower()
+        )
 
     async def system_rights(self) -> str:
         """The system identity gets every node's answer to the server ping and to JSZ; an

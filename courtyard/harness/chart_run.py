@@ -3,8 +3,9 @@
 `invoke export-helm --verify` compares the rendered nats.conf with the local one; this goes
 further: the rendered StatefulSet's pods run as containers (`helm/pods.py`) for a copy of
 the project with a release, names and host ports of its own (so a running local cluster is
-never touched), and the same `$SYS` requests the smoke makes are sent through the system
-identity. Everything the copy made is removed afterwards.
+never touched), the same `$SYS` requests the smoke makes are sent through the system
+identity, and each team's stream escapes are tried (`checks/escapes.py`). Everything the
+copy made is removed afterwards.
 """
 
 from __future__ import annotations
@@ -14,14 +15,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import docker
+from nats.js.api import StorageType
 
 from courtyard.artefacts.certs import ensure_certs
+from courtyard.checks import escapes
+from courtyard.checks.outcome import CheckFailed
+from courtyard.checks.workload import create_stream
 from courtyard.core.errors import CourtyardError
 from courtyard.harness.projects import remove_throwaway, throwaway_project
 from courtyard.helm import chart as helm_chart
 from courtyard.helm import pods as chart_pods
 from courtyard.helm import verify as helm_verify
+from courtyard.project import naming
 from courtyard.project.loaded import Project
+from courtyard.project.model import ClientIdentity
 from courtyard.servers import system
 from courtyard.servers.natsclient import connect, run_quietly
 
@@ -32,13 +39,20 @@ class ChartRun:
     ready: str = ""  # the readiness summary
     answered: dict[str, list[str]] = field(default_factory=dict)  # subject -> servers
     outsiders: dict[str, str] = field(default_factory=dict)  # identity -> what it got
+    escapes: dict[str, str] = field(default_factory=dict)  # team -> how its streams fared
     expected: int = 0
 
     @property
     def ok(self) -> bool:
-        return all(len(s) == self.expected for s in self.answered.values()) and all(
-            got != "ANSWERED" for got in self.outsiders.values()
+        return (
+            all(len(s) == self.expected for s in self.answered.values())
+            and all(got != "ANSWERED" for got in self.outsiders.values())
+            and not any(got.startswith(ESCAPED) for got in self.escapes.values())
         )
+
+
+ESCAPED = "ESCAPED: "
+FOREIGN_STREAM = "VERIFY_FOREIGN"
 
 
 async def _ask(copy: Project, run: ChartRun) -> None:
@@ -54,6 +68,32 @@ async def _ask(copy: Project, run: ChartRun) -> None:
         finally:
             await nc.close()
         run.outsiders[name] = got or "ANSWERED"
+    teams = [identity for identity in copy.spec.tls.clients if identity.restricted]
+    if teams:
+        await _try_escapes(copy, run, teams)
+
+
+async def _try_escapes(copy: Project, run: ChartRun, teams: list[ClientIdentity]) -> None:
+    """Each team's five stream escapes (`checks/escapes.py`), against a stream of the shared
+    account that holds a message."""
+    admin = await connect(copy, role="verify-escapes")
+    try:
+        js = admin.jetstream()
+        subject = f"{naming.PREFIX}.verify.stored"
+        await create_stream(
+            js, name=FOREIGN_STREAM, subjects=[subject], storage=StorageType.MEMORY, num_replicas=1
+        )
+        await js.publish(subject, b"another team's data")
+        target = escapes.Target(FOREIGN_STREAM, f"{naming.PREFIX}.verify.foreign")
+        for team in teams:
+            try:
+                run.escapes[team.name] = await escapes.probe_escapes(
+                    copy, team, admin, target, "verify"
+                )
+            except CheckFailed as exc:
+                run.escapes[team.name] = f"{ESCAPED}{exc}"
+    finally:
+        await admin.close()
 
 
 def run_chart(

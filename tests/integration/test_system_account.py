@@ -181,6 +181,18 @@ def test_the_charts_rendered_pods_serve_the_system_identity(make_project, tmp_pa
     for subject in (system.SERVER_PING, system.JSZ_PING):
         assert f"3/3 rendered pods answered {subject}" in proc.stdout
     assert "dev (not a system identity): no responders" in proc.stdout
+    # The team's account holds on the chart's config too: its streams copy, capture and
+    # forward nothing from or to the shared account.
+    escaped = next(line for line in proc.stdout.splitlines() if "orders's streams" in line)
+    assert escaped.startswith(" ✓"), escaped
+    for went_nowhere in (
+        "sources VERIFY_FOREIGN: nothing copied",
+        "mirror VERIFY_FOREIGN: nothing copied",
+        "_INBOX.>: nothing captured (the marker",
+        "forged: nothing arrived",
+        "forged2: no interest seen, nothing delivered",
+    ):
+        assert went_nowhere in escaped, escaped
 
 
 def test_report_watch_refreshes_until_interrupted(cluster, tmp_path):

@@ -1,0 +1,304 @@
+"""A team's streams stay in its account: the five ways a restricted identity could make its
+own stream reach past its lists, each tried for real as that identity.
+
+Subject permissions bound what a user publishes and subscribes, not what its streams do
+as the server (`artefacts/authorization.py`), so each restricted identity has an account
+of its own. The probe creates one of the identity's own streams (in memory, one replica)
+five times with a hostile configuration, and shows each going nowhere:
+
+1. `sources: [<foreign stream>]` and 2. `mirror: <foreign stream>`: nothing is copied
+   within ten times what an admin's source of the same stream takes in the shared account
+   (the control, run first), and at least `ABSENCE_WINDOW`; a single server also reports
+   the source as not found, a cluster does not say;
+3. `subjects: [<foreign subject>.>, _INBOX.>, ...]`: the shared account's messages on those
+   subjects, an admin's reply among them, are not captured, while a marker on a subject the
+   identity may subscribe to, published after them by the same connection, is;
+4. a republish to `<foreign subject>.forged` and 5. a push consumer delivering to
+   `<foreign subject>.forged2`: an admin subscribed there receives nothing, while the
+   identity's own publish that fed the stream does reach it.
+
+These prove an absence: after the positive event (the publish acknowledged, its copy
+seen by the admin; the consumer created), nothing may arrive for `ABSENCE_WINDOW` seconds.
+A probe never touches a stream that exists: when all of the identity's streams do, it says
+so instead of trying.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass
+
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js.api import ConsumerConfig, RePublish, StorageType, StreamSource
+from nats.js.client import JetStreamContext
+from nats.js.errors import NotFoundError
+
+from courtyard.checks.outcome import CheckFailed
+from courtyard.checks.workload import create_stream
+from courtyard.core.polling import WaitTimeout, poll_async
+from courtyard.project import naming
+from courtyard.project.loaded import Project
+from courtyard.project.model import ClientIdentity
+from courtyard.project.subjects import example_subject, subject_matches
+from courtyard.servers.natsclient import connect
+
+ANSWER_TIMEOUT = 5.0
+ABSENCE_WINDOW = 1.0
+
+
+@dataclass
+class Target:
+    """What the identity must not reach: a stream of the shared account that holds at least
+    one message, and a subject prefix it may neither publish nor subscribe to."""
+
+    stream: str
+    subject: str
+
+
+async def _free_stream(js: JetStreamContext, identity: ClientIdentity) -> str | None:
+    """The first of the identity's streams that does not exist yet."""
+    for name in identity.streams:
+        try:
+            await js.stream_info(name)
+        except NotFoundError:
+            return name
+    return None
+
+
+def _listed(identity: ClientIdentity, subject: str) -> bool:
+    return any(
+        subject_matches(pattern, subject) for pattern in (*identity.publish, *identity.subscribe)
+    )
+
+
+class _Inbox:
+    """What arrives on the admin's subscriptions (`record` is their callback)."""
+
+    def __init__(self) -> None:
+        self.got: list[str] = []
+
+    async def record(self, msg: Msg) -> None:
+        self.got.append(msg.subject)
+
+
+async def _absent(what: str, arrived) -> bool:
+    """True when `arrived()` stays false for the whole window."""
+    try:
+        await poll_async(arrived, what=what, timeout=ABSENCE_WINDOW, interval=0.05, done=bool)
+    except WaitTimeout:
+        return True
+    return False
+
+
+class EscapeProbe:
+    def __init__(
+        self, project: Project, identity: ClientIdentity, admin: Client, target: Target, tag: str
+    ) -> None:
+        self.project, self.identity, self.admin = project, identity, admin
+        self.target, self.tag = target, tag
+        self.nc: Client | None = None
+        self.js: JetStreamContext | None = None
+        self.stream = ""
+
+    async def run(self) -> str:
+        if _listed(self.identity, f"{self.target.subject}.x"):
+            return f"not tried: {self.identity.name}'s lists cover {self.target.subject}.>"
+        self.nc = await connect(
+            self.project,
+            identity=self.identity.name,
+            role=f"escapes-{self.identity.name}",
+            inbox_prefix=naming.inbox_prefix(self.identity.name),
+        )
+        self.js = self.nc.jetstream()
+        try:
+            free = await _free_stream(self.js, self.identity)
+            if free is None:
+                return (
+                    f"not tried: {self.identity.name}'s streams "
+                    f"({', '.join(self.identity.streams) or 'none listed'}) exist or none is "
+                    "listed, and an existing stream is left alone"
+                )
+            self.stream = free
+            control = await self._control_copy()
+            window = max(ABSENCE_WINDOW, 10 * control)
+            done = [
+                f"control: an admin's source copies {self.target.stream} in {control:.2f}s",
+                await self._copy("sources", window),
+                await self._copy("mirror", window),
+                await self._capture(),
+            ]
+            if self.identity.publish:
+                done += await self._forward()
+            else:
+                done.append("republish and push delivery: not tried (it may publish nothing)")
+        finally:
+            await self._drop()
+            await self.nc.close()
+        return "; ".join(done)
+
+    async def _create(self, **config) -> None:
+        await self._drop()
+        await create_stream(
+            self.js, name=self.stream, storage=StorageType.MEMORY, num_replicas=1, **config
+        )
+
+    async def _drop(self) -> None:
+        if self.stream:
+            with contextlib.suppress(NotFoundError):
+                await self.js.delete_stream(self.stream)
+
+    async def _control_copy(self) -> float:
+        """How long a source of the foreign stream takes to copy it within the shared account
+        (an admin's stream): sourcing works on this cluster, and the window for the team's
+        attempts is ten times that (at least `ABSENCE_WINDOW`)."""
+        ajs, name = self.admin.jetstream(), f"{self.target.stream}_CONTROL"
+        started = time.monotonic()
+        await create_stream(
+            ajs,
+            name=name,
+            storage=StorageType.MEMORY,
+            num_replicas=1,
+            sources=[StreamSource(name=self.target.stream)],
+        )
+        try:
+
+            async def copied() -> int:
+                return (await ajs.stream_info(name)).state.messages
+
+            await poll_async(
+                copied, what=f"{name} to copy {self.target.stream}", timeout=ANSWER_TIMEOUT
+            )
+        finally:
+            with contextlib.suppress(NotFoundError):
+                await ajs.delete_stream(name)
+        return time.monotonic() - started
+
+    async def _copy(self, how: str, window: float) -> str:
+        """`sources` or `mirror` naming the foreign stream: nothing copied within `window`
+        (the server may also report the source as not found: it is in another account)."""
+        source = StreamSource(name=self.target.stream)
+        await self._create(**({"sources": [source]} if how == "sources" else {"mirror": source}))
+        said: list[str] = []
+
+        async def copied() -> bool:
+            info = await self.js.stream_info(self.stream)
+            found = info.mirror if how == "mirror" else (info.sources or [None])[0]
+            if found is not None and found.error and not said:
+                said.append(str(found.error.get("description") or found.error))
+            return info.state.messages > 0 or bool(said)
+
+        try:
+            await poll_async(copied, what=f"{self.stream}'s {how}", timeout=window, interval=0.05)
+        except WaitTimeout:
+            return f"{how} {self.target.stream}: nothing copied in {window:.1f}s"
+        if not said:
+            raise CheckFailed(f"{how} {self.target.stream}: COPIED into {self.stream}")
+        return f"{how} {self.target.stream}: {said[0]}, nothing copied"
+
+    async def _capture(self) -> str:
+        """A stream on foreign subjects and _INBOX.> captures nothing of the shared account's;
+        the marker, published after them on a subject it may subscribe to, arrives."""
+        foreign = f"{self.target.subject}.captured"
+        reply = self.admin.new_inbox()
+        marker = (
+            example_subject(self.identity.subscribe[0], f"escapes-{self.tag}")
+            if self.identity.subscribe
+            else None
+        )
+        subjects = [f"{self.target.subject}.>", "_INBOX.>", *([marker] if marker else [])]
+        await self._create(subjects=subjects)
+        await self.admin.publish(foreign, b"another team's")
+        await self.admin.publish(reply, b"an admin's reply")
+        if marker:
+            await self.admin.publish(marker, b"marker")
+        await self.admin.flush()
+
+        async def stored() -> int:
+            return (await self.js.stream_info(self.stream)).state.messages
+
+        what = f"subjects {self.target.subject}.>, _INBOX.>"
+        if marker:
+
+            async def with_marker() -> int:
+                info = await self.js.stream_info(self.stream, subjects_filter=marker)
+                return info.state.messages if (info.state.subjects or {}).get(marker) else 0
+
+            count = await poll_async(
+                with_marker,
+                what=f"the marker in {self.stream}",
+                timeout=ANSWER_TIMEOUT,
+                interval=0.05,
+            )
+            if count != 1:
+                raise CheckFailed(f"{what}: {self.stream} CAPTURED {count - 1} foreign message(s)")
+            return f"{what}: nothing captured (the marker on {marker}, sent after, was)"
+        if not await _absent(f"a foreign message in {self.stream}", stored):
+            raise CheckFailed(f"{what}: {self.stream} CAPTURED a foreign message")
+        return f"{what}: nothing captured in {ABSENCE_WINDOW:.0f}s"
+
+    async def _forward(self) -> list[str]:
+        """A republish and a push consumer aimed at foreign subjects reach no admin; the
+        identity's own publish that fed the stream does."""
+        own = example_subject(self.identity.publish[0], f"escapes-{self.tag}")
+        forged, forged2 = f"{self.target.subject}.forged", f"{self.target.subject}.forged2"
+        inbox = _Inbox()
+        subscriptions = [
+            await self.admin.subscribe(subject, cb=inbox.record)
+            for subject in (own, forged, forged2)
+        ]
+        try:
+            await self.admin.flush()
+            return [await self._republish(own, forged, inbox), await self._push(forged2, inbox)]
+        finally:
+            for subscription in subscriptions:
+                await subscription.unsubscribe()
+
+    async def _republish(self, own: str, forged: str, inbox: _Inbox) -> str:
+        await self._create(subjects=[own], republish=RePublish(src=own, dest=forged))
+        await self.js.publish(own, b"fed", timeout=ANSWER_TIMEOUT)
+
+        async def seen_own() -> bool:
+            return own in inbox.got
+
+        await poll_async(seen_own, what=f"{own} at the admin", timeout=ANSWER_TIMEOUT)
+
+        async def forged_arrived() -> bool:
+            return forged in inbox.got
+
+        if not await _absent(f"{forged} at the admin", forged_arrived):
+            raise CheckFailed(f"republish {own} -> {forged}: REACHED the shared account")
+        return (
+            f"republish -> {forged}: nothing arrived in {ABSENCE_WINDOW:.0f}s (its own {own} did)"
+        )
+
+    async def _push(self, forged2: str, inbox: _Inbox) -> str:
+        """On the stream the republish left (one message), a push consumer delivering to the
+        admin's subject sees no interest and delivers nothing."""
+        consumer = f"escapes_{self.tag}"
+        await self.js.add_consumer(
+            self.stream, ConsumerConfig(durable_name=consumer, deliver_subject=forged2)
+        )
+
+        async def delivered() -> bool:
+            info = await self.js.consumer_info(self.stream, consumer)
+            return forged2 in inbox.got or bool(info.push_bound) or info.delivered.stream_seq > 0
+
+        if not await _absent(f"{forged2} at the admin", delivered):
+            raise CheckFailed(f"push consumer -> {forged2}: DELIVERED to the shared account")
+        return (
+            f"push consumer -> {forged2}: no interest seen, nothing delivered in "
+            f"{ABSENCE_WINDOW:.0f}s"
+        )
+
+
+async def probe_escapes(
+    project: Project, identity: ClientIdentity, admin: Client, target: Target, tag: str
+) -> str:
+    """Try the five escapes as `identity`; the line saying how each went nowhere, or
+    CheckFailed naming the one that got through."""
+    try:
+        return await EscapeProbe(project, identity, admin, target, tag).run()
+    except WaitTimeout as exc:
+        raise CheckFailed(str(exc)) from None
