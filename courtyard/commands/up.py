@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import docker
 from docker.models.containers import Container
 
+from courtyard.artefacts import authorization
 from courtyard.artefacts.node_containers import NodeDefinition, node_definitions
 from courtyard.checks import drift, first_round, quorum
 from courtyard.checks.readiness import wait_ready
@@ -23,11 +24,12 @@ from courtyard.checks.stale_certs import stale_reasons
 from courtyard.commands import steps
 from courtyard.commands.output import Reporter
 from courtyard.core.errors import CourtyardError
+from courtyard.project import naming
 from courtyard.project.load import MAX_REPLICAS
 from courtyard.project.loaded import Project
 from courtyard.runtime import docker_objects, fresh_start, link_faults, ports, start_gate, teardown
 from courtyard.runtime.plan import Plan, plan_nodes
-from courtyard.servers import raftz, reload
+from courtyard.servers import jsz, raftz, reload
 from courtyard.servers.records import record_digest, record_loaded
 
 DEFAULT_TIMEOUT = 60.0
@@ -100,6 +102,29 @@ def check_scale_down(ctx: UpContext) -> None:
     problem = quorum.scale_down_problem(peers, names.replicas)
     if problem:
         raise CourtyardError(problem)
+
+
+def check_global_streams(ctx: UpContext) -> None:
+    """Refuse, before anything changes, to move the identities out of the global account
+    while it holds streams: the team accounts take JetStream away from it, and nats-server
+    would then stop serving those streams (health 503 on every node, forever)."""
+    if not authorization.teams(ctx.project.spec):
+        return
+    names = ctx.project.names
+    ours = {c.name: c for c in docker_objects.our_containers(ctx.client, ctx.project)}
+    held: set[str] = set()
+    for i in range(MAX_REPLICAS):
+        container = ours.get(names.pod(i))
+        if container is not None and container.status == "running":
+            answer = jsz.fetch(names.monitor_host_port(i), jsz.ACCOUNTS_QUERY)
+            held.update(answer.account_streams().get("$G", []))
+    if held:
+        raise CourtyardError(
+            f"the cluster keeps stream(s) {', '.join(sorted(held))} in the global account, "
+            "which the spec's restricted identities would leave without JetStream (each team "
+            f"gets an account, the admins share {naming.SHARED_ACCOUNT}); copy out what you "
+            "need and run `invoke down --volumes`, or remove the restricted identities"
+        )
 
 
 def prepare(ctx: UpContext) -> None:
@@ -335,6 +360,7 @@ def scale_down(ctx: UpContext) -> None:
 UP_STEPS: tuple[Callable[[UpContext], None], ...] = (
     connect,
     check_scale_down,
+    check_global_streams,
     prepare,
     image,
     preflight,

@@ -16,6 +16,8 @@ from courtyard.servers import monitor
 
 # Usage, limits and each stream's state, config and replica group.
 STREAMS_QUERY = "/jsz?streams=true&config=true"
+# Each account with the names of its streams.
+ACCOUNTS_QUERY = "/jsz?accounts=true&streams=true"
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,16 @@ class Jsz:
                     bytes=state.get("bytes") or 0,
                     storage=(config or {}).get("storage", "file") if config is not None else None,
                 )
+
+    def account_streams(self) -> dict[str, list[str]]:
+        """Account name -> the names of its streams (an `accounts=true&streams=true` query)."""
+        return {
+            str((account or {}).get("name") or "?"): [
+                str(stream.get("name") or "?")
+                for stream in (account or {}).get("stream_detail") or []
+            ]
+            for account in self.body.get("account_details") or []
+        }
 
     def stream(self, name: str) -> StreamDetail | None:
         return next((s for s in self.streams() if s.name == name), None)
