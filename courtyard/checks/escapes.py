@@ -7,10 +7,10 @@ of its own. The probe creates one of the identity's own streams (in memory, one 
 five times with a hostile configuration, and shows each going nowhere:
 
 1. `sources: [<foreign stream>]` and 2. `mirror: <foreign stream>`: nothing is copied
-   within ten times what an admin's source of the same stream takes in the shared account
+   within five times what an admin's source of the same stream takes in the shared account
    (the control, run first), and at least `ABSENCE_WINDOW`; a single server also reports
    the source as not found, a cluster does not say;
-3. `subjects: [<foreign subject>.>, _INBOX.>, ...]`: the shared account's messages on those
+3. `subjects: [<foreign subject>.captured.>, _INBOX.>, ...]`: the shared account's messages on those
    subjects, an admin's reply among them, are not captured, while a marker on a subject the
    identity may subscribe to, published after them by the same connection, is;
 4. a republish to `<foreign subject>.forged` and 5. a push consumer delivering to
@@ -19,15 +19,19 @@ five times with a hostile configuration, and shows each going nowhere:
 
 These prove an absence: after the positive event (the publish acknowledged, its copy
 seen by the admin; the consumer created), nothing may arrive for `ABSENCE_WINDOW` seconds.
-A probe never touches a stream that exists: when all of the identity's streams do, it says
-so instead of trying.
+A probe never touches a stream that exists: when all of the identity's streams (its
+buckets' included) do, it says so instead of trying. With two free ones, the attempts run
+two at a time.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -35,6 +39,7 @@ from nats.js.api import ConsumerConfig, RePublish, StorageType, StreamSource
 from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
 
+from courtyard.artefacts.authorization import bucket_stream
 from courtyard.checks.outcome import CheckFailed
 from courtyard.checks.workload import create_stream
 from courtyard.core.polling import WaitTimeout, poll_async
@@ -44,8 +49,11 @@ from courtyard.project.model import ClientIdentity
 from courtyard.project.subjects import example_subject, subject_matches
 from courtyard.servers.natsclient import connect
 
+T = TypeVar("T")
+
 ANSWER_TIMEOUT = 5.0
 ABSENCE_WINDOW = 1.0
+WINDOW_FACTOR = 5
 
 
 @dataclass
@@ -57,14 +65,25 @@ class Target:
     subject: str
 
 
-async def _free_stream(js: JetStreamContext, identity: ClientIdentity) -> str | None:
-    """The first of the identity's streams that does not exist yet."""
-    for name in identity.streams:
+async def _free_streams(js: JetStreamContext, identity: ClientIdentity) -> list[str]:
+    """The identity's streams (its buckets' included) that do not exist yet: the probe's two
+    first ones run the attempts side by side."""
+    free = []
+    for name in (*identity.streams, *(bucket_stream(b) for b in identity.buckets)):
         try:
             await js.stream_info(name)
         except NotFoundError:
-            return name
-    return None
+            free.append(name)
+    return free
+
+
+async def _both(*attempts: Awaitable[T]) -> list[T]:
+    """Run the attempts side by side; the first failure is raised once all have ended."""
+    results = await asyncio.gather(*attempts, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return list(results)
 
 
 def _listed(identity: ClientIdentity, subject: str) -> bool:
@@ -100,7 +119,7 @@ class EscapeProbe:
         self.target, self.tag = target, tag
         self.nc: Client | None = None
         self.js: JetStreamContext | None = None
-        self.stream = ""
+        self.streams: list[str] = []  # the identity's own streams the probe uses
 
     async def run(self) -> str:
         if _listed(self.identity, f"{self.target.subject}.x"):
@@ -113,46 +132,53 @@ class EscapeProbe:
         )
         self.js = self.nc.jetstream()
         try:
-            free = await _free_stream(self.js, self.identity)
-            if free is None:
+            self.streams = (await _free_streams(self.js, self.identity))[:2]
+            if not self.streams:
                 return (
-                    f"not tried: {self.identity.name}'s streams "
-                    f"({', '.join(self.identity.streams) or 'none listed'}) exist or none is "
+                    f"not tried: {self.identity.name}'s streams and buckets exist or none is "
                     "listed, and an existing stream is left alone"
                 )
-            self.stream = free
-            control = await self._control_copy()
-            window = max(ABSENCE_WINDOW, 10 * control)
-            done = [
-                f"control: an admin's source copies {self.target.stream} in {control:.2f}s",
-                await self._copy("sources", window),
-                await self._copy("mirror", window),
-                await self._capture(),
-            ]
-            if self.identity.publish:
-                done += await self._forward()
-            else:
-                done.append("republish and push delivery: not tried (it may publish nothing)")
+            done = await self._attempts(*self.streams)
         finally:
-            await self._drop()
+            for stream in self.streams:
+                await self._drop(stream)
             await self.nc.close()
         return "; ".join(done)
 
-    async def _create(self, **config) -> None:
-        await self._drop()
+    async def _attempts(self, first: str, second: str | None = None) -> list[str]:
+        """All five, side by side on two streams when the identity has two free ones."""
+        control = await self._control_copy()
+        window = max(ABSENCE_WINDOW, WINDOW_FACTOR * control)
+        done = [f"control: an admin's source copies {self.target.stream} in {control:.2f}s"]
+        if second:
+            done += await _both(
+                self._copy("sources", window, first), self._copy("mirror", window, second)
+            )
+        else:
+            done += [
+                await self._copy("sources", window, first),
+                await self._copy("mirror", window, first),
+            ]
+        marked = await self._capture(first)
+        done.append(marked)
+        if not self.identity.publish:
+            return [*done, "republish and push delivery: not tried (it may publish nothing)"]
+        return [*done, *await self._forward(first, second, holds_marker="the marker" in marked)]
+
+    async def _create(self, stream: str, **config) -> None:
+        await self._drop(stream)
         await create_stream(
-            self.js, name=self.stream, storage=StorageType.MEMORY, num_replicas=1, **config
+            self.js, name=stream, storage=StorageType.MEMORY, num_replicas=1, **config
         )
 
-    async def _drop(self) -> None:
-        if self.stream:
-            with contextlib.suppress(NotFoundError):
-                await self.js.delete_stream(self.stream)
+    async def _drop(self, stream: str) -> None:
+        with contextlib.suppress(NotFoundError):
+            await self.js.delete_stream(stream)
 
     async def _control_copy(self) -> float:
         """How long a source of the foreign stream takes to copy it within the shared account
         (an admin's stream): sourcing works on this cluster, and the window for the team's
-        attempts is ten times that (at least `ABSENCE_WINDOW`)."""
+        attempts is `WINDOW_FACTOR` times that (at least `ABSENCE_WINDOW`)."""
         ajs, name = self.admin.jetstream(), f"{self.target.stream}_CONTROL"
         started = time.monotonic()
         await create_stream(
@@ -175,40 +201,44 @@ class EscapeProbe:
                 await ajs.delete_stream(name)
         return time.monotonic() - started
 
-    async def _copy(self, how: str, window: float) -> str:
+    async def _copy(self, how: str, window: float, stream: str) -> str:
         """`sources` or `mirror` naming the foreign stream: nothing copied within `window`
         (the server may also report the source as not found: it is in another account)."""
         source = StreamSource(name=self.target.stream)
-        await self._create(**({"sources": [source]} if how == "sources" else {"mirror": source}))
+        await self._create(
+            stream, **({"sources": [source]} if how == "sources" else {"mirror": source})
+        )
         said: list[str] = []
 
         async def copied() -> bool:
-            info = await self.js.stream_info(self.stream)
+            info = await self.js.stream_info(stream)
             found = info.mirror if how == "mirror" else (info.sources or [None])[0]
             if found is not None and found.error and not said:
                 said.append(str(found.error.get("description") or found.error))
             return info.state.messages > 0 or bool(said)
 
         try:
-            await poll_async(copied, what=f"{self.stream}'s {how}", timeout=window, interval=0.05)
+            await poll_async(copied, what=f"{stream}'s {how}", timeout=window, interval=0.05)
         except WaitTimeout:
             return f"{how} {self.target.stream}: nothing copied in {window:.1f}s"
         if not said:
-            raise CheckFailed(f"{how} {self.target.stream}: COPIED into {self.stream}")
+            raise CheckFailed(f"{how} {self.target.stream}: COPIED into {stream}")
         return f"{how} {self.target.stream}: {said[0]}, nothing copied"
 
-    async def _capture(self) -> str:
+    async def _capture(self, stream: str) -> str:
         """A stream on foreign subjects and _INBOX.> captures nothing of the shared account's;
         the marker, published after them on a subject it may subscribe to, arrives."""
-        foreign = f"{self.target.subject}.captured"
+        foreign = f"{self.target.subject}.captured.1"
         reply = self.admin.new_inbox()
         marker = (
-            example_subject(self.identity.subscribe[0], f"escapes-{self.tag}")
+            example_subject(self.identity.subscribe[0], f"escapes-{self.tag}-marker")
             if self.identity.subscribe
             else None
         )
-        subjects = [f"{self.target.subject}.>", "_INBOX.>", *([marker] if marker else [])]
-        await self._create(subjects=subjects)
+        # Not the forged subjects below: a push consumer may not deliver into its own stream.
+        captured = f"{self.target.subject}.captured.>"
+        subjects = [captured, "_INBOX.>", *([marker] if marker else [])]
+        await self._create(stream, subjects=subjects)
         await self.admin.publish(foreign, b"another team's")
         await self.admin.publish(reply, b"an admin's reply")
         if marker:
@@ -216,32 +246,38 @@ class EscapeProbe:
         await self.admin.flush()
 
         async def stored() -> int:
-            return (await self.js.stream_info(self.stream)).state.messages
+            return (await self.js.stream_info(stream)).state.messages
 
-        what = f"subjects {self.target.subject}.>, _INBOX.>"
+        what = f"subjects {captured}, _INBOX.>"
         if marker:
 
             async def with_marker() -> int:
-                info = await self.js.stream_info(self.stream, subjects_filter=marker)
+                info = await self.js.stream_info(stream, subjects_filter=marker)
                 return info.state.messages if (info.state.subjects or {}).get(marker) else 0
 
             count = await poll_async(
                 with_marker,
-                what=f"the marker in {self.stream}",
+                what=f"the marker in {stream}",
                 timeout=ANSWER_TIMEOUT,
                 interval=0.05,
             )
             if count != 1:
-                raise CheckFailed(f"{what}: {self.stream} CAPTURED {count - 1} foreign message(s)")
+                raise CheckFailed(f"{what}: {stream} CAPTURED {count - 1} foreign message(s)")
             return f"{what}: nothing captured (the marker on {marker}, sent after, was)"
-        if not await _absent(f"a foreign message in {self.stream}", stored):
-            raise CheckFailed(f"{what}: {self.stream} CAPTURED a foreign message")
+        if not await _absent(f"a foreign message in {stream}", stored):
+            raise CheckFailed(f"{what}: {stream} CAPTURED a foreign message")
         return f"{what}: nothing captured in {ABSENCE_WINDOW:.0f}s"
 
-    async def _forward(self) -> list[str]:
+    async def _forward(self, first: str, second: str | None, *, holds_marker: bool) -> list[str]:
         """A republish and a push consumer aimed at foreign subjects reach no admin; the
-        identity's own publish that fed the stream does."""
+        identity's own publish that fed the stream does. With two streams, the push consumer
+        runs on the first (holding the marker) while the republish runs on the second."""
         own = example_subject(self.identity.publish[0], f"escapes-{self.tag}")
+        marker = example_subject(self.identity.subscribe[0], f"escapes-{self.tag}-marker")
+        if holds_marker and marker == own:
+            # The capture stream holds `own` too (literal lists): one stream at a time.
+            await self._drop(first)
+            holds_marker = False
         forged, forged2 = f"{self.target.subject}.forged", f"{self.target.subject}.forged2"
         inbox = _Inbox()
         subscriptions = [
@@ -250,13 +286,20 @@ class EscapeProbe:
         ]
         try:
             await self.admin.flush()
-            return [await self._republish(own, forged, inbox), await self._push(forged2, inbox)]
+            if second and holds_marker:
+                return await _both(
+                    self._republish(own, forged, inbox, second), self._push(forged2, inbox, first)
+                )
+            return [
+                await self._republish(own, forged, inbox, first),
+                await self._push(forged2, inbox, first),
+            ]
         finally:
             for subscription in subscriptions:
                 await subscription.unsubscribe()
 
-    async def _republish(self, own: str, forged: str, inbox: _Inbox) -> str:
-        await self._create(subjects=[own], republish=RePublish(src=own, dest=forged))
+    async def _republish(self, own: str, forged: str, inbox: _Inbox, stream: str) -> str:
+        await self._create(stream, subjects=[own], republish=RePublish(src=own, dest=forged))
         await self.js.publish(own, b"fed", timeout=ANSWER_TIMEOUT)
 
         async def seen_own() -> bool:
@@ -273,16 +316,16 @@ class EscapeProbe:
             f"republish -> {forged}: nothing arrived in {ABSENCE_WINDOW:.0f}s (its own {own} did)"
         )
 
-    async def _push(self, forged2: str, inbox: _Inbox) -> str:
-        """On the stream the republish left (one message), a push consumer delivering to the
-        admin's subject sees no interest and delivers nothing."""
+    async def _push(self, forged2: str, inbox: _Inbox, stream: str) -> str:
+        """On a stream holding a message, a push consumer delivering to the admin's subject
+        sees no interest and delivers nothing."""
         consumer = f"escapes_{self.tag}"
         await self.js.add_consumer(
-            self.stream, ConsumerConfig(durable_name=consumer, deliver_subject=forged2)
+            stream, ConsumerConfig(durable_name=consumer, deliver_subject=forged2)
         )
 
         async def delivered() -> bool:
-            info = await self.js.consumer_info(self.stream, consumer)
+            info = await self.js.consumer_info(stream, consumer)
             return forged2 in inbox.got or bool(info.push_bound) or info.delivered.stream_seq > 0
 
         if not await _absent(f"{forged2} at the admin", delivered):

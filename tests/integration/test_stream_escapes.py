@@ -32,9 +32,7 @@ async def with_payments(project, body):
     admin = await connect(project)
     try:
         js = admin.jetstream()
-        await create_stream(
-            js, name="PAYMENTS", subjects=["ledger.>"], storage=StorageType.MEMORY
-        )
+        await create_stream(js, name="PAYMENTS", subjects=["ledger.>"], storage=StorageType.MEMORY)
         await js.publish("ledger.1", b"another team's data")
         return await body(admin)
     finally:
@@ -51,7 +49,7 @@ def test_a_teams_streams_reach_nothing_outside_its_account(cluster):
         "control: an admin's source copies PAYMENTS in",
         "sources PAYMENTS: nothing copied",
         "mirror PAYMENTS: nothing copied",
-        "subjects payments.>, _INBOX.>: nothing captured (the marker on orders.escapes-t1",
+        "subjects payments.captured.>, _INBOX.>: nothing captured (the marker on orders.",
         "republish -> payments.forged: nothing arrived in 1s (its own orders.escapes-t1 did)",
         "push consumer -> payments.forged2: no interest seen, nothing delivered",
     ):
@@ -71,23 +69,23 @@ def test_the_probe_catches_every_escape_when_the_team_shares_the_admins_account(
     async def each(admin):
         probe = escapes.EscapeProbe(project, orders_of(project), admin, TARGET, "t2")
         probe.nc = await connect(project, identity="orders", inbox_prefix="_INBOX_orders")
-        probe.js, probe.stream, caught = probe.nc.jetstream(), "ORDERS", []
+        probe.js, caught = probe.nc.jetstream(), []
         inbox = escapes._Inbox()
         for subject in ("orders.escapes-t2", "payments.forged", "payments.forged2"):
             await admin.subscribe(subject, cb=inbox.record)
         await admin.flush()
         for attempt in (
-            lambda: probe._copy("sources", 5.0),
-            lambda: probe._copy("mirror", 5.0),
-            probe._capture,
-            lambda: probe._republish("orders.escapes-t2", "payments.forged", inbox),
-            lambda: probe._push("payments.forged2", inbox),
+            lambda: probe._copy("sources", 5.0, "ORDERS"),
+            lambda: probe._copy("mirror", 5.0, "ORDERS"),
+            lambda: probe._capture("ORDERS"),
+            lambda: probe._republish("orders.escapes-t2", "payments.forged", inbox, "ORDERS"),
+            lambda: probe._push("payments.forged2", inbox, "ORDERS"),
         ):
             try:
                 await attempt()
             except CheckFailed as exc:
                 caught.append(str(exc))
-        await probe._drop()
+        await probe._drop("ORDERS")
         await probe.nc.close()
         return caught
 
@@ -95,7 +93,7 @@ def test_the_probe_catches_every_escape_when_the_team_shares_the_admins_account(
     assert [line.split(":")[0] for line in caught] == [
         "sources PAYMENTS",
         "mirror PAYMENTS",
-        "subjects payments.>, _INBOX.>",
+        "subjects payments.captured.>, _INBOX.>",
         "republish orders.escapes-t2 -> payments.forged",
         "push consumer -> payments.forged2",
     ], caught
