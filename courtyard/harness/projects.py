@@ -25,6 +25,7 @@ import docker
 import yaml
 
 from courtyard.core import yamlsafe
+from courtyard.core.interrupts import deferred_interrupt
 from courtyard.project import naming
 from courtyard.project.layout import Layout
 from courtyard.project.load import DEFAULT_SPEC, MAX_REPLICAS, load_spec
@@ -87,9 +88,10 @@ def throwaway_project(
 
 def remove_throwaway(client: docker.DockerClient, project: Project) -> None:
     """Every Docker object of the project's cluster, then its folder (certificates, CA key
-    and configs included)."""
-    docker_objects.purge(client, project)
-    shutil.rmtree(project.spec.root, ignore_errors=True)
+    and configs included). A Ctrl-C meanwhile waits until all of it is gone."""
+    with deferred_interrupt():
+        docker_objects.purge(client, project)
+        shutil.rmtree(project.spec.root, ignore_errors=True)
 
 
 # Leftovers of ended sessions ------------------------------------------------------------

@@ -264,6 +264,45 @@ def test_what_a_killed_session_left_is_removed_by_invoke_down_and_the_next_sessi
             remove_throwaway(docker_client, project)
 
 
+CTRL_C_DURING_REMOVAL = """
+    import json, os, pathlib, signal
+
+    from courtyard.runtime import docker_objects
+
+    real_purge = docker_objects.purge
+
+    def interrupted_purge(client, project):
+        # A real Ctrl-C, arriving as the session starts removing its throw-away cluster.
+        pathlib.Path(__file__).with_name("facts.json").write_text(json.dumps(
+            {"name": project.names.fullname, "root": str(project.spec.root)}))
+        os.kill(os.getpid(), signal.SIGINT)
+        real_purge(client, project)
+
+    docker_objects.purge = interrupted_purge
+"""
+
+
+def test_ctrl_c_while_the_session_removes_its_cluster_waits_until_it_is_all_gone(
+    docker_client, tmp_path
+):
+    folder = write_tests(tmp_path / "suite", "def test_nothing(courtyard_cluster):\n    pass\n")
+    (folder / "conftest.py").write_text(textwrap.dedent(CTRL_C_DURING_REMOVAL))
+    session = run_pytest(folder, "--courtyard-ephemeral")
+    left = facts(folder)
+    try:
+        assert session.returncode == 2, session.stdout + session.stderr  # interrupted
+        selector = naming.cluster_selector(left["name"])
+        assert docker_client.containers.list(all=True, filters=selector) == []
+        assert docker_client.networks.list(filters=selector) == []
+        assert docker_client.volumes.list(filters=selector) == []
+        assert not Path(left["root"]).exists()  # the folder with the CA key
+    finally:
+        if Path(left["root"]).exists():
+            remove_throwaway(
+                docker_client, load_project(Path(left["root"]) / "config/courtyard.yaml")
+            )
+
+
 def test_two_sessions_at_once_each_get_a_throwaway_cluster_and_keep_leaves_one_running(
     docker_client, tmp_path
 ):
