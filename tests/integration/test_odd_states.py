@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from courtyard.checks import readiness
+from courtyard.checks import readiness, smoke
+from courtyard.checks.outcome import CheckFailed
 from courtyard.checks.status import cluster_status
 from courtyard.core.polling import poll
 from courtyard.project.loaded import Project
@@ -18,6 +19,7 @@ from courtyard.servers import monitor
 from courtyard.servers.natsclient import connect as nats_connect
 from courtyard.servers.natsclient import run_quietly
 from courtyard.servers.records import running_digest
+from tests.helpers import invoke
 from tests.integration.conftest import quiet_up, running_cluster, test_project
 
 
@@ -158,10 +160,36 @@ def test_a_client_identitys_certificate_cannot_join_as_a_route(docker_client, od
             timeout=10,
             done=lambda count: count >= odd_cluster.spec.replicas,
         )
-        peers = monitor.peers_of(probe.monitor_port)
+        # The nodes judge: the probe itself lists each refused route for a moment.
+        listed_by = _nodes_listing(odd_cluster, probe.name)
         report = cluster_status(docker_client, odd_cluster)
-    assert refused >= 3 and peers == set()
+    assert refused >= 3 and listed_by == []
     assert report.healthy, report.problems
+
+
+def _nodes_listing(project: Project, server: str) -> list[str]:
+    """The nodes that have a route to `server`."""
+    return [pod for pod, port in project.names.monitor_targets if server in monitor.peers_of(port)]
+
+
+def test_the_smokes_route_probe_fails_when_the_nodes_take_it(docker_client, odd_cluster):
+    """The smoke's route check is not one that cannot fail: handed the real route key, its
+    probe joins, and the check says which nodes routed to it."""
+    layout = odd_cluster.layout
+    pair = (
+        layout.cert("route").read_bytes(),
+        layout.key("route").read_bytes(),
+        layout.ca_cert.read_bytes(),
+    )
+    probe = smoke.Smoke(odd_cluster)
+    node = container(docker_client, odd_cluster, 0)
+    with pytest.raises(CheckFailed, match="routed to the rogue node"):
+        run_quietly(
+            probe._route_refused(
+                docker_client, node, "thief", pair, "authorization violation", "route login"
+            )
+        )
+    assert_healthy(docker_client, odd_cluster)  # gone with the probe
 
 
 def test_a_server_with_the_route_identity_is_flagged_by_status_and_readiness(
@@ -182,3 +210,19 @@ def test_a_server_with_the_route_identity_is_flagged_by_status_and_readiness(
     )
     assert problem and f"has routes to {stranger}" in problem
     assert_healthy(docker_client, odd_cluster)  # gone with the server
+
+
+def test_junk_in_a_nodes_digest_records_is_no_traceback(docker_client, odd_cluster):
+    """`run/<pod>/config-digest` and `secrets-digest` are Courtyard's notes; binary junk in
+    them reads as no note (the mounted config is still compared): status and up carry on."""
+    layout, pod = odd_cluster.layout, odd_cluster.names.pod(1)
+    junk = bytes(range(256)) * 4
+    for record in (layout.config_digest(pod), layout.secrets_digest(pod)):
+        record.write_bytes(junk)
+    spec = str(odd_cluster.spec.path)
+    status = invoke("status", "--spec", spec, timeout=60)
+    assert status.returncode == 0 and "Traceback" not in status.stderr, status.stderr
+    assert "Healthy" in status.stdout, status.stdout
+    up = invoke("up", "--spec", spec, timeout=120)
+    assert up.returncode == 0 and "Traceback" not in up.stderr, up.stderr
+    assert_healthy(docker_client, odd_cluster)
