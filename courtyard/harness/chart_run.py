@@ -22,6 +22,7 @@ from courtyard.checks import escapes
 from courtyard.checks.outcome import CheckFailed
 from courtyard.checks.workload import create_stream
 from courtyard.core.errors import CourtyardError
+from courtyard.harness import reaper
 from courtyard.harness.projects import remove_throwaway, throwaway_project
 from courtyard.helm import chart as helm_chart
 from courtyard.helm import pods as chart_pods
@@ -107,6 +108,7 @@ def run_chart(
     system.system_identity(project)  # one sentence when the spec has none
     with tempfile.TemporaryDirectory(prefix="courtyard-verify-") as tmp:
         copy = throwaway_project(Path(tmp) / "copy", prefix="verify", template=project.spec.path)
+        reaper.watch(copy.spec.root)
         run = ChartRun(copy.spec.release, expected=copy.spec.replicas)
         try:
             ensure_certs(copy.spec, copy.names, copy.layout)

@@ -2,22 +2,20 @@
 of its own, so that a test's, a benchmark's or a service session's cluster clashes with
 nothing else on the machine. The one builder of such projects; removal goes with it.
 
-Each such folder records the process that made it (`.courtyard-owner`: pid, the process's
-start time, host). A session killed before it could clean up (Ctrl-C at the wrong moment,
-SIGKILL, an xdist worker torn down) leaves containers, a network, volumes and a folder with a
-CA key; `sweep_leftovers` finds them by their labels and folder and removes those whose
-owner is no longer running.
+Each such folder records who holds it (`holders.py`: the process that made it, or the user
+who kept it). A session killed before it could clean up (a second Ctrl-C, SIGKILL, an xdist
+worker torn down) leaves containers, a network, volumes and a folder with a CA key: its
+reaper (`reaper.py`) removes them as soon as that process has ended, and `sweep_leftovers`
+finds any others by their labels and folder and removes those that nobody holds.
 """
 
 from __future__ import annotations
 
 import copy
-import json
-import os
 import secrets
 import shutil
-import socket
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +24,7 @@ import yaml
 
 from courtyard.core import yamlsafe
 from courtyard.core.interrupts import deferred_interrupt
+from courtyard.harness import holders
 from courtyard.project import naming
 from courtyard.project.layout import Layout
 from courtyard.project.load import DEFAULT_SPEC, MAX_REPLICAS, load_spec
@@ -82,7 +81,7 @@ def throwaway_project(
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     project = load_project(path)
-    project.layout.owner_file.write_text(json.dumps(_this_process()))
+    holders.record_this_process(root)
     return project
 
 
@@ -95,50 +94,49 @@ def remove_throwaway(client: docker.DockerClient, project: Project) -> None:
 
 
 # Leftovers of ended sessions ------------------------------------------------------------
-def _start_time(pid: int) -> str | None:
-    """The process's start time in clock ticks since boot (/proc), None if it is gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat.rsplit(")", 1)[-1].split()[19]  # field 22, counted after the command name
+def _root_of(spec_file: str) -> Path | None:
+    """The project folder of a spec file named by a label ("" when none is)."""
+    return Path(spec_file).parent.parent if spec_file else None
 
 
-def _this_process() -> dict[str, object]:
-    pid = os.getpid()
-    return {"pid": pid, "started": _start_time(pid), "host": socket.gethostname()}
-
-
-def owner_alive(root: Path) -> bool:
-    """Whether the process that made the throw-away folder `root` still runs. A folder that
-    is gone, or names no owner, is nobody's; an owner on another host is taken as alive."""
-    try:
-        owner = json.loads(Layout(root).owner_file.read_text())
-        pid, started, host = int(owner["pid"]), owner["started"], owner["host"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return False
-    if host != socket.gethostname():
-        return True
-    return started is not None and _start_time(pid) == started
-
-
-def sweep_leftovers(client: docker.DockerClient, prefixes: tuple[str, ...]) -> list[str]:
-    """Remove the throw-away clusters (releases `<prefix>-<hex>`) whose owner has ended:
-    their Docker objects and their folder. Returns the cluster names removed."""
+def _remove_unheld(
+    client: docker.DockerClient, wanted: Callable[[str, Path | None], bool]
+) -> list[str]:
+    """Remove each labelled cluster that `wanted(fullname, folder)` picks and nobody holds:
+    its Docker objects, and its folder when that is a throw-away one. The names removed."""
     removed = []
     for fullname, spec_file in sorted(docker_objects.labelled_clusters(client).items()):
-        if not any(naming.is_throwaway(fullname, prefix) for prefix in prefixes):
-            continue
-        root = Path(spec_file).parent.parent if spec_file else None
-        if root is not None and owner_alive(root):
+        root = _root_of(spec_file)
+        if not wanted(fullname, root) or (root is not None and holders.held(root)):
             continue
         docker_objects.purge_cluster(client, fullname)
         if root is not None and Layout(root).owner_file.exists():
             shutil.rmtree(root, ignore_errors=True)
         removed.append(fullname)
+    return removed
+
+
+def sweep_leftovers(client: docker.DockerClient, prefixes: tuple[str, ...]) -> list[str]:
+    """Remove the throw-away clusters (releases `<prefix>-<hex>`) that nobody holds any more
+    (`holders.held`): their Docker objects and their folder. Returns the cluster names
+    removed."""
+    removed = _remove_unheld(
+        client, lambda fullname, _: any(naming.is_throwaway(fullname, p) for p in prefixes)
+    )
     # Folders whose cluster never got an object (or lost them all), in the temp folder.
     for root in Path(tempfile.gettempdir()).glob("*-*"):
         ours = any(root.name.startswith(f"{p}-") for p in prefixes)
-        if ours and Layout(root).owner_file.exists() and not owner_alive(root):
+        if ours and Layout(root).owner_file.exists() and not holders.held(root):
             shutil.rmtree(root, ignore_errors=True)
+    return removed
+
+
+def reap(client: docker.DockerClient, root: Path) -> list[str]:
+    """Remove what is left of the throw-away cluster made in `root` unless somebody still
+    holds it: its Docker objects (found by the spec file their labels name) and the folder.
+    Returns the cluster names removed."""
+    root = root.resolve()
+    removed = _remove_unheld(client, lambda _, folder: folder == root)
+    if Layout(root).owner_file.exists() and not holders.held(root):
+        shutil.rmtree(root, ignore_errors=True)
     return removed

@@ -21,6 +21,7 @@ from courtyard.checks import readiness
 from courtyard.commands import up as up_command
 from courtyard.commands.output import Recorder
 from courtyard.core.errors import CourtyardError
+from courtyard.harness import holders, reaper
 from courtyard.harness.projects import remove_throwaway, sweep_leftovers, throwaway_project
 from courtyard.project import naming
 from courtyard.project.load import DEFAULT_SPEC, SPEC_ENV
@@ -143,6 +144,7 @@ class TestSession:
             f"throw-away cluster {hub.name} ({self.why}) came up in {self.setup_seconds:.1f}s",
         )
         if self.keep:
+            holders.mark_kept(hub.project.spec.root)
             lines += kept_lines(hub)
         else:
             remove_throwaway(hub.client, hub.project)
@@ -166,6 +168,8 @@ def kept_lines(hub: Hub) -> list[str]:
 def start_throwaway(client: docker.DockerClient, template: Path | None, timeout: float) -> Project:
     """Bring up a throw-away cluster like `invoke up` (its step lines kept for a failure)."""
     root = Path(tempfile.mkdtemp(prefix=f"{THROWAWAY_RELEASE}-"))
+    holders.record_this_process(root)
+    reaper.watch(root)  # removes what this session makes should it die before it does
     recorder = Recorder()
     project: Project | None = None
     try:

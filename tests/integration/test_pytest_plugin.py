@@ -9,8 +9,10 @@ it again; the cluster is healthy again when that test ends.
 from __future__ import annotations
 
 import json
+import operator
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -19,6 +21,7 @@ import textwrap
 from pathlib import Path
 
 from courtyard.checks import readiness
+from courtyard.core.polling import poll
 from courtyard.harness.projects import remove_throwaway, throwaway_project
 from courtyard.project import naming
 from courtyard.project.loaded import Project, load_project
@@ -264,6 +267,40 @@ def test_what_a_killed_session_left_is_removed_by_invoke_down_and_the_next_sessi
             remove_throwaway(docker_client, project)
 
 
+def test_a_session_killed_outright_has_its_cluster_removed_by_its_reaper(docker_client, tmp_path):
+    """SIGKILL runs no cleanup at all; the reaper the session started removes the cluster
+    once the session's process has ended, with no later session or `invoke down`."""
+    folder = write_tests(
+        tmp_path / "suite",
+        FACTS
+        + """
+    import os, signal
+
+    def test_dies_outright(courtyard_cluster):
+        record(name=courtyard_cluster.name, root=str(courtyard_cluster.project.spec.root))
+        os.kill(os.getpid(), signal.SIGKILL)
+    """,
+    )
+    session = run_pytest(folder, "--courtyard-ephemeral")
+    left = facts(folder)
+    assert session.returncode == -signal.SIGKILL, session.stdout + session.stderr
+    selector = naming.cluster_selector(left["name"])
+
+    def what_is_left() -> list[str]:
+        found = [c.name for c in docker_client.containers.list(all=True, filters=selector)]
+        found += [n.name for n in docker_client.networks.list(filters=selector)]
+        found += [v.name for v in docker_client.volumes.list(filters=selector)]
+        return found + ([left["root"]] if Path(left["root"]).exists() else [])
+
+    try:
+        poll(what_is_left, what="the reaper to remove the cluster", timeout=60, done=operator.not_)
+    finally:
+        if Path(left["root"]).exists():
+            remove_throwaway(
+                docker_client, load_project(Path(left["root"]) / "config/courtyard.yaml")
+            )
+
+
 CTRL_C_DURING_REMOVAL = """
     import json, os, pathlib, signal
 
@@ -360,6 +397,14 @@ def test_two_sessions_at_once_each_get_a_throwaway_cluster_and_keep_leaves_one_r
         assert f"removed {other['name']}" in outputs[1]
         assert docker_client.containers.list(all=True, filters={"name": other["name"]}) == []
         assert not Path(other["spec"]).exists()
+        # Kept means kept: the sweep of `invoke down` and of the next session leave it, and
+        # the summary's "reuse it" command works.
+        swept = invoke("down", "--spec", str(write_spec(tmp_path / "other")))
+        assert swept.returncode == 0 and one["name"] not in swept.stdout, swept.stdout
+        again = run_pytest(kept, "--courtyard-spec", one["spec"])
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert f"tests used the running cluster {one['name']}" in again.stdout
+        assert readiness.check(kept_project.names.monitor_targets).ready
     finally:
         if kept_project is not None:
             remove_throwaway(docker_client, kept_project)
