@@ -2,7 +2,10 @@
 
 A cluster is ready when every node
   1. answers /healthz?js-enabled-only=true with 200,
-  2. has routes to every peer (distinct remote_name in /routez),
+  2. has routes to every peer (distinct remote_name in /routez), all of them: the pooled
+     routes /varz says it opens to each peer and a route for each account it pins (an
+     account's messages and interest travel on one of them only; a fresh cluster was seen
+     called ready with 5 of 8 routes up),
   3. agrees in /jsz on one meta leader, a node of the spec, whose view has every peer
      current,
   4. sees a leader for every stream it holds, and, where it leads one, every replica current
@@ -71,9 +74,11 @@ def judge_node(
     routez: Any = None,
     jsz: Any = None,
     full: monitor.Reply | None = None,
+    pool_size: int | None = None,
 ) -> NodeProbe:
     """The verdict on one node from its endpoints' answers (`full`: the full /healthz, asked
-    only once everything else is fine, since each failure logs a warning on the server)."""
+    only once everything else is fine, since each failure logs a warning on the server;
+    `pool_size`: the routes it opens to each peer, from /varz)."""
     probe = NodeProbe(name, port, health=f"{health.status} {health.body}")
     if health.status != 200:
         probe.problems.append(f"health endpoint says {health.status or 'nothing'}: {health.body}")
@@ -83,6 +88,10 @@ def judge_node(
     missing = sorted(set(expected) - {name} - probe.peers)
     if missing:
         probe.problems.append(f"no route yet to {', '.join(missing)}")
+    elif isinstance(routez, dict) and pool_size is not None:
+        opening = monitor.routes_still_opening(routez, pool_size)
+        if opening:
+            probe.problems.append(f"routes to {', '.join(opening)} still opening")
     answer = jsz if isinstance(jsz, Jsz) else Jsz.parse(jsz)
     probe.problems += store_problems(answer)
     probe.problems += stream_leader_problems(name, answer, expected)
@@ -131,12 +140,13 @@ def probe_node(name: str, port: int, expected: Sequence[str]) -> NodeProbe:
     if health.status != 200:
         return judge_node(name, port, expected, health)
     routez = monitor.get(port, "/routez").body
+    pool = monitor.pool_size(monitor.get(port, "/varz").body)
     jsz = jsz_reader.fetch(port)
-    probe = judge_node(name, port, expected, health, routez, jsz)
+    probe = judge_node(name, port, expected, health, routez, jsz, pool_size=pool)
     if not probe.ready:
         return probe
     full = monitor.healthz(port, js_enabled_only=False)
-    return judge_node(name, port, expected, health, routez, jsz, full)
+    return judge_node(name, port, expected, health, routez, jsz, full, pool)
 
 
 @dataclass

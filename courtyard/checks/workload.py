@@ -8,6 +8,7 @@ The acknowledged publisher that every drill and benchmark uses is the harness's
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -35,8 +36,8 @@ async def until_reachable(
 
     Right after a stream (or KV bucket) is created with its leader on another node, this
     node may not know its subjects yet and answers "no responders" (503; a JetStream publish
-    reports it as "no response from stream"); nothing is stored then, so retrying cannot
-    duplicate.
+    reports it as "no response from stream"). A publish retried here carries a message id
+    (`publish_once_reachable`): a team's publish was seen answered so and stored anyway.
     """
     return await poll_async(
         call,
@@ -49,8 +50,12 @@ async def until_reachable(
 
 
 async def publish_once_reachable(js: JetStreamContext, subject: str, payload: bytes) -> int:
-    """Publish one message once the stream is reachable; returns its stream sequence."""
-    ack = await until_reachable(lambda: js.publish(subject, payload, timeout=2))
+    """Publish one message once the stream is reachable; returns its stream sequence. The
+    retries carry one message id, so a publish answered "no responders" that was stored all
+    the same (seen for a team's publish, whose subjects also cross to the shared account) is
+    not stored twice."""
+    once = {"Nats-Msg-Id": uuid.uuid4().hex}
+    ack = await until_reachable(lambda: js.publish(subject, payload, timeout=2, headers=once))
     return ack.seq
 
 

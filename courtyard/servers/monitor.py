@@ -43,6 +43,37 @@ def route_peers(routez: dict[str, Any]) -> set[str]:
     return {route.get("remote_name", "") for route in routez.get("routes") or []} - {""}
 
 
+def pool_size(varz: Any) -> int | None:
+    """How many routes nats-server opens to each peer for the accounts it does not pin
+    (`/varz` cluster.pool_size; 1 when pooling is off); None when /varz did not say."""
+    cluster = varz.get("cluster") if isinstance(varz, dict) else None
+    size = cluster.get("pool_size") if isinstance(cluster, dict) else None
+    if not isinstance(size, int) or isinstance(size, bool):
+        return None
+    return max(size, 1)
+
+
+def routes_still_opening(routez: dict[str, Any], pool_size: int) -> list[str]:
+    """Peers the node has a route to but not yet all of them: fewer than `pool_size`
+    pooled routes, or no route for an account it pins towards another peer ($SYS). An
+    account travels on one of those routes only, so until all are up, some accounts'
+    messages and interest do not cross between the two nodes."""
+    pooled: dict[str, int] = {}
+    pinned: dict[str, set[str]] = {}
+    for route in routez.get("routes") or []:
+        peer = route.get("remote_name", "")
+        if not peer:
+            continue
+        pooled.setdefault(peer, 0)
+        pinned.setdefault(peer, set())
+        if route.get("account"):
+            pinned[peer].add(route["account"])
+        else:
+            pooled[peer] += 1
+    every_pin = set().union(*pinned.values())
+    return sorted(p for p in pooled if pooled[p] < pool_size or pinned[p] != every_pin)
+
+
 def peers_of(port: int) -> set[str]:
     """The distinct route peers of the node whose monitor port is 127.0.0.1:`port`."""
     reply = get(port, "/routez")

@@ -6,15 +6,21 @@ import pytest
 
 from courtyard.checks.readiness import NodeProbe, Readiness, check, judge_node, wait_until_ready
 from courtyard.runtime.ports import free_port_base
-from courtyard.servers.monitor import Reply
+from courtyard.servers.monitor import Reply, pool_size
 
 PODS = ["n-0", "n-1", "n-2"]
 OK = Reply(200, {"status": "ok"})
 
 
-def routez(*peers: str) -> dict:
-    # v2.10+ opens several routes per peer (pooling); each names the same remote.
-    return {"routes": [{"remote_name": p, "rid": i} for i, p in enumerate(peers * 2)]}
+POOL = 3
+
+
+def routez(*peers: str, pooled: int = POOL) -> dict:
+    # v2.10+ opens `pool_size` routes per peer, and one more for each pinned account ($SYS);
+    # each names the same remote.
+    routes = [{"remote_name": p} for p in peers * pooled]
+    routes += [{"remote_name": p, "account": "$SYS"} for p in peers]
+    return {"routes": [{**route, "rid": i} for i, route in enumerate(routes)]}
 
 
 def jsz(leader: str = "n-0", replicas=None, streams=()) -> dict:
@@ -28,7 +34,8 @@ def jsz(leader: str = "n-0", replicas=None, streams=()) -> dict:
 
 def judge(name="n-0", health=OK, routes=None, js=None, full=OK) -> NodeProbe:
     routes = routez(*(p for p in PODS if p != name)) if routes is None else routes
-    return judge_node(name, 8222, PODS, health, routes, jsz() if js is None else js, full)
+    js = jsz() if js is None else js
+    return judge_node(name, 8222, PODS, health, routes, js, full, pool_size=POOL)
 
 
 def test_a_healthy_meta_leader_is_ready():
@@ -47,6 +54,36 @@ def test_a_health_failure_stops_the_verdict_there():
 def test_a_missing_route_is_named():
     probe = judge(routes=routez("n-1"))
     assert "no route yet to n-2" in probe.problems
+
+
+def test_a_peer_whose_pooled_routes_are_not_all_up_is_not_ready():
+    """A fresh cluster was called ready with 5 of 8 routes up; an account whose pool index
+    had no route yet timed out its JetStream requests."""
+    some = routez("n-1")
+    some["routes"] += routez("n-2", pooled=POOL - 1)["routes"]
+    assert judge(routes=some).problems == ["routes to n-2 still opening"]
+
+
+def test_a_missing_route_for_a_pinned_account_is_not_ready():
+    pinned_to_one = routez("n-1", "n-2")
+    pinned_to_one["routes"] = [
+        r for r in pinned_to_one["routes"] if not (r.get("account") and r["remote_name"] == "n-1")
+    ]
+    assert judge(routes=pinned_to_one).problems == ["routes to n-1 still opening"]
+
+
+@pytest.mark.parametrize(
+    ("varz", "size"),
+    [
+        ({"cluster": {"pool_size": 3}}, 3),
+        ({"cluster": {"pool_size": -1}}, 1),  # pooling off: one route per peer
+        ({"cluster": {}}, None),
+        ("no answer", None),
+        ({"cluster": {"pool_size": True}}, None),
+    ],
+)
+def test_the_pool_size_is_read_from_varz(varz, size):
+    assert pool_size(varz) == size
 
 
 def test_no_meta_leader_yet():
