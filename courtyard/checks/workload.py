@@ -16,8 +16,8 @@ from nats.errors import Error as NatsError
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.client import JetStreamContext
+from nats.js.errors import APIError, NoStreamResponseError, ServiceUnavailableError
 from nats.js.errors import Error as JetStreamError
-from nats.js.errors import NoStreamResponseError, ServiceUnavailableError
 
 from courtyard.core.polling import any_answer, poll_async
 
@@ -55,8 +55,24 @@ async def publish_once_reachable(js: JetStreamContext, subject: str, payload: by
     the same (seen for a team's publish, whose subjects also cross to the shared account) is
     not stored twice."""
     once = {"Nats-Msg-Id": uuid.uuid4().hex}
-    ack = await until_reachable(lambda: js.publish(subject, payload, timeout=2, headers=once))
+
+    async def publish():
+        try:
+            return await js.publish(subject, payload, timeout=2, headers=once)
+        except APIError as exc:  # the first try is still being stored: ask again
+            if exc.err_code == DUPLICATE_IN_PROCESS:
+                raise _InProcess from None
+            raise
+
+    ack = await until_reachable(publish, also=(_InProcess,))
     return ack.seq
+
+
+DUPLICATE_IN_PROCESS = 10158  # JetStream: "duplicate message id is in process"
+
+
+class _InProcess(Exception):
+    """A retry arrived while the stream still stores the first try of the same message id."""
 
 
 async def create_stream(js: JetStreamContext, **config) -> None:

@@ -10,7 +10,7 @@ from courtyard.artefacts import nodeconf
 from courtyard.artefacts.certs import client_name, ensure_certs
 from courtyard.checks import permissions, security
 from courtyard.checks.outcome import Created
-from courtyard.checks.workload import until_reachable
+from courtyard.checks.workload import publish_once_reachable, until_reachable
 from courtyard.core.polling import poll
 from courtyard.helm import chart as helm_chart
 from courtyard.helm import verify as helm_verify
@@ -19,8 +19,6 @@ from courtyard.runtime import containers, docker_objects
 from courtyard.runtime.image import ensure_image
 from courtyard.servers.natsclient import connect, run_quietly
 from tests.helpers import CURRENT_CHART, real_chart
-
-ONCE = {"Nats-Msg-Id": "orders.created.1"}
 
 
 def orders_of(project):
@@ -43,12 +41,9 @@ def test_a_restricted_identity_uses_its_stream_consumer_and_bucket_end_to_end(cl
         js = nc.jetstream()
         try:
             await js.add_stream(name="ORDERS", subjects=["orders.>"], num_replicas=3)
-            # A new stream's interest takes a moment to cross the routes (no responders). A
-            # team's publish was seen answered "no responders" and stored all the same (1 in
-            # 20 runs): the message id makes the retry a duplicate the stream drops.
-            ack = await until_reachable(
-                lambda: js.publish("orders.created.1", b'{"items": []}', headers=ONCE)
-            )
+            # A team's first publish was seen answered "no responders" and stored all the
+            # same: publish_once_reachable retries with one message id.
+            seq = await publish_once_reachable(js, "orders.created.1", b'{"items": []}')
             consumer = await js.pull_subscribe(
                 "orders.created.>", durable="pricer", stream="ORDERS"
             )
@@ -62,7 +57,7 @@ def test_a_restricted_identity_uses_its_stream_consumer_and_bucket_end_to_end(cl
             entry = await kv.get("region")
             await js.delete_key_value("orders-config")
             await js.delete_stream("ORDERS")
-            return ack.seq, message.data, entry.value
+            return seq, message.data, entry.value
         finally:
             await nc.close()
 
