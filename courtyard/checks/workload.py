@@ -23,6 +23,11 @@ from courtyard.core.polling import any_answer, poll_async
 
 T = TypeVar("T")
 RETRYABLE = (NatsError, JetStreamError, TimeoutError, asyncio.TimeoutError, OSError)
+DUPLICATE_IN_PROCESS = 10158  # JetStream: "duplicate message id is in process"
+
+
+class _InProcess(Exception):
+    """A retry arrived while the stream still stores the first try of the same message id."""
 
 
 async def until_reachable(
@@ -66,13 +71,6 @@ async def publish_once_reachable(js: JetStreamContext, subject: str, payload: by
 
     ack = await until_reachable(publish, also=(_InProcess,))
     return ack.seq
-
-
-DUPLICATE_IN_PROCESS = 10158  # JetStream: "duplicate message id is in process"
-
-
-class _InProcess(Exception):
-    """A retry arrived while the stream still stores the first try of the same message id."""
 
 
 async def create_stream(js: JetStreamContext, **config) -> None:
