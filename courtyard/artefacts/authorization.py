@@ -4,21 +4,33 @@ restricted identities get only what the spec lists.
 Subject permissions cannot bound what an identity configures on its own streams (sources,
 mirrors, captured subjects, republish and push delivery run as the server, not as the
 user), so each restricted identity is a team with an account of its own, JetStream
-included: whatever its streams do stays inside that account. The account's only bridges
-are explicit: a service import of each `publish` pattern (its publishes reach the shared
-account) and a stream import of each `subscribe` pattern (the shared account's messages
-reach it), each exported by the shared account to exactly the teams that list it. Within
-its account the identity's user is still limited to its lists, its own streams and buckets
-(the JetStream API subjects that create, use and delete exactly those) and its own inbox.
+included: whatever its streams do stays inside that account. Admins (plain names in the
+spec) and Courtyard's own identity share the account `APP`, the hub every team's traffic
+passes through exactly once:
 
-Admins (plain names in the spec) and Courtyard's own identity then share the account
-`APP`: the global account can neither export nor import. A spec without restricted
-identities keeps its users in the global account, where streams made before Courtyard had
-users still are. System identities (`system: true`) are the users of the system account,
-`$SYS`: they make the requests `nats server list/ping/info/report` send, and reach no
-application subject; nobody else can log in there. The route and server certificates map
-to no user at all. The same accounts go into every node's config and into the Helm values,
-so the chart enforces what the local cluster does.
+- a team's publish on a subject of its `publish` list is mapped, in its account, to
+  `_CY.out.<subject>` (so it never reaches the team's own subscribers directly), crosses to
+  APP through a service import (which also carries replies to its requests back), arrives
+  there as `_CY.in.<team>.<subject>` and is mapped back to `<subject>`;
+- everything on a subject of a team's `subscribe` list in APP, whoever published it,
+  crosses down to the team through APP's service import of `_CY.down.<subject>` from the
+  team, mapped back in the team's account: the team's subscribers and its streams get it
+  once, and answers and JetStream acks travel back up the same way.
+
+Service imports are processed only on the node where a message enters, and each account
+routes what it holds in its own name, so every message takes exactly one path to every
+subscriber, on whichever nodes they are: a stream import back the other way would deliver a
+second copy after the message crossed a route (nats-server dedups that only on the node
+where it entered). Within its account the identity's user may publish only to its bridges,
+its own streams and buckets (the JetStream API subjects that create, use and delete exactly
+those), and subscribe only to its lists and its own inbox.
+
+A spec without restricted identities keeps its users in the global account, where streams
+made before Courtyard had users still are. System identities (`system: true`) are the users
+of the system account, `$SYS`: they make the requests `nats server list/ping/info/report`
+send, and reach no application subject; nobody else can log in there. The route and server
+certificates map to no user at all. The same accounts go into every node's config and into
+the Helm values, so the chart enforces what the local cluster does.
 """
 
 from __future__ import annotations
@@ -76,10 +88,12 @@ def bucket_api(bucket: str) -> list[str]:
 
 
 def permissions(identity: ClientIdentity) -> dict[str, Any] | None:
-    """The server's permissions block for a restricted identity; None for full access."""
+    """The server's permissions block for a restricted identity; None for full access.
+    nats-server checks a publish after the account's mappings, so the team's publish list
+    is allowed as the bridge subjects its account maps it to."""
     if not identity.restricted:
         return None
-    publish = list(identity.publish)
+    publish = [naming.bridge_out(subject) for subject in widest(identity.publish)]
     if identity.streams or identity.buckets:
         publish.append(JETSTREAM_INFO)
     for stream in identity.streams:
@@ -115,15 +129,6 @@ def application_identities(spec: Spec) -> list[ClientIdentity]:
     return [identity for identity in identities(spec) if not identity.system]
 
 
-def account_of(spec: Spec, identity: ClientIdentity) -> str:
-    """The account the identity's certificate logs in to."""
-    if identity.system:
-        return naming.SYSTEM_ACCOUNT
-    if identity.restricted:
-        return naming.team_account(identity.name)
-    return naming.SHARED_ACCOUNT if teams(spec) else "$G"
-
-
 def user(spec: Spec, identity: ClientIdentity) -> dict[str, Any]:
     entry: dict[str, Any] = {"user": client_name(spec, identity.name).to_x509().rfc4514_string()}
     rights = permissions(identity)
@@ -149,49 +154,83 @@ def system_account(spec: Spec) -> dict[str, Any]:
     return {naming.SYSTEM_ACCOUNT: {"users": users_of_sys} if users_of_sys else {}}
 
 
-def team_imports(identity: ClientIdentity) -> list[dict[str, Any]]:
-    """A team's bridges to the shared account: its publishes go there (service imports,
-    which also carry replies to its requests back), the subjects it subscribes to come from
-    there (stream imports)."""
+def mapping_destination(pattern: str) -> str:
+    """`pattern` as a nats-server mapping destination: each `*` becomes the reference to
+    the token it matched (`{{wildcard(1)}}`, ...); `>` carries over as it is."""
+    tokens, wildcards = [], 0
+    for token in pattern.split("."):
+        if token == "*":
+            wildcards += 1
+            token = f"{{{{wildcard({wildcards})}}}}"
+        tokens.append(token)
+    return ".".join(tokens)
+
+
+def _present(**blocks: Any) -> dict[str, Any]:
+    """The config blocks that hold something, in their order (nats-server wants no empty
+    `imports` or `exports`)."""
+    return {key: value for key, value in blocks.items() if value}
+
+
+def team_bridges(identity: ClientIdentity) -> dict[str, Any]:
+    """A team account's side of its bridges to APP: its publishes mapped onto the service
+    import that carries them up, and what APP passes down mapped back to its own subjects."""
     shared = naming.SHARED_ACCOUNT
-    return [
-        *({"service": {"account": shared, "subject": p}} for p in widest(identity.publish)),
-        *({"stream": {"account": shared, "subject": s}} for s in widest(identity.subscribe)),
+    publish, subscribe = widest(identity.publish), widest(identity.subscribe)
+    mappings = {
+        **{subject: mapping_destination(naming.bridge_out(subject)) for subject in publish},
+        **{naming.bridge_down(subject): mapping_destination(subject) for subject in subscribe},
+    }
+    imports = [
+        {
+            "service": {"account": shared, "subject": naming.bridge_in(identity.name, subject)},
+            "to": naming.bridge_out(subject),
+        }
+        for subject in publish
     ]
+    exports = [
+        {"service": naming.bridge_down(subject), "accounts": [shared]} for subject in subscribe
+    ]
+    return _present(mappings=mappings, imports=imports, exports=exports)
 
 
-def shared_exports(spec: Spec) -> list[dict[str, Any]]:
-    """What the shared account exports: each team pattern, to exactly the teams that import
-    it."""
-    exported: dict[tuple[str, str], list[str]] = {}
+def shared_bridges(spec: Spec) -> dict[str, Any]:
+    """APP's side: each team's publishes exported to exactly that team and mapped back to
+    their subjects, and a service import of each subject a team subscribes to from it."""
+    exports, imports, mappings = [], [], {}
     for team in teams(spec):
-        for entry in team_imports(team):
-            kind, detail = next(iter(entry.items()))
-            exported.setdefault((kind, detail["subject"]), []).append(
-                naming.team_account(team.name)
+        account = naming.team_account(team.name)
+        for subject in widest(team.publish):
+            arrival = naming.bridge_in(team.name, subject)
+            exports.append({"service": arrival, "accounts": [account]})
+            mappings[arrival] = mapping_destination(subject)
+        for subject in widest(team.subscribe):
+            imports.append(
+                {
+                    "service": {"account": account, "subject": naming.bridge_down(subject)},
+                    "to": subject,
+                }
             )
-    return [{kind: subject, "accounts": accounts} for (kind, subject), accounts in exported.items()]
+    return _present(mappings=mappings, imports=imports, exports=exports)
 
 
 def accounts(spec: Spec) -> dict[str, Any]:
-    """The `accounts` block: the shared account and one per team (each with JetStream)
-    when the spec has teams, and the system account."""
+    """The `accounts` block: the shared account and one per team (each with JetStream and
+    its side of the bridges) when the spec has teams, and the system account."""
     if not teams(spec):
         return system_account(spec)
     shared: dict[str, Any] = {
         "jetstream": True,
         "users": [user(spec, i) for i in shared_identities(spec)],
+        **shared_bridges(spec),
     }
-    exports = shared_exports(spec)
-    if exports:
-        shared["exports"] = exports
     result: dict[str, Any] = {naming.SHARED_ACCOUNT: shared}
     for team in teams(spec):
-        account: dict[str, Any] = {"jetstream": True, "users": [user(spec, team)]}
-        imports = team_imports(team)
-        if imports:
-            account["imports"] = imports
-        result[naming.team_account(team.name)] = account
+        result[naming.team_account(team.name)] = {
+            "jetstream": True,
+            "users": [user(spec, team)],
+            **team_bridges(team),
+        }
     return {**result, **system_account(spec)}
 
 
@@ -212,7 +251,7 @@ def rights(identity: ClientIdentity) -> str:
         return "the system account: $SYS server requests (nats server list, report), nothing else"
     if not identity.restricted:
         return "full access to the application subjects, streams and buckets (an admin)"
-    bridges = "publishes reach, and subscriptions come from, the shared account APP"
+    bridges = "its publishes and requests cross to every identity through the shared account APP"
     parts = [
         f"{label} {', '.join(items) or '-'}"
         for label, items in (

@@ -7,6 +7,7 @@ local containers mount the host files at exactly those paths (`node_mounts`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,13 +122,22 @@ def _render_value(value: ConfigValue, depth: int) -> list[str]:
     return [natsconf.quote(value)]
 
 
+# Keys written bare: config keys, account names ($SYS) and team names. Anything else (a
+# subject in `mappings`: dots, wildcards) is quoted.
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_$-]+$")
+
+
+def _render_key(key: str) -> str:
+    return key if _BARE_KEY.match(key) else natsconf.quote(key)
+
+
 def _render_block(block: dict[str, ConfigValue], depth: int) -> list[str]:
     pad = "  " * depth
     lines = []
     for key, value in block.items():
         first, *rest = _render_value(value, depth)
         sep = " " if isinstance(value, dict | list) else ": "
-        lines.append(f"{pad}{key}{sep}{first}")
+        lines.append(f"{pad}{_render_key(key)}{sep}{first}")
         lines += rest
     return lines
 

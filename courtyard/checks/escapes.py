@@ -41,7 +41,7 @@ from nats.js.errors import NotFoundError
 
 from courtyard.artefacts.authorization import bucket_stream
 from courtyard.checks.outcome import CheckFailed
-from courtyard.checks.workload import create_stream
+from courtyard.checks.workload import create_stream, publish_until_stored
 from courtyard.core.polling import WaitTimeout, poll_async
 from courtyard.project import naming
 from courtyard.project.loaded import Project
@@ -312,7 +312,7 @@ class EscapeProbe:
 
     async def _republish(self, own: str, forged: str, inbox: _Inbox, stream: str) -> str:
         await self._create(stream, subjects=[own], republish=RePublish(src=own, dest=forged))
-        await self.js.publish(own, b"fed", timeout=ANSWER_TIMEOUT)
+        await publish_until_stored(self.js, own, b"fed", timeout=ANSWER_TIMEOUT)
 
         async def seen_own() -> bool:
             return own in inbox.got

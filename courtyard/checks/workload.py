@@ -16,18 +16,13 @@ from nats.errors import Error as NatsError
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.client import JetStreamContext
-from nats.js.errors import APIError, NoStreamResponseError, ServiceUnavailableError
 from nats.js.errors import Error as JetStreamError
+from nats.js.errors import NoStreamResponseError, ServiceUnavailableError
 
 from courtyard.core.polling import any_answer, poll_async
 
 T = TypeVar("T")
 RETRYABLE = (NatsError, JetStreamError, TimeoutError, asyncio.TimeoutError, OSError)
-DUPLICATE_IN_PROCESS = 10158  # JetStream: "duplicate message id is in process"
-
-
-class _InProcess(Exception):
-    """A retry arrived while the stream still stores the first try of the same message id."""
 
 
 async def until_reachable(
@@ -41,8 +36,8 @@ async def until_reachable(
 
     Right after a stream (or KV bucket) is created with its leader on another node, this
     node may not know its subjects yet and answers "no responders" (503; a JetStream publish
-    reports it as "no response from stream"). A publish retried here carries a message id
-    (`publish_once_reachable`): a team's publish was seen answered so and stored anyway.
+    reports it as "no response from stream"): nothing was delivered, so nothing was stored,
+    and the call is safely made again.
     """
     return await poll_async(
         call,
@@ -55,22 +50,30 @@ async def until_reachable(
 
 
 async def publish_once_reachable(js: JetStreamContext, subject: str, payload: bytes) -> int:
-    """Publish one message once the stream is reachable; returns its stream sequence. The
-    retries carry one message id, so a publish answered "no responders" that was stored all
-    the same (seen for a team's publish, whose subjects also cross to the shared account) is
-    not stored twice."""
-    once = {"Nats-Msg-Id": uuid.uuid4().hex}
-
-    async def publish():
-        try:
-            return await js.publish(subject, payload, timeout=2, headers=once)
-        except APIError as exc:  # the first try is still being stored: ask again
-            if exc.err_code == DUPLICATE_IN_PROCESS:
-                raise _InProcess from None
-            raise
-
-    ack = await until_reachable(publish, also=(_InProcess,))
+    """Publish one message once the stream is reachable; returns its stream sequence. Only a
+    "no responders" answer is retried (the message reached no stream), so a sequence other
+    than the one expected means the message was stored twice."""
+    ack = await until_reachable(lambda: js.publish(subject, payload, timeout=2))
     return ack.seq
+
+
+async def publish_until_stored(
+    js: JetStreamContext, subject: str, payload: bytes, *, timeout: float = 10.0
+):
+    """Publish one message to a stream made a moment ago, until it is acknowledged.
+
+    A stream of another account is reached through the hub's bridges: before its interest
+    has crossed the routes to this node, a publish that some other subscriber received is
+    not answered "no responders" but not at all. Each try waits a second and carries one
+    message id, so a try that was stored but whose acknowledgement was late is not stored
+    twice."""
+    once = {"Nats-Msg-Id": uuid.uuid4().hex}
+    return await until_reachable(
+        lambda: js.publish(subject, payload, timeout=1, headers=once),
+        timeout=timeout,
+        also=(NatsTimeoutError, asyncio.TimeoutError),
+        what=f"a stream to acknowledge {subject}",
+    )
 
 
 async def create_stream(js: JetStreamContext, **config) -> None:

@@ -27,7 +27,11 @@ from courtyard.project.model import (
 from courtyard.project.naming import RESERVED_IDENTITY
 from courtyard.project.sans import San, is_dns_name, parse_san
 from courtyard.project.sizes import parse_size
-from courtyard.project.subjects import jetstream_name_problem, team_subject_problem
+from courtyard.project.subjects import (
+    jetstream_name_problem,
+    partial_overlap,
+    team_subject_problem,
+)
 
 DEFAULT_SPEC = Path("config/courtyard.yaml")
 SPEC_ENV = "COURTYARD_SPEC"
@@ -479,6 +483,16 @@ class _Reader:
                     self.fail(f"{where}.{key}", item, problem)
             if len(set(items)) != len(items):
                 self.fail(f"{where}.{key}", items, "lists an entry twice")
+            overlap = partial_overlap(items) if key in ("publish", "subscribe") else None
+            if overlap and not system:
+                first, second, shared = overlap
+                self.fail(
+                    f"{where}.{key}",
+                    items,
+                    f"has {first!r} and {second!r}, which overlap ({shared} matches both) "
+                    "without one covering the other, so a message on both would cross the "
+                    "team's bridge twice; list one pattern that covers both",
+                )
             lists[key] = tuple(items)
         if system:
             listed = [key for key, items in lists.items() if items]

@@ -44,6 +44,13 @@ SYSTEM_ACCOUNT = "$SYS"
 # JetStream included), and the admins and Courtyard share this one: the global account can
 # neither export nor import, so the teams' bridges need a named account at the other end.
 SHARED_ACCOUNT = "APP"
+# The bridges between a team's account and the shared one carry each subject under a
+# prefix of their own, so that a team's publish reaches its own subscribers only after it
+# went through APP (once), never directly as well: the team's account maps what its user
+# publishes to `_CY.out.<subject>`, APP receives it as `_CY.in.<team>.<subject>` and maps it
+# back, and what APP passes down to a team arrives as `_CY.down.<subject>`, mapped back in
+# the team's account. No client sees these subjects, and none may publish to them.
+BRIDGE_PREFIX = "_CY"
 
 # Label keys on Docker objects. Courtyard touches nothing without MANAGED_LABEL and its
 # cluster's CLUSTER_LABEL.
@@ -162,6 +169,23 @@ def team_account(identity: str) -> str:
     """The account of a restricted identity (a team): its name. Identity names are
     lower-case DNS labels, so none is `APP` or `$SYS`."""
     return identity
+
+
+def bridge_out(subject: str) -> str:
+    """In a team's account: what its user publishes on `subject` becomes this, the one
+    subject its service import to APP listens on."""
+    return f"{BRIDGE_PREFIX}.out.{subject}"
+
+
+def bridge_in(team: str, subject: str) -> str:
+    """In APP: the subject a team's publish on `subject` arrives on (mapped back there)."""
+    return f"{BRIDGE_PREFIX}.in.{team}.{subject}"
+
+
+def bridge_down(subject: str) -> str:
+    """In a team's account: what APP passes down on `subject` arrives on this (mapped back
+    there), so it never meets the team's own outgoing mapping."""
+    return f"{BRIDGE_PREFIX}.down.{subject}"
 
 
 def inbox_prefix(identity: str) -> str:

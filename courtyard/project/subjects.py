@@ -95,3 +95,39 @@ def widest(patterns: tuple[str, ...] | list[str]) -> list[str]:
 def example_subject(pattern: str, token: str) -> str:
     """A literal subject the pattern matches: each wildcard becomes `token`."""
     return ".".join(token if part in ("*", ">") else part for part in pattern.split("."))
+
+
+def common_subject(a: str, b: str, token: str = "x") -> str | None:
+    """A literal subject both patterns match (each wildcard becomes `token`), or None when
+    they match none in common."""
+    first, second = a.split("."), b.split(".")
+    common: list[str] = []
+    for position in range(max(len(first), len(second))):
+        x = first[position] if position < len(first) else None
+        y = second[position] if position < len(second) else None
+        if x == ">" or y == ">":
+            other = y if x == ">" else x
+            if other is None:
+                return None
+            rest = (first if x != ">" else second)[position:]
+            common += [token if part in ("*", ">") else part for part in rest]
+            return ".".join(common)
+        if x is None or y is None:
+            return None
+        if x != "*" and y != "*" and x != y:
+            return None
+        common.append(y if x == "*" else x)
+    return ".".join(token if part == "*" else part for part in common)
+
+
+def partial_overlap(patterns: list[str]) -> tuple[str, str, str] | None:
+    """Two patterns of the list that share subjects while neither covers the other, with a
+    subject both match; None when every pair is disjoint or one covers the other."""
+    for i, first in enumerate(patterns):
+        for second in patterns[i + 1 :]:
+            if covers(first, second) or covers(second, first):
+                continue
+            shared = common_subject(first, second)
+            if shared is not None:
+                return first, second, shared
+    return None

@@ -41,8 +41,7 @@ def test_a_restricted_identity_uses_its_stream_consumer_and_bucket_end_to_end(cl
         js = nc.jetstream()
         try:
             await js.add_stream(name="ORDERS", subjects=["orders.>"], num_replicas=3)
-            # A team's first publish was seen answered "no responders" and stored all the
-            # same: publish_once_reachable retries with one message id.
+            # Retried only while no stream answers: seq 1 means it was stored once.
             seq = await publish_once_reachable(js, "orders.created.1", b'{"items": []}')
             consumer = await js.pull_subscribe(
                 "orders.created.>", durable="pricer", stream="ORDERS"

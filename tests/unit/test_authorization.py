@@ -34,7 +34,10 @@ ORDERS = next(c for c in load_spec(REPO_SPEC).tls.clients if c.name == "orders")
 def test_a_restricted_identity_may_use_exactly_its_subjects_streams_and_buckets():
     rights = authorization.permissions(ORDERS)
     publish, subscribe = rights["publish"]["allow"], rights["subscribe"]["allow"]
-    assert publish[0] == "orders.>"
+    # nats-server checks a publish after the account's mappings: the team's publish list is
+    # allowed as the bridge its account maps it onto, and nothing else leaves the account.
+    assert publish[0] == "_CY.out.orders.>"
+    assert "orders.>" not in publish
     assert "$JS.API.STREAM.CREATE.ORDERS" in publish
     assert "$JS.API.CONSUMER.MSG.NEXT.ORDERS.*" in publish
     assert "$JS.API.STREAM.CREATE.KV_orders-config" in publish
@@ -86,19 +89,52 @@ def test_a_teams_only_bridges_are_its_publish_and_subscribe_lists(project_factor
         }
     )
     accounts = authorization.server_config(project.spec)["accounts"]
-    # A pattern another one covers is no second import (a message would cross twice).
-    assert accounts["orders"]["imports"] == [{"service": {"account": "APP", "subject": "orders.>"}}]
-    assert accounts["billing"]["imports"] == [
-        {"service": {"account": "APP", "subject": "billing.*"}},
-        {"stream": {"account": "APP", "subject": "orders.>"}},
+    # A pattern another one covers is no second bridge (a message would cross twice).
+    # Up: the team's publish is mapped onto the one subject its service import listens on.
+    assert accounts["orders"]["mappings"] == {"orders.>": "_CY.out.orders.>"}
+    assert accounts["orders"]["imports"] == [
+        {
+            "service": {"account": "APP", "subject": "_CY.in.orders.orders.>"},
+            "to": "_CY.out.orders.>",
+        }
     ]
-    # Each export names exactly the teams that import it: no account takes what it did not
-    # list, and nothing reaches a team but its subscribe list.
+    assert "exports" not in accounts["orders"]
+    # Down: APP's service import of each subscribe pattern, mapped back in the team's account;
+    # a `*` is carried by reference, as nats-server's mappings want it.
+    assert accounts["billing"]["mappings"] == {
+        "billing.*": "_CY.out.billing.{{wildcard(1)}}",
+        "_CY.down.orders.>": "orders.>",
+    }
+    assert accounts["billing"]["exports"] == [{"service": "_CY.down.orders.>", "accounts": ["APP"]}]
+    # Each export names exactly the team it serves: no account takes what it did not list.
     assert accounts["APP"]["exports"] == [
-        {"service": "orders.>", "accounts": ["orders"]},
-        {"service": "billing.*", "accounts": ["billing"]},
-        {"stream": "orders.>", "accounts": ["billing"]},
+        {"service": "_CY.in.orders.orders.>", "accounts": ["orders"]},
+        {"service": "_CY.in.billing.billing.*", "accounts": ["billing"]},
     ]
+    assert accounts["APP"]["mappings"] == {
+        "_CY.in.orders.orders.>": "orders.>",
+        "_CY.in.billing.billing.*": "billing.{{wildcard(1)}}",
+    }
+    assert accounts["APP"]["imports"] == [
+        {"service": {"account": "billing", "subject": "_CY.down.orders.>"}, "to": "orders.>"}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("patterns", "shared"),
+    [
+        (["orders.*.x", "orders.a.*"], "orders.a.x"),
+        (["orders.a.>", "orders.*.b"], "orders.a.b"),
+    ],
+)
+def test_a_team_list_with_overlapping_patterns_is_one_sentence(tmp_path, patterns, shared):
+    spec = write_spec(
+        tmp_path, {"tls": {"clients": ["dev", {"name": "orders", "subscribe": patterns}]}}
+    )
+    proc = invoke("configs", "--spec", str(spec))
+    assert proc.returncode == 1
+    assert f"({shared} matches both)" in proc.stderr and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
 
 
 def test_without_teams_the_users_stay_in_the_global_account(project_factory):
@@ -225,9 +261,9 @@ def test_certs_show_lists_each_identitys_rights(tmp_path):
     shown = {entry["name"]: entry for entry in json.loads(proc.stdout)}
     assert shown["client dev"]["rights"].startswith("full access")
     assert shown["client orders"]["rights"] == (
-        "its own account orders (JetStream inside it only; publishes reach, and subscriptions "
-        "come from, the shared account APP): publish orders.>; subscribe orders.>; streams "
-        "ORDERS; buckets orders-config; replies on _INBOX_orders.>"
+        "its own account orders (JetStream inside it only; its publishes and requests cross "
+        "to every identity through the shared account APP): publish orders.>; subscribe "
+        "orders.>; streams ORDERS; buckets orders-config; replies on _INBOX_orders.>"
     )
     assert "Courtyard's own" in shown["client courtyard"]["rights"]
     assert shown["client ops"]["rights"].startswith("the system account: $SYS server requests")

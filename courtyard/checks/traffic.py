@@ -1,0 +1,359 @@
+"""The hub carries its services' traffic: between every two application identities that the
+spec lets talk, connected to different nodes, an event crosses exactly once, a request is
+answered by the other side, and a team's stream stores exactly what its publishers were
+told it acknowledged (through every node, with and without a message id).
+
+A route is one (sender, receiver, subject): the sender may publish the subject and the
+receiver may subscribe to it. Wildcards in the lists become a token of this run's, so the
+check's messages stay off the services' own subjects where the lists allow; a subject the
+lists name literally is used as it is, with a payload that names the check
+(`courtyard-traffic <route> <n>`) and that a responder of the check answers only when it
+is its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import Counter
+from dataclasses import dataclass, field
+
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js.api import StorageType
+from nats.js.errors import NotFoundError
+
+from courtyard.artefacts.authorization import application_identities
+from courtyard.checks.outcome import CheckFailed
+from courtyard.checks.workload import create_stream, publish_until_stored
+from courtyard.core.polling import WaitTimeout, poll_async
+from courtyard.project import naming
+from courtyard.project.loaded import Project
+from courtyard.project.model import ClientIdentity
+from courtyard.project.subjects import common_subject, subject_matches, widest
+from courtyard.servers.natsclient import connect
+
+# Events counted per route, and how long after the last expected copy a second one would
+# still be seen: copies of one message take the same few hops (two service imports, one
+# route), milliseconds apart on one machine.
+EVENTS_PER_ROUTE = 3
+DUPLICATE_WINDOW = 0.3
+# How long one route's subscription may take to be seen on the sender's node.
+INTEREST_TIMEOUT = 5.0
+REQUEST_TIMEOUT = 2.0
+# JetStream publishes per publisher and node, half of them with a message id.
+JS_PUBLISHES_PER_NODE = 4
+# Routes tried at once (each holds a subscription on connections shared per identity and
+# node).
+PARALLEL_ROUTES = 8
+PAYLOAD_PREFIX = b"courtyard-traffic"
+
+
+@dataclass(frozen=True)
+class Route:
+    sender: ClientIdentity
+    receiver: ClientIdentity
+    subject: str
+
+    def __str__(self) -> str:
+        return f"{self.sender.name} -> {self.receiver.name} on {self.subject}"
+
+
+def publish_patterns(identity: ClientIdentity) -> tuple[str, ...]:
+    return identity.publish if identity.restricted else (">",)
+
+
+def subscribe_patterns(identity: ClientIdentity) -> tuple[str, ...]:
+    return identity.subscribe if identity.restricted else (">",)
+
+
+def talking_identities(project: Project) -> list[ClientIdentity]:
+    """The spec's application identities, with Courtyard's own standing in for the admins
+    when the spec has none."""
+    spec_ones = [i for i in project.spec.tls.clients if not i.system]
+    if any(not i.restricted for i in spec_ones):
+        return spec_ones
+    return [i for i in application_identities(project.spec) if not i.restricted][:1] + spec_ones
+
+
+def routes(identities: list[ClientIdentity], token: str) -> list[Route]:
+    """Every (sender, receiver, subject) the lists allow: admin to team, team to admin, team
+    to team and a team to itself (two admins share one account: no bridge to prove)."""
+    found: list[Route] = []
+    for sender in identities:
+        for receiver in identities:
+            if not sender.restricted and not receiver.restricted:
+                continue
+            subjects: list[str] = []
+            for published in publish_patterns(sender):
+                for subscribed in subscribe_patterns(receiver):
+                    subject = common_subject(published, subscribed, token)
+                    if subject and subject not in subjects:
+                        subjects.append(subject)
+            found += [Route(sender, receiver, subject) for subject in subjects]
+    return found
+
+
+@dataclass
+class TrafficReport:
+    routes: int = 0
+    events: int = 0
+    requests: int = 0
+    stored: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def detail(self) -> str:
+        stored = "; ".join(self.stored) or "no team stream to count"
+        return (
+            f"{self.routes} routes between identities on different nodes: {self.events} "
+            f"events each arrived once, {self.requests} requests answered; {stored}"
+        )
+
+
+class Connections:
+    """One connection per (identity, node), opened on first use and closed together."""
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self.open: dict[tuple[str, int], Client] = {}
+        self.lock = asyncio.Lock()
+
+    async def get(self, identity: ClientIdentity, node: int) -> Client:
+        key = (identity.name, node)
+        async with self.lock:
+            if key not in self.open:
+                own = identity.name == naming.RESERVED_IDENTITY
+                self.open[key] = await connect(
+                    self.project,
+                    [node],
+                    identity=None if own else identity.name,
+                    role=f"traffic-{identity.name}",
+                    inbox_prefix=naming.inbox_prefix(identity.name),
+                )
+            return self.open[key]
+
+    async def close(self) -> None:
+        for nc in self.open.values():
+            with contextlib.suppress(Exception):
+                await nc.close()
+
+
+def _nodes(replicas: int, index: int) -> tuple[int, int]:
+    """The sender's and the receiver's node for route `index`: different whenever there are
+    two nodes or more."""
+    sender = index % replicas
+    return sender, (sender + 1) % replicas
+
+
+def _payload(route_id: str, n: int | str) -> bytes:
+    return PAYLOAD_PREFIX + f" {route_id} {n}".encode()
+
+
+async def _one_route(
+    connections: Connections, route: Route, route_id: str, index: int, report: TrafficReport
+) -> None:
+    replicas = connections.project.spec.replicas
+    sender_node, receiver_node = _nodes(replicas, index)
+    sender = await connections.get(route.sender, sender_node)
+    receiver = await connections.get(route.receiver, receiver_node)
+    mine = PAYLOAD_PREFIX + f" {route_id} ".encode()
+    copies: Counter[bytes] = Counter()
+
+    async def on_message(msg: Msg) -> None:
+        if not msg.data.startswith(mine):
+            return  # another route's (a literal subject two routes share) or a service's
+        copies[msg.data] += 1
+        if msg.reply:
+            await msg.respond(b"answer " + msg.data)
+
+    subscription = await receiver.subscribe(route.subject, cb=on_message)
+    try:
+        await receiver.flush()
+        await _until_interest(sender, route, route_id, copies)
+        expected = [_payload(route_id, n) for n in range(EVENTS_PER_ROUTE)]
+        for payload in expected:
+            await sender.publish(route.subject, payload)
+        await sender.flush()
+
+        async def all_arrived() -> bool:
+            return all(copies[p] >= 1 for p in expected)
+
+        with contextlib.suppress(WaitTimeout):
+            await poll_async(
+                all_arrived,
+                what=f"the events of {route}",
+                timeout=INTEREST_TIMEOUT,
+                interval=0.01,
+                done=bool,
+            )
+        await asyncio.sleep(DUPLICATE_WINDOW)
+        counts = [copies[p] for p in expected]
+        if counts != [1] * len(expected):
+            report.problems.append(f"{route}: events arrived {counts} times, not once each")
+        else:
+            report.events += len(expected)
+        question = _payload(route_id, "request")
+        try:
+            answer = await sender.request(route.subject, question, timeout=REQUEST_TIMEOUT)
+        except (TimeoutError, NatsTimeoutError, NoRespondersError) as exc:
+            report.problems.append(f"{route}: request not answered ({type(exc).__name__})")
+        else:
+            if answer.data != b"answer " + question:
+                report.problems.append(f"{route}: request answered with {answer.data[:60]!r}")
+            else:
+                report.requests += 1
+    finally:
+        with contextlib.suppress(Exception):
+            await subscription.unsubscribe()
+
+
+async def _until_interest(sender: Client, route: Route, route_id: str, copies: Counter) -> None:
+    """Publish a warm-up event until one arrives: the receiver's subscription has then
+    crossed to the sender's node (warm-ups are not counted)."""
+    warm = _payload(route_id, "warm-up")
+
+    async def arrived() -> bool:
+        await sender.publish(route.subject, warm)
+        await sender.flush()
+        await asyncio.sleep(0.05)
+        return copies[warm] > 0
+
+    try:
+        await poll_async(
+            arrived,
+            what=f"{route.receiver.name}'s subscription to reach {route.sender.name}'s node",
+            timeout=INTEREST_TIMEOUT,
+            interval=0.0,
+            done=bool,
+        )
+    except WaitTimeout as exc:
+        raise CheckFailed(f"{route}: no event arrived in {INTEREST_TIMEOUT:.0f}s") from exc
+
+
+async def _stored_once(
+    connections: Connections,
+    identities: list[ClientIdentity],
+    team: ClientIdentity,
+    token: str,
+    report: TrafficReport,
+) -> None:
+    """The team's first stream, made for the check when it does not exist yet, captures one
+    subject of each pattern the team may subscribe to; everyone who may publish one of them
+    (the team itself, admins, other teams) does so through every node; the stream holds
+    exactly the acknowledged messages."""
+    if not team.streams or not team.subscribe:
+        return
+    stream = team.streams[0]
+    subjects = [common_subject(s, s, token) or s for s in widest(team.subscribe)]
+    replicas = connections.project.spec.replicas
+    js = (await connections.get(team, 0)).jetstream()
+    try:
+        await js.stream_info(stream)
+    except NotFoundError:
+        pass
+    else:
+        report.stored.append(f"{stream} of {team.name} exists: left alone, not counted")
+        return
+    await create_stream(
+        js,
+        name=stream,
+        subjects=subjects,
+        storage=StorageType.MEMORY,
+        num_replicas=min(3, replicas),
+    )
+    try:
+        sends = [
+            (publisher, subject)
+            for publisher in identities
+            for subject in subjects
+            if any(subject_matches(p, subject) for p in publish_patterns(publisher))
+        ]
+        if not sends:
+            report.stored.append(f"{stream} of {team.name}: nobody may publish what it captures")
+            return
+        # The new stream's interest reaches every node a moment after it is made; until it
+        # has, a publish through that node goes unanswered. Warm-ups are purged, not counted.
+        warm_publisher, warm_subject = sends[0]
+        for node in range(replicas):
+            nc = await connections.get(warm_publisher, node)
+            await publish_until_stored(nc.jetstream(), warm_subject, b"warm-up")
+        await js.purge_stream(stream)
+        acked = 0
+        for publisher, subject in sends:
+            for node in range(replicas):
+                nc = await connections.get(publisher, node)
+                acked += await _publish_acked(nc, subject, f"{publisher.name}-{node}-{subject}")
+        publishers = list(dict.fromkeys(publisher.name for publisher, _ in sends))
+        stored = await _settled_count(js, stream)
+        sent = len(sends) * replicas * JS_PUBLISHES_PER_NODE
+        if stored != acked or acked != sent:
+            report.problems.append(
+                f"{stream} of {team.name}: {sent} published, {acked} acknowledged, {stored} stored"
+            )
+        else:
+            report.stored.append(
+                f"{stream} of {team.name} stored {stored} of {acked} acked "
+                f"(from {', '.join(publishers)})"
+            )
+    finally:
+        with contextlib.suppress(Exception):
+            await js.delete_stream(stream)
+
+
+async def _publish_acked(nc: Client, subject: str, tag: str) -> int:
+    js = nc.jetstream()
+    acked = 0
+    for n in range(JS_PUBLISHES_PER_NODE):
+        headers = {"Nats-Msg-Id": f"{tag}-{n}"} if n % 2 else None
+        try:
+            await js.publish(subject, _payload(tag, n), timeout=REQUEST_TIMEOUT, headers=headers)
+        except Exception:  # unacknowledged: counted as not stored, judged by the count
+            continue
+        acked += 1
+    return acked
+
+
+async def _settled_count(js, stream: str) -> int:
+    """The stream's message count, once it stops changing for a moment (the count the
+    acks are judged against)."""
+    last = -1
+    for _ in range(10):
+        count = (await js.stream_info(stream)).state.messages
+        if count == last:
+            return count
+        last = count
+        await asyncio.sleep(0.05)
+    return last
+
+
+async def check_traffic(project: Project, token: str) -> str:
+    """Run every route and every team's stream count; the detail line, or CheckFailed
+    naming each route that misbehaved."""
+    identities = talking_identities(project)
+    found = routes(identities, f"cy-{token}")
+    report = TrafficReport(routes=len(found))
+    connections = Connections(project)
+    gate = asyncio.Semaphore(PARALLEL_ROUTES)
+
+    async def bounded(index: int, route: Route) -> None:
+        async with gate:
+            try:
+                await _one_route(connections, route, f"r{index}", index, report)
+            except CheckFailed as exc:
+                report.problems.append(str(exc))
+
+    try:
+        await asyncio.gather(*(bounded(i, route) for i, route in enumerate(found)))
+        for team in identities:
+            if team.restricted:
+                try:
+                    await _stored_once(connections, identities, team, f"cy-{token}", report)
+                except WaitTimeout as exc:
+                    report.problems.append(f"{team.name}'s stream: {exc}")
+    finally:
+        await connections.close()
+    if report.problems:
+        raise CheckFailed("; ".join(report.problems))
+    return report.detail()
