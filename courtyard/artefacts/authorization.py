@@ -39,6 +39,7 @@ from typing import Any
 
 from courtyard.artefacts.certs import client_name
 from courtyard.project import naming
+from courtyard.project.limits import AccountLimits, account_limits
 from courtyard.project.model import ClientIdentity, Spec
 from courtyard.project.subjects import widest
 
@@ -115,7 +116,7 @@ def identities(spec: Spec) -> list[ClientIdentity]:
 
 def teams(spec: Spec) -> list[ClientIdentity]:
     """The restricted identities: each has an account of its own."""
-    return [identity for identity in spec.tls.clients if identity.restricted]
+    return list(spec.tls.team_identities)
 
 
 def shared_identities(spec: Spec) -> list[ClientIdentity]:
@@ -127,6 +128,14 @@ def shared_identities(spec: Spec) -> list[ClientIdentity]:
 def application_identities(spec: Spec) -> list[ClientIdentity]:
     """Every identity but the system ones."""
     return [identity for identity in identities(spec) if not identity.system]
+
+
+def application_accounts(spec: Spec) -> set[str]:
+    """The accounts whose streams the spec serves: APP and every team's, or the global
+    account when there are no teams."""
+    if not teams(spec):
+        return {naming.GLOBAL_ACCOUNT}
+    return {naming.SHARED_ACCOUNT, *(naming.team_account(t.name) for t in teams(spec))}
 
 
 def user(spec: Spec, identity: ClientIdentity) -> dict[str, Any]:
@@ -214,20 +223,34 @@ def shared_bridges(spec: Spec) -> dict[str, Any]:
     return _present(mappings=mappings, imports=imports, exports=exports)
 
 
+def jetstream_limits(limits: AccountLimits) -> dict[str, Any]:
+    """An account's `jetstream` block: its stores (every replica counted, as nats-server
+    counts them) and, for a team, its streams and consumers."""
+    block: dict[str, Any] = {"max_memory": limits.memory, "max_file": limits.file}
+    if limits.streams is not None:
+        block["max_streams"] = limits.streams
+    if limits.consumers is not None:
+        block["max_consumers"] = limits.consumers
+    return block
+
+
 def accounts(spec: Spec) -> dict[str, Any]:
-    """The `accounts` block: the shared account and one per team (each with JetStream and
-    its side of the bridges) when the spec has teams, and the system account."""
+    """The `accounts` block: the shared account and one per team (each with its JetStream
+    limits and its side of the bridges) when the spec has teams, and the system account."""
     if not teams(spec):
         return system_account(spec)
+    limits = account_limits(spec)
     shared: dict[str, Any] = {
-        "jetstream": True,
+        "jetstream": jetstream_limits(limits[naming.SHARED_ACCOUNT]),
         "users": [user(spec, i) for i in shared_identities(spec)],
         **shared_bridges(spec),
     }
     result: dict[str, Any] = {naming.SHARED_ACCOUNT: shared}
     for team in teams(spec):
-        result[naming.team_account(team.name)] = {
-            "jetstream": True,
+        account = naming.team_account(team.name)
+        result[account] = {
+            "jetstream": jetstream_limits(limits[account]),
+            "limits": {"max_connections": limits[account].connections},
             "users": [user(spec, team)],
             **team_bridges(team),
         }

@@ -30,9 +30,14 @@ from typing import Any
 import docker
 
 from courtyard.checks.placement import placement_problem
-from courtyard.checks.resources import is_store_full, store_problems
+from courtyard.checks.resources import (
+    cluster_account_limit_warnings,
+    is_store_full,
+    store_problems,
+)
 from courtyard.core.errors import CourtyardError
 from courtyard.core.polling import WaitTimeout, poll
+from courtyard.project.limits import account_limits
 from courtyard.project.loaded import Project
 from courtyard.runtime import docker_objects
 from courtyard.servers import jsz as jsz_reader
@@ -319,6 +324,8 @@ def wait_ready(
         lines.append(f"    health endpoint: {probe.health}")
         lines.append(f"    last 20 log lines:\n{tail}")
     lines += [f"--- {problem}" for problem in state.cluster_problems]
+    limits = account_limits(project.spec)
+    lines += [f"--- {w}" for w in cluster_account_limit_warnings(limits, targets)]
     not_ready = ", ".join(p.name for p in state.probes if not p.ready) or "the cluster"
     full = [p.name for p in state.probes if any(is_store_full(q) for q in p.problems)]
     if full:

@@ -16,8 +16,11 @@ import itertools
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from courtyard.checks.resources import account_limit_warnings
+from courtyard.project.limits import account_limits
 from courtyard.project.loaded import Project
 from courtyard.servers import system
+from courtyard.servers.jsz import Jsz
 from courtyard.servers.natsclient import run_quietly
 
 JSZ_DETAIL = {"accounts": True, "streams": True, "consumer": True, "config": True}
@@ -85,6 +88,7 @@ class Report:
     followers: list[Follower] = field(default_factory=list)
     streams: list[StreamRow] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # nodes that did not answer
+    limits: list[str] = field(default_factory=list)  # accounts at one of their limits
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -235,6 +239,8 @@ def build(
     if leader is not None:
         report.followers = followers((leader.data.get("meta_cluster") or {}).get("replicas"))
     report.streams = stream_rows(jsz)
+    answers = [Jsz.parse(answer.data) for answer in jsz]
+    report.limits = account_limit_warnings(account_limits(project.spec), answers)
     return report
 
 

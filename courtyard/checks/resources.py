@@ -1,14 +1,18 @@
 """JetStream resource limits, read from the servers' own `/jsz`: a full store named with
 its node, its limit and the streams that fill it, instead of a leaderless stream and a
-timeout blamed on a slow machine."""
+timeout blamed on a slow machine; and an account at its limits (a team that filled or
+reserved its share) named with the limit and the streams that take it."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+from courtyard.project import naming
+from courtyard.project.limits import AccountLimits
+from courtyard.project.sizes import format_size
 from courtyard.servers import jsz as jsz_reader
-from courtyard.servers.jsz import Jsz
+from courtyard.servers.jsz import Jsz, StreamDetail
 
 # nats-server refuses a write that would pass the limit; a store this close to it is full
 # for any message of real size.
@@ -57,3 +61,48 @@ def cluster_store_problems(targets: Sequence[tuple[str, int]]) -> list[str]:
 
 def is_store_full(problem: str) -> bool:
     return any(STORE_FULL.format(kind=kind) in problem for kind, *_ in STORES)
+
+
+# A team this close to a limit is at it: its next stream or message of real size is refused.
+AT_LIMIT = 0.95
+
+
+def account_limit_warnings(limits: dict[str, AccountLimits], answers: Iterable[Jsz]) -> list[str]:
+    """Each account at (or within 5% of) one of its limits, named with the limit and what
+    takes it, from the nodes' `/jsz` (`jsz.ACCOUNT_USE_QUERY`); each stream counted once,
+    on every replica, as nats-server counts it. [] when the spec sets no limits."""
+    streams: dict[tuple[str, str], StreamDetail] = {}
+    for answer in answers:
+        for stream in answer.streams():
+            streams.setdefault((stream.account, stream.name), stream)
+    warnings = []
+    for account, limit in limits.items():
+        held = [s for (owner, _), s in streams.items() if owner == account]
+        who = "the admins' account" if account == naming.SHARED_ACCOUNT else "team"
+        for kind in ("memory", "file"):
+            kept = [s for s in held if (s.storage or "file") == kind]
+            used, allowed = sum(s.reserved for s in kept), limit.store(kind)
+            if used >= AT_LIMIT * allowed:
+                largest = sorted(kept, key=lambda s: s.reserved, reverse=True)[:3]
+                names = ", ".join(f"{s.name} ({format_size(s.reserved)})" for s in largest)
+                warnings.append(
+                    f"{who} {account} is at its {kind} limit: {format_size(used)} of "
+                    f"{format_size(allowed)} taken ({names}, every replica counted); its next "
+                    "stream or message is refused, the other accounts are not affected"
+                )
+        if limit.streams is not None and len(held) >= limit.streams:
+            warnings.append(
+                f"{who} {account} is at its limit of {limit.streams} streams; its next stream "
+                "is refused, the other accounts are not affected"
+            )
+    return warnings
+
+
+def cluster_account_limit_warnings(
+    limits: dict[str, AccountLimits], targets: Sequence[tuple[str, int]]
+) -> list[str]:
+    """The same, asking the nodes (name, monitor host port) themselves."""
+    if not limits:
+        return []
+    answers = [jsz_reader.fetch(port, jsz_reader.ACCOUNT_USE_QUERY) for _, port in targets]
+    return account_limit_warnings(limits, answers)

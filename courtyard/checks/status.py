@@ -9,8 +9,9 @@ import docker
 from courtyard.artefacts import certs
 from courtyard.checks import readiness
 from courtyard.checks.drift import drift_reasons
-from courtyard.checks.resources import store_problems
+from courtyard.checks.resources import cluster_account_limit_warnings, store_problems
 from courtyard.checks.stale_certs import stale_reasons
+from courtyard.project.limits import account_limits
 from courtyard.project.loaded import Project
 from courtyard.runtime import docker_objects, link_faults
 from courtyard.runtime.ownership import Owner, owner_of
@@ -171,6 +172,7 @@ def cluster_status(client: docker.DockerClient, project: Project) -> ClusterStat
         f"`{item.renew}`"
         for item in certs.expiring(spec, names, layout)
     ]
+    warnings += cluster_account_limit_warnings(account_limits(spec), targets)
     return ClusterStatus(
         names.fullname,
         str(spec.path),

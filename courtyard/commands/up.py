@@ -20,11 +20,13 @@ from courtyard.artefacts import authorization
 from courtyard.artefacts.node_containers import NodeDefinition, node_definitions
 from courtyard.checks import drift, first_round, quorum
 from courtyard.checks.readiness import wait_ready
+from courtyard.checks.resources import cluster_account_limit_warnings
 from courtyard.checks.stale_certs import stale_reasons
 from courtyard.commands import steps
 from courtyard.commands.output import Reporter
 from courtyard.core.errors import CourtyardError
 from courtyard.project import naming
+from courtyard.project.limits import account_limits
 from courtyard.project.load import MAX_REPLICAS
 from courtyard.project.loaded import Project
 from courtyard.runtime import docker_objects, fresh_start, link_faults, ports, start_gate, teardown
@@ -104,27 +106,50 @@ def check_scale_down(ctx: UpContext) -> None:
         raise CourtyardError(problem)
 
 
-def check_global_streams(ctx: UpContext) -> None:
-    """Refuse, before anything changes, to move the identities out of the global account
-    while it holds streams: the team accounts take JetStream away from it, and nats-server
-    would then stop serving those streams (health 503 on every node, forever)."""
-    if not authorization.teams(ctx.project.spec):
-        return
+def check_stranded_streams(ctx: UpContext) -> None:
+    """Refuse, before anything changes, a spec whose accounts would leave streams of the
+    running cluster without an account: the global account's when the identities move to
+    teams (it loses JetStream, every node's health stays 503), a removed team's (a node that
+    cannot look up its account fails to start), APP's when the teams go (its users move to
+    the global account)."""
     names = ctx.project.names
     ours = {c.name: c for c in docker_objects.our_containers(ctx.client, ctx.project)}
-    held: set[str] = set()
+    held: dict[str, set[str]] = {}
     for i in range(MAX_REPLICAS):
         container = ours.get(names.pod(i))
         if container is not None and container.status == "running":
             answer = jsz.fetch(names.monitor_host_port(i), jsz.ACCOUNTS_QUERY)
-            held.update(answer.account_streams().get("$G", []))
-    if held:
-        raise CourtyardError(
-            f"the cluster keeps stream(s) {', '.join(sorted(held))} in the global account, "
-            "which the spec's restricted identities would leave without JetStream (each team "
-            f"gets an account, the admins share {naming.SHARED_ACCOUNT}); copy out what you "
-            "need and run `invoke down --volumes`, or remove the restricted identities"
+            for account, streams in answer.account_streams().items():
+                held.setdefault(account, set()).update(streams)
+    kept = authorization.application_accounts(ctx.project.spec)
+    stranded = {a: s for a, s in held.items() if s and a not in kept and a != naming.SYSTEM_ACCOUNT}
+    if stranded:
+        account, streams = min(stranded.items())
+        raise CourtyardError(stranded_streams_sentence(account, sorted(streams)))
+
+
+def stranded_streams_sentence(account: str, streams: list[str]) -> str:
+    """What to do about streams of `account`, which the new spec no longer has."""
+    listed = ", ".join(streams)
+    if account == naming.GLOBAL_ACCOUNT:
+        return (
+            f"the cluster keeps stream(s) {listed} in the global account, which the spec's "
+            "restricted identities would leave without JetStream (each team gets an account, "
+            f"the admins share {naming.SHARED_ACCOUNT}); copy out what you need and run "
+            "`invoke down --volumes`, or remove the restricted identities"
         )
+    if account == naming.SHARED_ACCOUNT:
+        return (
+            f"the admins' account {account} keeps stream(s) {listed}, which a spec without "
+            "restricted identities would leave without an account (the admins move to the "
+            "global account); copy out what you need and run `invoke down --volumes`, or "
+            "keep a restricted identity"
+        )
+    return (
+        f"team {account} is no longer in the spec but its account keeps stream(s) {listed}, "
+        "which no node could serve once the account is gone; delete them as that identity "
+        f"(or copy out what you need) first, or keep {account} in tls.clients"
+    )
 
 
 def prepare(ctx: UpContext) -> None:
@@ -308,6 +333,10 @@ def wait(ctx: UpContext) -> None:
     with ctx.step(title) as info:
         info["detail"] = ctx.wait_ready()
     record_digests(ctx, [*ctx.plan.start, *ctx.plan.repairs])
+    names = ctx.project.names
+    targets = [(names.pod(i), names.monitor_host_port(i)) for i in range(names.replicas)]
+    for warning in cluster_account_limit_warnings(account_limits(ctx.project.spec), targets):
+        ctx.reporter.warn(warning)
 
 
 def record_digests(ctx: UpContext, nodes: list[NodeDefinition]) -> None:
@@ -360,7 +389,7 @@ def scale_down(ctx: UpContext) -> None:
 UP_STEPS: tuple[Callable[[UpContext], None], ...] = (
     connect,
     check_scale_down,
-    check_global_streams,
+    check_stranded_streams,
     prepare,
     image,
     preflight,

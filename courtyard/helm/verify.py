@@ -102,7 +102,7 @@ def authorization_summary(conf: dict[str, Any]) -> str:
     by_account: dict[str, list[Any]] = {}
     global_users = (conf.get("authorization") or {}).get("users") or []
     if global_users:
-        by_account["$G"] = global_users
+        by_account[naming.GLOBAL_ACCOUNT] = global_users
     for name, account in (conf.get("accounts") or {}).items():
         account_users = (account or {}).get("users") or [] if isinstance(account, dict) else []
         if account_users:

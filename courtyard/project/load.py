@@ -15,6 +15,7 @@ import yaml
 
 from courtyard.core import yamlsafe
 from courtyard.core.errors import SpecError
+from courtyard.project.limits import fit_problem
 from courtyard.project.model import (
     ClientIdentity,
     HostPorts,
@@ -22,6 +23,7 @@ from courtyard.project.model import (
     Ports,
     Spec,
     Subject,
+    TeamLimits,
     Tls,
 )
 from courtyard.project.naming import RESERVED_IDENTITY
@@ -74,7 +76,13 @@ IDENTITY_KEYS = {
     "streams": jetstream_name_problem,
     "buckets": jetstream_name_problem,
     "system": None,
+    "limits": None,
 }
+# A team's `limits:` (courtyard.project.limits gives the defaults): sizes, then counts.
+LIMIT_SIZES = ("memory", "file")
+LIMIT_COUNTS = ("streams", "consumers", "connections")
+# More streams, consumers or connections than any one machine serves is a typo.
+MAX_LIMIT_COUNT = 1_000_000
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
@@ -200,7 +208,7 @@ def parse_spec(raw: Any, path: Path, *, source: str | None = None) -> Spec:
             {"subject", "ca_validity_days", "cert_validity_days", "extra_sans", "clients"},
         )
     )
-    return Spec(
+    spec = Spec(
         path=path,
         release=release,
         namespace=namespace,
@@ -217,6 +225,10 @@ def parse_spec(raw: Any, path: Path, *, source: str | None = None) -> Spec:
         tls=tls,
         warnings=tuple(_warnings(host_ports, replicas)),
     )
+    problem = fit_problem(spec)
+    if problem:
+        reader.fail(*problem)
+    return spec
 
 
 def _ports(reader: _Reader, top: dict[str, Any], replicas: int) -> tuple[Ports, HostPorts]:
@@ -474,7 +486,7 @@ class _Reader:
         system = self.boolean(entry, f"{where}.system", False)
         lists = {}
         for key, check in IDENTITY_KEYS.items():
-            if key in ("name", "system"):
+            if key in ("name", "system", "limits"):
                 continue
             items = self.list_of_strings(entry, f"{where}.{key}", [])
             for item in items:
@@ -503,8 +515,32 @@ class _Reader:
                     "cannot be given to a system identity: it logs in to the system account, "
                     "which serves $SYS requests only; drop the list or `system: true`",
                 )
+            if "limits" in entry:
+                self.fail(
+                    f"{where}.limits",
+                    entry["limits"],
+                    "cannot be given to a system identity: only a team's account has limits",
+                )
             return ClientIdentity(name, system=True)
-        return ClientIdentity(name, restricted=True, **lists)
+        limits = self.team_limits(entry, f"{where}.limits")
+        return ClientIdentity(name, restricted=True, limits=limits, **lists)
+
+    def team_limits(self, entry: dict[str, Any], name: str) -> TeamLimits:
+        if entry.get("limits") is None:
+            return TeamLimits()
+        section = self.mapping(entry["limits"], name)
+        self.only(section, f"{name}.", {*LIMIT_SIZES, *LIMIT_COUNTS})
+        given: dict[str, Any] = {}
+        for key in LIMIT_SIZES:
+            if key in section:
+                given[key] = self.size(section, f"{name}.{key}", "")
+        for key in LIMIT_COUNTS:
+            if key in section:
+                count = self.integer(section, f"{name}.{key}", 0)
+                if not 1 <= count <= MAX_LIMIT_COUNT:
+                    self.fail(f"{name}.{key}", count, f"must be between 1 and {MAX_LIMIT_COUNT:,}")
+                given[key] = count
+        return TeamLimits(**given)
 
     def identity_name(self, value: Any) -> str:
         if not isinstance(value, str) or not _DNS1123_LABEL.match(value):

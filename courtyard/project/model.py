@@ -52,6 +52,18 @@ class Subject:
 
 
 @dataclass(frozen=True)
+class TeamLimits:
+    """What a team's account may hold, as the spec gives it under `limits:`; None: the
+    default (`courtyard.project.limits` resolves them all in one place)."""
+
+    memory: str | None = None  # JetStream memory, every replica counted
+    file: str | None = None  # JetStream file storage, likewise
+    streams: int | None = None
+    consumers: int | None = None
+    connections: int | None = None
+
+
+@dataclass(frozen=True)
 class ClientIdentity:
     """A client certificate and what it may do. A plain name in the spec is an admin
     (full access); a mapping is restricted to the subjects, streams and buckets it lists;
@@ -65,6 +77,7 @@ class ClientIdentity:
     subscribe: tuple[str, ...] = ()
     streams: tuple[str, ...] = ()
     buckets: tuple[str, ...] = ()
+    limits: TeamLimits = field(default_factory=TeamLimits)
 
 
 @dataclass(frozen=True)
@@ -82,6 +95,11 @@ class Tls:
     @property
     def system_identities(self) -> tuple[ClientIdentity, ...]:
         return tuple(client for client in self.clients if client.system)
+
+    @property
+    def team_identities(self) -> tuple[ClientIdentity, ...]:
+        """The restricted identities: each is a team with an account of its own."""
+        return tuple(client for client in self.clients if client.restricted)
 
     @property
     def admin_identities(self) -> tuple[ClientIdentity, ...]:

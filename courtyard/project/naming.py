@@ -40,6 +40,8 @@ PREFIX = "courtyard"
 RESERVED_IDENTITY = PREFIX
 # The system account (nats-server's default name: nodes with and without users agree).
 SYSTEM_ACCOUNT = "$SYS"
+# nats-server's global account: the users' account when the spec has no teams.
+GLOBAL_ACCOUNT = "$G"
 # When the spec has restricted identities, each is a team with an account of its own (its
 # JetStream included), and the admins and Courtyard share this one: the global account can
 # neither export nor import, so the teams' bridges need a named account at the other end.

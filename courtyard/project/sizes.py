@@ -39,3 +39,18 @@ def kubernetes_quantity(size_bytes: int) -> str:
         if size_bytes and size_bytes % factor == 0:
             return f"{size_bytes // factor}{suffix}"
     return str(size_bytes)
+
+
+def format_size(size_bytes: int) -> str:
+    """Bytes for people: exact in the largest binary unit that divides them (`512Mi`),
+    else to one decimal (`1.3Gi`)."""
+    exact = kubernetes_quantity(size_bytes)
+    if not exact[-1].isdigit() or size_bytes < 1024:
+        return exact
+    for suffix, factor in (("Ei", 1024**6), ("Pi", 1024**5), ("Ti", 1024**4), ("Gi", 1024**3)):
+        if size_bytes >= factor:
+            return f"{size_bytes / factor:.1f}{suffix}"
+    for suffix, factor in (("Mi", 1024**2), ("Ki", 1024)):
+        if size_bytes >= factor:
+            return f"{size_bytes / factor:.1f}{suffix}"
+    return str(size_bytes)

@@ -18,6 +18,8 @@ from courtyard.servers import monitor
 STREAMS_QUERY = "/jsz?streams=true&config=true"
 # Each account with the names of its streams.
 ACCOUNTS_QUERY = "/jsz?accounts=true&streams=true"
+# Each account's streams with their configs: what each reserves of its account's limits.
+ACCOUNT_USE_QUERY = "/jsz?accounts=true&streams=true&config=true"
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,10 @@ def _replicas(group: dict[str, Any]) -> list[Replica]:
     ]
 
 
+def _whole(value: Any, default: int) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
 @dataclass(frozen=True)
 class StreamDetail:
     name: str
@@ -48,6 +54,15 @@ class StreamDetail:
     messages: int
     bytes: int
     storage: str | None  # "file" or "memory" when the query asked for config
+    account: str = ""
+    num_replicas: int = 1  # from the config, when the query asked for it
+    max_bytes: int = -1  # likewise; -1: no limit of its own
+
+    @property
+    def reserved(self) -> int:
+        """What the stream takes of its account's limit, as nats-server counts it: its
+        `max_bytes` (else what it holds) on every replica."""
+        return max(self.max_bytes, self.bytes) * max(self.num_replicas, 1)
 
 
 @dataclass(frozen=True)
@@ -87,6 +102,7 @@ class Jsz:
                 group = stream.get("cluster") or {}
                 state = stream.get("state") or {}
                 config = stream.get("config")
+                given = config or {}
                 yield StreamDetail(
                     name=stream.get("name") or "?",
                     leader=group.get("leader") or "",
@@ -94,7 +110,10 @@ class Jsz:
                     last_seq=state.get("last_seq"),
                     messages=state.get("messages") or 0,
                     bytes=state.get("bytes") or 0,
-                    storage=(config or {}).get("storage", "file") if config is not None else None,
+                    storage=given.get("storage", "file") if config is not None else None,
+                    account=str((account or {}).get("name") or "?"),
+                    num_replicas=_whole(given.get("num_replicas"), 1),
+                    max_bytes=_whole(given.get("max_bytes"), -1),
                 )
 
     def account_streams(self) -> dict[str, list[str]]:

@@ -22,8 +22,13 @@ STORE = "8Mi"
 
 @pytest.fixture(scope="module")
 def full_cluster(tmp_path_factory, docker_client) -> Iterator[Project]:
-    """A cluster whose file store a stream has filled."""
-    changes = {"jetstream": {"file_store": STORE}}
+    """A cluster whose file store a stream has filled. Without teams: with them, every
+    account's limit is a share of the store, and no account can fill a node's (the test of
+    that is test_team_limits.py)."""
+    changes = {
+        "jetstream": {"file_store": STORE},
+        "tls": {"clients": ["dev", {"name": "ops", "system": True}]},
+    }
     with running_cluster(tmp_path_factory, docker_client, changes) as project:
         run_quietly(fill(project))
         yield project

@@ -15,6 +15,7 @@ from courtyard.artefacts.config_check import check_configs
 from courtyard.helm import chart as helm_chart
 from courtyard.helm import values as helm_values
 from courtyard.helm.export import secret_manifests
+from courtyard.project.limits import account_limits
 from courtyard.project.load import load_spec
 from courtyard.project.loaded import load_project
 from courtyard.project.model import ClientIdentity
@@ -26,6 +27,8 @@ from courtyard.project.subjects import (
     widest,
 )
 from tests.helpers import LEGACY_CHART, REPO_SPEC, invoke, real_chart, write_spec
+
+MIB = 1024 * 1024
 
 # The default spec's example restricted identity (test_spec pins what it lists).
 ORDERS = next(c for c in load_spec(REPO_SPEC).tls.clients if c.name == "orders")
@@ -70,8 +73,16 @@ def test_admins_and_courtyard_share_an_account_and_each_team_has_its_own(project
     assert not [u for u in shared.values() if "permissions" in u]
     (team_user,) = accounts["orders"]["users"]
     assert team_user["user"] == dn["orders"] and "permissions" in team_user
-    # JetStream in both, so a team's streams live (and stay) in the team's account.
-    assert accounts["APP"]["jetstream"] is True and accounts["orders"]["jetstream"] is True
+    # JetStream in both, so a team's streams live (and stay) in the team's account, each
+    # with an equal share of the stores (256Mi memory, 1Gi file) and the team's counts.
+    assert accounts["APP"]["jetstream"] == {"max_memory": 128 * MIB, "max_file": 512 * MIB}
+    assert accounts["orders"]["jetstream"] == {
+        "max_memory": 128 * MIB,
+        "max_file": 512 * MIB,
+        "max_streams": 64,
+        "max_consumers": 512,
+    }
+    assert accounts["orders"]["limits"] == {"max_connections": 128}
     assert accounts["$SYS"] == {"users": [{"user": dn["ops"]}]}
     assert config["system_account"] == "$SYS"
 
@@ -309,3 +320,84 @@ def test_the_legacy_chart_renders_global_users_from_auth_basic_without_teams(pro
         if line.strip().startswith("{")
     ]
     assert rendered_users == authorization.users(project.spec)
+
+
+def test_a_teams_limits_are_its_own_and_the_rest_is_shared_equally(project_factory):
+    project = project_factory(
+        {
+            "jetstream": {"memory_store": "300Mi", "file_store": "3Gi"},
+            "tls": {
+                "clients": [
+                    "dev",
+                    {
+                        "name": "orders",
+                        "publish": ["orders.>"],
+                        "limits": {"file": "1Gi", "streams": 5, "connections": 3},
+                    },
+                    {"name": "payments", "publish": ["payments.>"]},
+                ]
+            },
+        }
+    )
+    limits = account_limits(project.spec)
+    # orders keeps its 1Gi; payments and APP share the other 2Gi; memory in three.
+    assert (limits["orders"].file, limits["payments"].file, limits["APP"].file) == (
+        1024 * MIB,
+        1024 * MIB,
+        1024 * MIB,
+    )
+    assert {limit.memory for limit in limits.values()} == {100 * MIB}
+    assert (limits["orders"].streams, limits["orders"].connections) == (5, 3)
+    assert (limits["payments"].streams, limits["payments"].connections) == (64, 128)
+    # Together they fit one node's store: no account can take what another's promises.
+    for kind in ("memory", "file"):
+        total = sum(limit.store(kind) for limit in limits.values())
+        assert total <= getattr(project.spec.jetstream, f"{kind}_store_bytes")
+
+
+def test_a_spec_without_teams_sets_no_limits(project_factory):
+    project = project_factory({"tls": {"clients": ["dev"]}})
+    assert account_limits(project.spec) == {}
+
+
+@pytest.mark.parametrize(
+    ("changes", "words"),
+    [
+        (
+            {"tls": {"clients": ["dev", {"name": "orders", "limits": {"file": "2Gi"}}]}},
+            "tls.clients[orders].limits.file = '2Gi' brings the teams' file limits (orders) "
+            "to 2Gi, which leaves less than 1Mi of the 1Gi jetstream.file_store for the "
+            "admins' account APP; lower them or raise jetstream.file_store",
+        ),
+        (
+            {"tls": {"clients": ["dev", {"name": "orders", "limits": {"memory": "10Ki"}}]}},
+            "tls.clients[orders].limits.memory = '10Ki' is less than 1Mi",
+        ),
+        (
+            {
+                "jetstream": {"memory_store": "2Mi"},
+                "tls": {"clients": ["dev", {"name": "a"}, {"name": "b"}]},
+            },
+            "jetstream.memory_store = '2Mi' leaves each of the 3 accounts that share it",
+        ),
+        (
+            {"tls": {"clients": ["dev", {"name": "orders", "limits": {"streams": 0}}]}},
+            "tls.clients[orders].limits.streams = 0 must be between 1 and 1,000,000",
+        ),
+        (
+            {"tls": {"clients": ["dev", {"name": "orders", "limits": {"disk": "1Gi"}}]}},
+            "unknown key tls.clients[orders].limits.disk",
+        ),
+        (
+            {"tls": {"clients": ["dev", {"name": "ops", "system": True, "limits": {}}]}},
+            "tls.clients[ops].limits = {} cannot be given to a system identity",
+        ),
+    ],
+)
+def test_limits_that_cannot_hold_are_one_sentence(tmp_path, changes, words):
+    spec = write_spec(tmp_path, changes)
+    proc = invoke("configs", "--spec", str(spec))
+    assert proc.returncode == 1
+    assert words in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "config" / "nodes").exists()
