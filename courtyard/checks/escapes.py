@@ -179,7 +179,10 @@ class EscapeProbe:
         """How long a source of the foreign stream takes to copy it within the shared account
         (an admin's stream): sourcing works on this cluster, and the window for the team's
         attempts is `WINDOW_FACTOR` times that (at least `ABSENCE_WINDOW`)."""
-        ajs, name = self.admin.jetstream(), f"{self.target.stream}_CONTROL"
+        ajs = self.admin.jetstream()
+        name = (
+            f"{self.target.stream}_CONTROL_{self.identity.name}"  # one per team: they run at once
+        )
         started = time.monotonic()
         await create_stream(
             ajs,

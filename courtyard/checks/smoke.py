@@ -27,6 +27,7 @@ from courtyard.artefacts.pki import Name, Usage
 from courtyard.checks import escapes, permissions, security
 from courtyard.checks.outcome import CheckFailed, CheckResult, Created, run_check
 from courtyard.checks.resources import cluster_store_problems
+from courtyard.checks.traffic import check_traffic
 from courtyard.checks.workload import (
     create_bucket,
     create_stream,
@@ -129,7 +130,22 @@ class Smoke:
         return i % self.project.spec.replicas
 
     async def check(self, name: str, body: Callable[[], Awaitable[str]]) -> bool:
-        result = await run_check(name, body)
+        return self.record(await run_check(name, body))
+
+    async def side_by_side(
+        self, groups: list[list[tuple[str, Callable[[], Awaitable[str]]]]]
+    ) -> None:
+        """Groups of checks that touch only what is their own (one team's account each) run
+        at once, the checks of a group one after the other; reported in their order."""
+
+        async def one_after_the_other(group) -> list[CheckResult]:
+            return [await run_check(name, body) for name, body in group]
+
+        for results in await asyncio.gather(*(one_after_the_other(g) for g in groups)):
+            for result in results:
+                self.record(result)
+
+    def record(self, result: CheckResult) -> bool:
         if not result.ok:
             # A full store shows as timeouts and "insufficient resources"; the servers'
             # endpoints say which node, limit and stream.
@@ -171,16 +187,30 @@ class Smoke:
                 "security: a client identity's certificate does not join as a route",
                 lambda: self.identity_route(client, containers[0]),
             )
-            for identity in self.project.spec.tls.clients:
-                if identity.restricted and self.conns:
-                    await self.check(
-                        f"permissions: {identity.name} gets only what the spec lists",
-                        lambda identity=identity: self.identity_rights(identity),
-                    )
-                    await self.check(
-                        f"security: {identity.name}'s streams reach nothing outside its account",
-                        lambda identity=identity: self.stream_escapes(identity),
-                    )
+            teams = self.project.spec.tls.team_identities
+            if teams and self.conns:
+                await self.check(
+                    "traffic: between identities on different nodes, events once, requests "
+                    "answered, team streams store what was acked",
+                    self.traffic,
+                )
+                await self.foreign_stream()  # made once, before the teams' probes run at once
+                await self.side_by_side(
+                    [
+                        [
+                            (
+                                f"permissions: {identity.name} gets only what the spec lists",
+                                lambda identity=identity: self.identity_rights(identity),
+                            ),
+                            (
+                                f"security: {identity.name}'s streams reach nothing outside "
+                                "its account",
+                                lambda identity=identity: self.stream_escapes(identity),
+                            ),
+                        ]
+                        for identity in teams
+                    ]
+                )
             if self.conns:
                 await self.check(
                     "system account: only the system identity gets the servers' answers",
@@ -394,6 +424,10 @@ class Smoke:
             await create_stream(js, name=self.created.stream(foreign), subjects=[subject])
             await js.publish(subject, b"another team's data")
         return foreign
+
+    async def traffic(self) -> str:
+        """Every route between two identities the lists allow (`traffic.py`)."""
+        return await check_traffic(self.project, self.tag.lower())
 
     async def identity_rights(self, identity: ClientIdentity) -> str:
         js = self.conns[0].jetstream()

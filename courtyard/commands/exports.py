@@ -142,13 +142,16 @@ def _run_rendered(project, chart_path: Path | None) -> None:
         print(f" {mark} {len(servers)}/{expected} rendered pods answered {subject}")
     for name, got in run.outsiders.items():
         print(f" {CROSS if got == 'ANSWERED' else TICK} {name} (not a system identity): {got}")
+    if run.traffic:
+        print(f" {TICK if run.traffic_ok else CROSS} traffic between identities: {run.traffic}")
     for name, got in run.escapes.items():
         mark = CROSS if got.startswith(chart_run.ESCAPED) else TICK
         print(f" {mark} {name}'s streams reach nothing outside its account: {got}")
     if not run.ok:
         raise CourtyardError(
-            "the chart's rendered config does not serve the system identity, or keep each "
-            "team's streams in its account, as the local cluster does; see the lines above"
+            "the chart's rendered config does not serve the system identity, carry the "
+            "identities' traffic, or keep each team's streams in its account, as the local "
+            "cluster does; see the lines above"
         )
 
 

@@ -4,12 +4,14 @@
 further: the rendered StatefulSet's pods run as containers (`helm/pods.py`) for a copy of
 the project with a release, names and host ports of its own (so a running local cluster is
 never touched), the same `$SYS` requests the smoke makes are sent through the system
-identity, and each team's stream escapes are tried (`checks/escapes.py`). Everything the
-copy made is removed afterwards.
+identity, the identities' traffic crosses as the smoke proves it (`checks/traffic.py`), and
+each team's stream escapes are tried (`checks/escapes.py`). Everything the copy made is
+removed afterwards.
 """
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +22,7 @@ from nats.js.api import StorageType
 from courtyard.artefacts.certs import ensure_certs
 from courtyard.checks import escapes
 from courtyard.checks.outcome import CheckFailed
+from courtyard.checks.traffic import check_traffic
 from courtyard.checks.workload import create_stream
 from courtyard.core.errors import CourtyardError
 from courtyard.harness import reaper
@@ -41,6 +44,8 @@ class ChartRun:
     answered: dict[str, list[str]] = field(default_factory=dict)  # subject -> servers
     outsiders: dict[str, str] = field(default_factory=dict)  # identity -> what it got
     escapes: dict[str, str] = field(default_factory=dict)  # team -> how its streams fared
+    traffic: str = ""  # how the identities' traffic crossed (teams only)
+    traffic_ok: bool = True
     expected: int = 0
 
     @property
@@ -49,6 +54,7 @@ class ChartRun:
             all(len(s) == self.expected for s in self.answered.values())
             and all(got != "ANSWERED" for got in self.outsiders.values())
             and not any(got.startswith(ESCAPED) for got in self.escapes.values())
+            and self.traffic_ok
         )
 
 
@@ -69,8 +75,12 @@ async def _ask(copy: Project, run: ChartRun) -> None:
         finally:
             await nc.close()
         run.outsiders[name] = got or "ANSWERED"
-    teams = [identity for identity in copy.spec.tls.clients if identity.restricted]
+    teams = list(copy.spec.tls.team_identities)
     if teams:
+        try:
+            run.traffic = await check_traffic(copy, "verify")
+        except CheckFailed as exc:
+            run.traffic, run.traffic_ok = str(exc), False
         await _try_escapes(copy, run, teams)
 
 
@@ -86,13 +96,16 @@ async def _try_escapes(copy: Project, run: ChartRun, teams: list[ClientIdentity]
         )
         await js.publish(subject, b"another team's data")
         target = escapes.Target(FOREIGN_STREAM, f"{naming.PREFIX}.verify.foreign")
-        for team in teams:
+
+        async def probe(team: ClientIdentity) -> str:
             try:
-                run.escapes[team.name] = await escapes.probe_escapes(
-                    copy, team, admin, target, "verify"
-                )
+                return await escapes.probe_escapes(copy, team, admin, target, "verify")
             except CheckFailed as exc:
-                run.escapes[team.name] = f"{ESCAPED}{exc}"
+                return f"{ESCAPED}{exc}"
+
+        # Each team's probe touches only its own account's streams: all at once.
+        found = await asyncio.gather(*(probe(team) for team in teams))
+        run.escapes = {team.name: got for team, got in zip(teams, found, strict=True)}
     finally:
         await admin.close()
 

@@ -35,6 +35,13 @@ def test_smoke_passes_on_a_fresh_cluster_and_leaves_nothing(cluster):
     assert "dev: no responders" in system.detail
     assert "orders: permission error" in system.detail
     assert "a stranger: refused at login" in system.detail
+    # The identities' traffic: dev -> orders, orders -> dev, orders -> orders, each on
+    # different nodes; the team's stream counted and then removed again.
+    traffic = next(c for c in report.checks if c.name.startswith("traffic"))
+    assert traffic.detail.startswith(
+        "3 routes between identities on different nodes: 9 events each arrived once, 3 "
+        "requests answered; ORDERS of orders stored 24 of 24 acked (from dev, orders)"
+    ), traffic.detail
     assert stream_names(cluster) == before
 
 

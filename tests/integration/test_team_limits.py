@@ -56,6 +56,15 @@ def as_team(project, name, nodes=None):
     return connect(project, nodes, identity=name, inbox_prefix=f"_INBOX_{name}")
 
 
+async def drop_as(project, team: str, stream: str) -> None:
+    """Delete `stream` as the team whose account holds it (an admin cannot see it)."""
+    nc = await as_team(project, team)
+    try:
+        await nc.jetstream().delete_stream(stream)
+    finally:
+        await nc.close()
+
+
 async def stores_a_message(project, identity, stream, subject, storage, max_bytes=-1):
     """`identity` creates `stream` (R3) and gets one message acknowledged into it."""
     nc = await (connect(project) if identity == "dev" else as_team(project, identity))
@@ -116,20 +125,13 @@ def test_a_team_that_reserves_its_file_share_leaves_the_others_theirs(limited, d
             ),
         ]
 
-    async def release():
-        nc = await as_team(limited, "orders")
-        try:
-            await nc.jetstream().delete_stream("ORDERS")
-        finally:
-            await nc.close()
-
     try:
         refused = run_quietly(reserve())
         stored = run_quietly(others())
         warnings = cluster_status(docker_client, limited).warnings
         reported = report(limited).limits
     finally:
-        run_quietly(release())
+        run_quietly(drop_as(limited, "orders", "ORDERS"))
     assert "insufficient storage" in refused
     assert stored == [1, 1]
     said = "team orders is at its file limit: 128.0Mi of 128Mi taken (ORDERS (128.0Mi)"
@@ -165,19 +167,12 @@ def test_a_team_that_fills_its_memory_share_leaves_the_others_theirs(limited):
             await stores_a_message(limited, "dev", "ADMINS_MEM", "admins.mem", StorageType.MEMORY),
         ]
 
-    async def release():
-        nc = await as_team(limited, "orders")
-        try:
-            await nc.jetstream().delete_stream("ORDERS_MEM")
-        finally:
-            await nc.close()
-
     try:
         stored = run_quietly(fill())
         served = run_quietly(others())
         up_said = quiet_up(limited)
     finally:
-        run_quietly(release())
+        run_quietly(drop_as(limited, "orders", "ORDERS_MEM"))
     # 32Mi of 256Ki messages, each counted once (R1): it stops at its share.
     assert 120 <= stored < 130, stored
     assert served == [1, 1]
@@ -222,13 +217,6 @@ def test_removing_a_team_that_holds_streams_is_refused_and_one_that_holds_none_l
         finally:
             await nc.close()
 
-    async def drop_stream():
-        nc = await as_team(project, "billing")
-        try:
-            await nc.jetstream().delete_stream("BILLING")
-        finally:
-            await nc.close()
-
     async def logins() -> list[bool]:
         answers = []
         for node in range(3):
@@ -257,6 +245,6 @@ def test_removing_a_team_that_holds_streams_is_refused_and_one_that_holds_none_l
     )
     assert config.read_text() == before  # nothing written, nothing rolled
     assert run_quietly(logins()) == [True, True, True]
-    run_quietly(drop_stream())
+    run_quietly(drop_as(project, "billing", "BILLING"))
     quiet_up(without)
     assert run_quietly(logins()) == [False, False, False]
