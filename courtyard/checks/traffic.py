@@ -16,7 +16,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -45,8 +47,8 @@ INTEREST_TIMEOUT = 5.0
 REQUEST_TIMEOUT = 2.0
 # JetStream publishes per publisher and node, half of them with a message id.
 JS_PUBLISHES_PER_NODE = 4
-# Routes tried at once (each holds a subscription on connections shared per identity and
-# node).
+# Routes tried at once (on connections shared per identity and node, subscriptions shared
+# per identity, node and subject).
 PARALLEL_ROUTES = 8
 PAYLOAD_PREFIX = b"courtyard-traffic"
 
@@ -98,6 +100,7 @@ def routes(identities: list[ClientIdentity], token: str) -> list[Route]:
 
 @dataclass
 class TrafficReport:
+    nodes: int = 1
     routes: int = 0
     events: int = 0
     requests: int = 0
@@ -106,8 +109,9 @@ class TrafficReport:
 
     def detail(self) -> str:
         stored = "; ".join(self.stored) or "no team stream to count"
+        where = "on different nodes" if self.nodes > 1 else "on the one node"
         return (
-            f"{self.routes} routes between identities on different nodes: {self.events} "
+            f"{self.routes} routes between identities {where}: {self.events} "
             f"events each arrived once, {self.requests} requests answered; {stored}"
         )
 
@@ -118,6 +122,7 @@ class Connections:
     def __init__(self, project: Project) -> None:
         self.project = project
         self.open: dict[tuple[str, int], Client] = {}
+        self.listeners: dict[tuple[str, int, str], _Listener] = {}
         self.lock = asyncio.Lock()
 
     async def get(self, identity: ClientIdentity, node: int) -> Client:
@@ -134,10 +139,59 @@ class Connections:
                 )
             return self.open[key]
 
+    async def listen(
+        self,
+        identity: ClientIdentity,
+        node: int,
+        subject: str,
+        route_id: str,
+        handler: Callable[[Msg], Awaitable[None]],
+    ) -> Callable[[], Awaitable[None]]:
+        """Hand `route_id`'s messages on `subject` to `handler`; returns what stops it.
+
+        Routes that share a receiver, a node and a (literal) subject share one subscription:
+        a restricted identity cannot answer a request that reached its connection through two
+        subscriptions (nats-server counts each delivery against `allow_responses`, in one
+        account too), and a service would not subscribe twice."""
+        nc = await self.get(identity, node)
+        key = (identity.name, node, subject)
+        async with self.lock:
+            listener = self.listeners.get(key)
+            if listener is None:
+                listener = self.listeners[key] = _Listener()
+                listener.subscription = await nc.subscribe(subject, cb=listener.dispatch)
+            listener.handlers[route_id] = handler
+
+        async def stop() -> None:
+            async with self.lock:
+                listener.handlers.pop(route_id, None)
+                if not listener.handlers and self.listeners.get(key) is listener:
+                    del self.listeners[key]
+                    with contextlib.suppress(Exception):
+                        await listener.subscription.unsubscribe()
+
+        return stop
+
     async def close(self) -> None:
         for nc in self.open.values():
             with contextlib.suppress(Exception):
                 await nc.close()
+
+
+@dataclass
+class _Listener:
+    """One subscription serving the routes that share it, each by the id in its payload."""
+
+    handlers: dict[str, Callable[[Msg], Awaitable[None]]] = field(default_factory=dict)
+    subscription: Any = None
+
+    async def dispatch(self, msg: Msg) -> None:
+        parts = msg.data.split(b" ", 2)
+        if len(parts) < 2 or parts[0] != PAYLOAD_PREFIX:
+            return  # a service's own message on a literal subject
+        handler = self.handlers.get(parts[1].decode(errors="replace"))
+        if handler is not None:
+            await handler(msg)
 
 
 def _nodes(replicas: int, index: int) -> tuple[int, int]:
@@ -158,17 +212,16 @@ async def _one_route(
     sender_node, receiver_node = _nodes(replicas, index)
     sender = await connections.get(route.sender, sender_node)
     receiver = await connections.get(route.receiver, receiver_node)
-    mine = PAYLOAD_PREFIX + f" {route_id} ".encode()
     copies: Counter[bytes] = Counter()
 
     async def on_message(msg: Msg) -> None:
-        if not msg.data.startswith(mine):
-            return  # another route's (a literal subject two routes share) or a service's
         copies[msg.data] += 1
         if msg.reply:
             await msg.respond(b"answer " + msg.data)
 
-    subscription = await receiver.subscribe(route.subject, cb=on_message)
+    stop = await connections.listen(
+        route.receiver, receiver_node, route.subject, route_id, on_message
+    )
     try:
         await receiver.flush()
         await _until_interest(sender, route, route_id, copies)
@@ -205,8 +258,7 @@ async def _one_route(
             else:
                 report.requests += 1
     finally:
-        with contextlib.suppress(Exception):
-            await subscription.unsubscribe()
+        await stop()
 
 
 async def _until_interest(sender: Client, route: Route, route_id: str, copies: Counter) -> None:
@@ -333,7 +385,7 @@ async def check_traffic(project: Project, token: str) -> str:
     naming each route that misbehaved."""
     identities = talking_identities(project)
     found = routes(identities, f"cy-{token}")
-    report = TrafficReport(routes=len(found))
+    report = TrafficReport(nodes=project.spec.replicas, routes=len(found))
     connections = Connections(project)
     gate = asyncio.Semaphore(PARALLEL_ROUTES)
 

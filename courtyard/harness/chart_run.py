@@ -23,7 +23,7 @@ from courtyard.artefacts.certs import ensure_certs
 from courtyard.checks import escapes
 from courtyard.checks.outcome import CheckFailed
 from courtyard.checks.traffic import check_traffic
-from courtyard.checks.workload import create_stream
+from courtyard.checks.workload import create_stream, publish_once_reachable
 from courtyard.core.errors import CourtyardError
 from courtyard.harness import reaper
 from courtyard.harness.projects import remove_throwaway, throwaway_project
@@ -94,7 +94,7 @@ async def _try_escapes(copy: Project, run: ChartRun, teams: list[ClientIdentity]
         await create_stream(
             js, name=FOREIGN_STREAM, subjects=[subject], storage=StorageType.MEMORY, num_replicas=1
         )
-        await js.publish(subject, b"another team's data")
+        await publish_once_reachable(js, subject, b"another team's data")
         target = escapes.Target(FOREIGN_STREAM, f"{naming.PREFIX}.verify.foreign")
 
         async def probe(team: ClientIdentity) -> str:
