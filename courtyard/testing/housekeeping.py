@@ -49,6 +49,23 @@ class Housekeeper:
                 "cluster still up? `invoke status` shows it"
             ) from None
 
+    def existing_streams(self, names: tuple[str, ...] | list[str]) -> list[str]:
+        """Which of the named streams exist (for an identity that may not list streams)."""
+        return self.run(self._existing(names))
+
+    def delete_named_streams(self, names: tuple[str, ...] | list[str]) -> list[str]:
+        """Delete the named streams that exist; the names deleted."""
+        return self.run(self._delete_named(names))
+
+    async def _existing(self, names) -> list[str]:
+        answers = [await self._request(f"$JS.API.STREAM.INFO.{name}") for name in names]
+        return [name for name, answer in zip(names, answers, strict=True) if "error" not in answer]
+
+    async def _delete_named(self, names) -> list[str]:
+        found = await self._existing(names)
+        await asyncio.gather(*(self._request(f"$JS.API.STREAM.DELETE.{n}") for n in found))
+        return found
+
     async def _request(self, subject: str, body: dict | None = None) -> dict:
         payload = json.dumps(body).encode() if body else b""
         reply = await self._nc.request(subject, payload, timeout=REQUEST_TIMEOUT)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,10 +25,11 @@ from courtyard.core.errors import CourtyardError
 
 if TYPE_CHECKING:
     from courtyard.testing.hub import Hub
+    from courtyard.testing.identities import Acting
     from courtyard.testing.namespace import Namespace
     from courtyard.testing.session import TestSession
 
-FIXTURES = {"courtyard_cluster", "courtyard_namespace"}
+FIXTURES = {"courtyard_cluster", "courtyard_namespace", "courtyard_identity"}
 SESSION: pytest.StashKey[TestSession] = pytest.StashKey()
 SUMMARY: pytest.StashKey[list[str]] = pytest.StashKey()
 
@@ -123,6 +124,34 @@ def courtyard_namespace(
         session.clean(namespace)
     except CourtyardError as exc:
         failure = f"courtyard_namespace {namespace.prefix}: {exc}"
+    else:
+        return
+    pytest.fail(failure, pytrace=False)
+
+
+@pytest.fixture
+def courtyard_identity(courtyard_cluster: Hub) -> Iterator[Callable[[str], Acting]]:
+    """Act as a restricted identity of the spec: `orders = courtyard_identity("orders")`,
+    then `await orders.connect()` logs in with its certificate, to its real subjects,
+    streams and buckets, with only its rights. Tests acting as identities take turns on the
+    cluster; each starts without the acted identities' streams and buckets, and they are
+    deleted when it ends, also when it failed."""
+    from courtyard.testing.identities import IdentityTurn
+
+    turn = IdentityTurn(courtyard_cluster)
+
+    def act_as(name: str) -> Acting:
+        try:
+            return turn.act_as(name)
+        except CourtyardError as exc:
+            failure = f"courtyard_identity({name!r}): {exc}"
+        pytest.fail(failure, pytrace=False)
+
+    yield act_as
+    try:
+        turn.close()
+    except CourtyardError as exc:
+        failure = f"courtyard_identity: {exc}"
     else:
         return
     pytest.fail(failure, pytrace=False)

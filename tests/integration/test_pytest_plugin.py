@@ -26,6 +26,8 @@ from courtyard.harness.projects import remove_throwaway, throwaway_project
 from courtyard.project import naming
 from courtyard.project.loaded import Project, load_project
 from courtyard.runtime import docker_objects, link_faults
+from courtyard.servers.natsclient import connect as nats_connect
+from courtyard.servers.natsclient import run_quietly
 from tests.helpers import invoke, write_spec
 from tests.integration.conftest import stream_names
 
@@ -162,6 +164,96 @@ def test_a_tests_streams_and_buckets_are_deleted_when_it_ends_even_when_it_faile
     ]
     assert [name for name in stream_names(cluster) if prefix in name] == []
     assert "2 test namespace(s) cleaned" in result.stdout
+
+
+def test_a_test_acts_as_a_team_with_its_real_names_and_only_its_rights(cluster, tmp_path):
+    """`courtyard_identity` logs in as the spec's restricted identity: its own subjects and
+    stream (no prefix), refused anything else; its stream is deleted when the test ends
+    (failed or not); an admin is no identity to act as; and on the spec's running cluster a
+    team stream that is already there stops the test in one sentence instead of being shared."""
+    folder = write_tests(
+        tmp_path / "suite",
+        FACTS
+        + """
+    import pytest
+    from nats.errors import Error as NatsError
+
+    def test_acts_as_orders_then_fails(courtyard_identity):
+        orders = courtyard_identity("orders")
+        async def main():
+            refusals = []
+            async def refused(error):
+                refusals.append(str(error))
+            nc = await orders.connect(error_cb=refused)
+            js = nc.jetstream()
+            await js.add_stream(name="ORDERS", subjects=["orders.>"], num_replicas=3)
+            ack = await until_reachable(lambda: js.publish("orders.created.1", b"{}"))
+            with pytest.raises(NatsError):  # another stream's API: refused, so no answer
+                await nc.jetstream(timeout=1).stream_info("PAYMENTS")
+            await nc.close()
+            record(seq=ack.seq, refusals=refusals, streams=list(orders.streams))
+        asyncio.run(main())
+        assert False, "the test failed after making the team's stream"
+
+    def test_the_next_test_starts_without_it(courtyard_identity):
+        orders = courtyard_identity("orders")
+        async def main():
+            nc = await orders.connect()
+            try:
+                await nc.jetstream().stream_info("ORDERS")
+                return "still there"
+            except NatsError as exc:
+                return type(exc).__name__
+            finally:
+                await nc.close()
+        assert asyncio.run(main()) == "NotFoundError"
+
+    def test_an_admin_is_no_identity_to_act_as(courtyard_identity):
+        courtyard_identity("dev")
+    """,
+    )
+    result = run_pytest(folder, "--courtyard-spec", str(cluster.spec_file))
+    assert "2 failed, 1 passed" in result.stdout, result.stdout + result.stderr
+    made = facts(folder)
+    assert made["seq"] == 1  # stored once, through the team's own bridge
+    assert any(
+        'permissions violation for publish to "$js.api.stream.info.payments"' in r.lower()
+        for r in made["refusals"]
+    ), made["refusals"]
+    assert made["streams"] == ["ORDERS", "KV_orders-config"]
+    assert "courtyard_identity('dev'): 'dev' is not a restricted identity of" in result.stdout
+
+    async def make_orders_stream():
+        nc = await nats_connect(cluster, identity="orders", inbox_prefix="_INBOX_orders")
+        try:
+            await nc.jetstream().add_stream(name="ORDERS", subjects=["orders.kept.>"])
+        finally:
+            await nc.close()
+
+    async def drop_orders_stream():
+        nc = await nats_connect(cluster, identity="orders", inbox_prefix="_INBOX_orders")
+        try:
+            await nc.jetstream().delete_stream("ORDERS")
+        finally:
+            await nc.close()
+
+    kept = write_tests(
+        tmp_path / "kept",
+        """
+    def test_acts_as_orders(courtyard_identity):
+        courtyard_identity("orders")
+    """,
+    )
+    run_quietly(make_orders_stream())
+    try:
+        result = run_pytest(kept, "--courtyard-spec", str(cluster.spec_file))
+    finally:
+        run_quietly(drop_orders_stream())
+    assert "1 failed" in result.stdout, result.stdout
+    assert (
+        f"courtyard_identity('orders'): {cluster.names.fullname} already holds orders's ORDERS, "
+        "which a test acting as orders would share" in result.stdout
+    ), result.stdout
 
 
 def test_nodes_a_test_left_stopped_paused_or_partitioned_are_healed_when_the_session_ends(

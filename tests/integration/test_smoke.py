@@ -35,12 +35,14 @@ def test_smoke_passes_on_a_fresh_cluster_and_leaves_nothing(cluster):
     assert "dev: no responders" in system.detail
     assert "orders: permission error" in system.detail
     assert "a stranger: refused at login" in system.detail
-    # The identities' traffic: dev -> orders, orders -> dev, orders -> orders, each on
-    # different nodes; the team's stream counted and then removed again.
+    # The identities' traffic, each pair on different nodes: dev to each team and back,
+    # each team to itself, orders' charge request and its orders.created to payments,
+    # payments' settlement to orders; each team's stream counted, then removed again.
     traffic = next(c for c in report.checks if c.name.startswith("traffic"))
-    assert traffic.detail.startswith(
-        "3 routes between identities on different nodes: 9 events each arrived once, 3 "
-        "requests answered; ORDERS of orders stored 24 of 24 acked (from dev, orders)"
+    assert traffic.detail == (
+        "12 routes between identities on different nodes: 36 events each arrived once, 12 "
+        "requests answered; ORDERS of orders stored 48 of 48 acked (from dev, orders, "
+        "payments); PAYMENTS of payments stored 48 of 48 acked (from dev, orders, payments)"
     ), traffic.detail
     assert stream_names(cluster) == before
 

@@ -183,8 +183,8 @@ def test_the_charts_rendered_pods_serve_the_system_identity(make_project, tmp_pa
     assert "dev (not a system identity): no responders" in proc.stdout
     # The chart's accounts carry the identities' traffic as the local cluster's do.
     assert (
-        " ✓ traffic between identities: 3 routes between identities on different nodes: 9 "
-        "events each arrived once, 3 requests answered; ORDERS of orders stored 24 of 24 acked"
+        " ✓ traffic between identities: 12 routes between identities on different nodes: 36 "
+        "events each arrived once, 12 requests answered; ORDERS of orders stored 48 of 48 acked"
     ) in proc.stdout, proc.stdout
     # The team's account holds on the chart's config too: its streams copy, capture and
     # forward nothing from or to the shared account.

@@ -39,7 +39,7 @@ def test_a_restricted_identity_may_use_exactly_its_subjects_streams_and_buckets(
     publish, subscribe = rights["publish"]["allow"], rights["subscribe"]["allow"]
     # nats-server checks a publish after the account's mappings: the team's publish list is
     # allowed as the bridge its account maps it onto, and nothing else leaves the account.
-    assert publish[0] == "_CY.out.orders.>"
+    assert publish[:2] == ["_CY.out.orders.>", "_CY.out.payments.charge"]
     assert "orders.>" not in publish
     assert "$JS.API.STREAM.CREATE.ORDERS" in publish
     assert "$JS.API.CONSUMER.MSG.NEXT.ORDERS.*" in publish
@@ -47,7 +47,7 @@ def test_a_restricted_identity_may_use_exactly_its_subjects_streams_and_buckets(
     assert "$KV.orders-config.>" in publish
     assert not [s for s in publish if s.startswith("$SYS") or s == "$JS.API.>"]
     assert not [s for s in publish if "STREAM.NAMES" in s or "STREAM.LIST" in s]
-    assert subscribe == ["orders.>", "_INBOX_orders.>"]
+    assert subscribe == ["orders.>", "payments.settled.>", "_INBOX_orders.>"]
     assert rights["allow_responses"] is True
 
 
@@ -67,18 +67,19 @@ def test_admins_and_courtyard_share_an_account_and_each_team_has_its_own(project
     # No user in the global account: it can neither export nor import.
     assert set(config) == {"accounts", "system_account"}
     accounts = config["accounts"]
-    assert set(accounts) == {"APP", "orders", "$SYS"}
+    assert set(accounts) == {"APP", "orders", "payments", "$SYS"}
     shared = {u["user"]: u for u in accounts["APP"]["users"]}
     assert set(shared) == {dn["dev"], dn["courtyard"]}
     assert not [u for u in shared.values() if "permissions" in u]
     (team_user,) = accounts["orders"]["users"]
     assert team_user["user"] == dn["orders"] and "permissions" in team_user
-    # JetStream in both, so a team's streams live (and stay) in the team's account, each
-    # with an equal share of the stores (256Mi memory, 1Gi file) and the team's counts.
-    assert accounts["APP"]["jetstream"] == {"max_memory": 128 * MIB, "max_file": 512 * MIB}
+    # JetStream in each, so a team's streams live (and stay) in the team's account, each
+    # with an equal share (whole MiB) of the stores, 256Mi memory and 1Gi file, among APP,
+    # orders and payments, and the team's counts.
+    assert accounts["APP"]["jetstream"] == {"max_memory": 85 * MIB, "max_file": 341 * MIB}
     assert accounts["orders"]["jetstream"] == {
-        "max_memory": 128 * MIB,
-        "max_file": 512 * MIB,
+        "max_memory": 85 * MIB,
+        "max_file": 341 * MIB,
         "max_streams": 64,
         "max_consumers": 512,
     }
@@ -273,8 +274,9 @@ def test_certs_show_lists_each_identitys_rights(tmp_path):
     assert shown["client dev"]["rights"].startswith("full access")
     assert shown["client orders"]["rights"] == (
         "its own account orders (JetStream inside it only; its publishes and requests cross "
-        "to every identity through the shared account APP): publish orders.>; subscribe "
-        "orders.>; streams ORDERS; buckets orders-config; replies on _INBOX_orders.>"
+        "to every identity through the shared account APP): publish orders.>, "
+        "payments.charge; subscribe orders.>, payments.settled.>; streams ORDERS; buckets "
+        "orders-config; replies on _INBOX_orders.>"
     )
     assert "Courtyard's own" in shown["client courtyard"]["rights"]
     assert shown["client ops"]["rights"].startswith("the system account: $SYS server requests")
@@ -304,7 +306,7 @@ def test_the_legacy_chart_renders_the_same_accounts_from_an_included_config(proj
     assert included == natsconf.parse_conf(
         nodeconf.render(authorization.accounts_config(project.spec), "")
     )
-    assert set(included["accounts"]) == {"APP", "orders", "$SYS"}
+    assert set(included["accounts"]) == {"APP", "orders", "payments", "$SYS"}
 
 
 def test_the_legacy_chart_renders_global_users_from_auth_basic_without_teams(project_factory):

@@ -62,8 +62,8 @@ def test_real_chart_enforces_the_same_users_and_permissions(prepared):
     project = prepared()
     report = verify(project, real_chart(CURRENT_CHART))
     assert report.authorization == (
-        "4 certificate users (1 restricted) in $SYS, APP, orders, system account $SYS, "
-        "verify_and_map on"
+        "5 certificate users (2 restricted) in $SYS, APP, orders, payments, system account "
+        "$SYS, verify_and_map on"
     )
     assert not report.authorization_differs
 

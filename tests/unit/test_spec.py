@@ -30,10 +30,17 @@ def test_repo_spec_has_the_documented_defaults():
         ClientIdentity(
             "orders",
             restricted=True,
-            publish=("orders.>",),
-            subscribe=("orders.>",),
+            publish=("orders.>", "payments.charge"),
+            subscribe=("orders.>", "payments.settled.>"),
             streams=("ORDERS",),
             buckets=("orders-config",),
+        ),
+        ClientIdentity(
+            "payments",
+            restricted=True,
+            publish=("payments.>",),
+            subscribe=("payments.>", "orders.created.>"),
+            streams=("PAYMENTS",),
         ),
         ClientIdentity("ops", system=True),
     )
