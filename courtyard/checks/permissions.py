@@ -14,7 +14,7 @@ from nats.aio.client import Client
 from nats.js.api import StorageType
 from nats.js.errors import NotFoundError
 
-from courtyard.artefacts.authorization import ADMIN_PING, bucket_stream, permissions
+from courtyard.artefacts.authorization import ADMIN_PING, bucket_stream
 from courtyard.checks.outcome import CheckFailed, Created
 from courtyard.core.polling import WaitTimeout, any_answer, poll_async
 from courtyard.project import naming
@@ -192,9 +192,10 @@ async def _what_it_may_not(
 ) -> list[str]:
     """A subject outside its lists, the $SYS ping and another stream's API: refused
     (returned) or, when the server let it through, appended to `failed`."""
-    rights = permissions(identity) or {}
-    publish = rights.get("publish", {}).get("allow", [])
-    subscribe = rights.get("subscribe", {}).get("allow", [])
+    # The identity's own lists: its permissions name the bridge subjects its account maps
+    # its publishes onto, not the subjects it publishes.
+    publish = list(identity.publish)
+    subscribe = [*identity.subscribe, f"{naming.inbox_prefix(identity.name)}.>"]
     refused: list[str] = []
     outside = f"{naming.PREFIX}.smoke.{tag}.outside"
     if not allowed(publish, outside):
