@@ -14,7 +14,7 @@ from nats.aio.client import Client
 from nats.js.api import StorageType
 from nats.js.errors import NotFoundError
 
-from courtyard.artefacts.authorization import ADMIN_PING, bucket_stream
+from courtyard.artefacts.authorization import ADMIN_PING, bucket_stream, permissions
 from courtyard.checks.outcome import CheckFailed, Created
 from courtyard.core.polling import WaitTimeout, any_answer, poll_async
 from courtyard.project import naming
@@ -192,10 +192,10 @@ async def _what_it_may_not(
 ) -> list[str]:
     """A subject outside its lists, the $SYS ping and another stream's API: refused
     (returned) or, when the server let it through, appended to `failed`."""
-    # The identity's own lists: its permissions name the bridge subjects its account maps
-    # its publishes onto, not the subjects it publishes.
+    # Its own publish list: its permissions name the bridge subjects its account maps its
+    # publishes onto, not the subjects it publishes.
     publish = list(identity.publish)
-    subscribe = [*identity.subscribe, f"{naming.inbox_prefix(identity.name)}.>"]
+    subscribe = (permissions(identity) or {}).get("subscribe", {}).get("allow", [])
     refused: list[str] = []
     outside = f"{naming.PREFIX}.smoke.{tag}.outside"
     if not allowed(publish, outside):

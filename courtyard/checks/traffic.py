@@ -34,7 +34,12 @@ from courtyard.core.polling import WaitTimeout, poll_async
 from courtyard.project import naming
 from courtyard.project.loaded import Project
 from courtyard.project.model import ClientIdentity
-from courtyard.project.subjects import common_subject, subject_matches, widest
+from courtyard.project.subjects import (
+    common_subject,
+    example_subject,
+    subject_matches,
+    widest,
+)
 from courtyard.servers.natsclient import connect
 
 # Events counted per route, and how long after the last expected copy a second one would
@@ -298,7 +303,7 @@ async def _stored_once(
     if not team.streams or not team.subscribe:
         return
     stream = team.streams[0]
-    subjects = [common_subject(s, s, token) or s for s in widest(team.subscribe)]
+    subjects = [example_subject(pattern, token) for pattern in widest(team.subscribe)]
     replicas = connections.project.spec.replicas
     js = (await connections.get(team, 0)).jetstream()
     try:

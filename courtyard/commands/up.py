@@ -333,9 +333,8 @@ def wait(ctx: UpContext) -> None:
     with ctx.step(title) as info:
         info["detail"] = ctx.wait_ready()
     record_digests(ctx, [*ctx.plan.start, *ctx.plan.repairs])
-    names = ctx.project.names
-    targets = [(names.pod(i), names.monitor_host_port(i)) for i in range(names.replicas)]
-    for warning in cluster_account_limit_warnings(account_limits(ctx.project.spec), targets):
+    limits = account_limits(ctx.project.spec)
+    for warning in cluster_account_limit_warnings(limits, ctx.project.names.monitor_targets):
         ctx.reporter.warn(warning)
 
 
