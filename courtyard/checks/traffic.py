@@ -50,6 +50,7 @@ DUPLICATE_WINDOW = 0.3
 # How long one route's subscription may take to be seen on the sender's node.
 INTEREST_TIMEOUT = 5.0
 REQUEST_TIMEOUT = 2.0
+REQUEST_TRIES = 3
 # JetStream publishes per publisher and node, half of them with a message id.
 JS_PUBLISHES_PER_NODE = 4
 # Routes tried at once (on connections shared per identity and node, subscriptions shared
@@ -254,9 +255,11 @@ async def _one_route(
             report.events += len(expected)
         question = _payload(route_id, "request")
         try:
-            answer = await sender.request(route.subject, question, timeout=REQUEST_TIMEOUT)
+            answer = await _request(sender, route.subject, question)
         except (TimeoutError, NatsTimeoutError, NoRespondersError) as exc:
-            report.problems.append(f"{route}: request not answered ({type(exc).__name__})")
+            report.problems.append(
+                f"{route}: request not answered in {REQUEST_TRIES} tries ({type(exc).__name__})"
+            )
         else:
             if answer.data != b"answer " + question:
                 report.problems.append(f"{route}: request answered with {answer.data[:60]!r}")
@@ -264,6 +267,17 @@ async def _one_route(
                 report.requests += 1
     finally:
         await stop()
+
+
+async def _request(sender: Client, subject: str, question: bytes) -> Msg:
+    """The request, asked again after a timeout: a node routes the answer to a request that
+    crossed accounts through a reply subscription it makes on first use, and an answer given
+    on another node before that subscription reached it is lost (seen once in about 40 runs,
+    on a cluster just started). An answer that never comes fails every try."""
+    for _ in range(REQUEST_TRIES - 1):
+        with contextlib.suppress(TimeoutError, NatsTimeoutError):
+            return await sender.request(subject, question, timeout=REQUEST_TIMEOUT)
+    return await sender.request(subject, question, timeout=REQUEST_TIMEOUT)
 
 
 async def _until_interest(sender: Client, route: Route, route_id: str, copies: Counter) -> None:
