@@ -18,7 +18,7 @@ from invoke import task
 from invoke.exceptions import Exit
 
 from courtyard.commands import certs as certs_cmd
-from courtyard.commands import cluster, exports
+from courtyard.commands import cluster, exports, options
 from courtyard.commands import configs as configs_cmd
 from courtyard.commands import fault as fault_cmd
 from courtyard.commands import helm as helm_bridge
@@ -153,9 +153,9 @@ def configs(c, spec=None):
     }
 )
 @user_errors
-def up(c, spec=None, timeout=60.0, force_certs=False):
+def up(c, spec=None, timeout=None, force_certs=False):
     """Bring the cluster up (certs, configs, image, network, nodes) and wait until ready."""
-    cluster.up(spec, timeout=float(timeout), force_certs=force_certs)
+    cluster.up(spec, timeout=options.seconds("--timeout", timeout, 60.0), force_certs=force_certs)
 
 
 @task(
@@ -168,14 +168,16 @@ def up(c, spec=None, timeout=60.0, force_certs=False):
     }
 )
 @user_errors
-def rotate_ca(c, spec=None, status=False, json=False, timeout=60.0, stop_after=None):
+def rotate_ca(c, spec=None, status=False, json=False, timeout=None, stop_after=None):
     """Replace the CA without splitting the cluster: trust both, reissue, trust the new."""
     rotate_cmd.rotate_ca(
         spec,
         status=status,
         as_json=json,
-        timeout=float(timeout),
-        stop_after=int(stop_after) if stop_after is not None else None,
+        timeout=options.seconds("--timeout", timeout, 60.0),
+        stop_after=options.whole(
+            "--stop-after", stop_after, None, accepts="a phase, 1 or 2", least=1, most=2
+        ),
     )
 
 
@@ -203,9 +205,15 @@ def status(c, spec=None, json=False):
     }
 )
 @user_errors
-def report(c, spec=None, identity=None, json=False, watch=False, interval=2.0):
+def report(c, spec=None, identity=None, json=False, watch=False, interval=None):
     """Ask every server through the system identity: servers, JetStream, meta group, streams."""
-    report_cmd.report(spec, identity=identity, as_json=json, watch=watch, interval=float(interval))
+    report_cmd.report(
+        spec,
+        identity=identity,
+        as_json=json,
+        watch=watch,
+        interval=options.seconds("--interval", interval, 2.0, most=3600),
+    )
 
 
 @task(
@@ -236,7 +244,7 @@ def fault(
     delay=None,
     jitter=None,
     towards=None,
-    timeout=60.0,
+    timeout=None,
     spec=None,
     json=False,
 ):
@@ -245,15 +253,24 @@ def fault(
     slow = None
     if any(v is not None for v in link):
         slow = fault_cmd.SlowLink(
-            float(loss or 0), float(delay or 0), float(jitter or 0), towards or "all"
+            options.number(
+                "--loss", loss, 0.0, accepts="a percent from 0 to 100", least=0, most=100
+            ),
+            options.number(
+                "--delay", delay, 0.0, accepts="milliseconds from 0 to 60000", least=0, most=60000
+            ),
+            options.number(
+                "--jitter", jitter, 0.0, accepts="milliseconds from 0 to 60000", least=0, most=60000
+            ),
+            towards or "all",
         )
     fault_cmd.fault(
         spec,
         kind,
         target=fault_cmd.target_of(node, leader, meta_leader),
-        hold=None if for_ is None else float(for_),
+        hold=options.seconds("--for", for_, None, most=3600),
         slow=slow,
-        timeout=float(timeout),
+        timeout=options.seconds("--timeout", timeout, 60.0),
         as_json=json,
     )
 
@@ -267,9 +284,17 @@ def fault(
     }
 )
 @user_errors
-def logs(c, spec=None, node=None, follow=False, tail=100):
+def logs(c, spec=None, node=None, follow=False, tail=None):
     """Print the nodes' logs."""
-    cluster.logs(spec, node=node, follow=follow, tail=int(tail))
+    lines = options.whole(
+        "--tail",
+        tail,
+        100,
+        accepts="a whole number of lines from 0 to 100000",
+        least=0,
+        most=100000,
+    )
+    cluster.logs(spec, node=node, follow=follow, tail=lines)
 
 
 @task(help={"spec": SPEC_HELP, "identity": "client identity to use (default: the first)"})
@@ -355,9 +380,17 @@ def import_helm(c, file, out=None, release=None, namespace=None, layout=None):
     }
 )
 @user_errors
-def smoke(c, spec=None, messages=1000, failover=False, json=False):
+def smoke(c, spec=None, messages=None, failover=False, json=False):
     """Prove the running cluster works: pub/sub, JetStream, KV, TLS refusals (and failover)."""
-    smoke_cmd.smoke(spec, messages=int(messages), failover=failover, as_json=json)
+    count = options.whole(
+        "--messages",
+        messages,
+        1000,
+        accepts="a whole number from 1 to 1000000",
+        least=1,
+        most=1_000_000,
+    )
+    smoke_cmd.smoke(spec, messages=count, failover=failover, as_json=json)
 
 
 @task(help={"spec": SPEC_HELP})

@@ -195,3 +195,41 @@ def test_env_before_any_certificate_is_one_sentence_and_writes_no_context(tmp_pa
     assert "run `invoke certs` (or `invoke up`) first" in proc.stderr
     assert "Traceback" not in proc.stderr and "export" not in proc.stdout
     assert not (tmp_path / "xdg").exists()
+
+
+# Option values a user can mistype: each is one sentence naming the option, before anything
+# runs (invoke itself would convert them by the default's type, with a traceback).
+HOSTILE_OPTION_VALUES = [
+    (("fault", "slow", "--node", "1", "--loss", "abc"), "--loss takes a percent"),
+    (("fault", "slow", "--node", "1", "--loss", "150"), "--loss takes a percent"),
+    (("fault", "slow", "--node", "1", "--delay", "-3"), "--delay takes milliseconds"),
+    (("fault", "slow", "--node", "1", "--jitter", "1e999"), "--jitter takes milliseconds"),
+    (("fault", "partition", "--node", "1", "--for", "abc"), "--for takes seconds"),
+    (("fault", "partition", "--node", "1", "--for", "0"), "--for takes seconds"),
+    (("fault", "kill", "--node", "1", "--timeout", "abc"), "--timeout takes seconds"),
+    (("up", "--timeout", "abc"), "--timeout takes seconds"),
+    (("up", "--timeout", "nan"), "--timeout takes seconds"),
+    (("up", "--timeout", "-1"), "--timeout takes seconds"),
+    (("rotate-ca", "--timeout", "inf"), "--timeout takes seconds"),
+    (("rotate-ca", "--stop-after", "x"), "--stop-after takes a phase"),
+    (("report", "--watch", "--interval", "abc"), "--interval takes seconds"),
+    (("report", "--interval", "0"), "--interval takes seconds"),
+    (("smoke", "--messages", "abc"), "--messages takes a whole number"),
+    (("smoke", "--messages", "1.5"), "--messages takes a whole number"),
+    (("smoke", "--messages", "0"), "--messages takes a whole number"),
+    (("logs", "--tail", "abc"), "--tail takes a whole number"),
+    (("logs", "--tail", "-5"), "--tail takes a whole number"),
+]
+
+
+def test_a_mistyped_option_value_is_one_sentence_naming_the_option(tmp_path):
+    spec = write_spec(tmp_path, {})
+    for args, sentence in HOSTILE_OPTION_VALUES:
+        proc = invoke(*args, "--spec", str(spec))
+        assert proc.returncode == 1, args
+        assert "Traceback" not in proc.stderr, args
+        assert proc.stderr.strip().count("\n") == 0, (args, proc.stderr)
+        assert proc.stderr.startswith(f"courtyard: {sentence}"), (args, proc.stderr)
+        assert repr(args[-1]) in proc.stderr, args
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config"]
+    assert sorted(p.name for p in spec.parent.iterdir()) == ["courtyard.yaml"]
