@@ -58,6 +58,18 @@ def client_name(spec: Spec, identity: str) -> Name:
     return Name(identity, subject.organization, subject.organizational_unit)
 
 
+def login_names(spec: Spec) -> tuple[str, ...]:
+    """Every identity a client certificate can log in as: the spec's and Courtyard's own."""
+    return (*spec.tls.client_names, naming.RESERVED_IDENTITY)
+
+
+def identity_named(spec: Spec, common_name: str) -> str | None:
+    """The identity whose certificate subject has this common name (as the servers compare
+    names: case and surrounding spaces aside), or None."""
+    wanted = common_name.strip().casefold()
+    return next((name for name in login_names(spec) if name.casefold() == wanted), None)
+
+
 def leaf_plans(spec: Spec, names: ClusterNames, layout: Layout) -> list[LeafPlan]:
     subject = spec.tls.subject
     org, ou = subject.organization, subject.organizational_unit
@@ -88,7 +100,7 @@ def leaf_plans(spec: Spec, names: ClusterNames, layout: Layout) -> list[LeafPlan
             (),
             Usage.CLIENT,
         )
-        for identity in (*spec.tls.client_names, naming.RESERVED_IDENTITY)
+        for identity in login_names(spec)
     ]
     return plans
 
@@ -229,6 +241,14 @@ def issue_adhoc(
         )
     if not common_name.strip():
         raise CourtyardError('the common name (-c) is empty; pass -c "NATS Cluster"')
+    login = identity_named(spec, common_name)
+    if login is not None:
+        raise CourtyardError(
+            f"the common name {cut(repr(common_name))} is the login of identity {login} (the "
+            "servers map a certificate's subject to its user), so this certificate would be a "
+            "second login for it; add the identity you need to tls.clients in the spec and "
+            "run `invoke certs` instead"
+        )
     for option, value in (("common name (-c)", common_name), ("unit (-u)", organizational_unit)):
         if value is not None and len(value) > MAX_NAME_CHARS:
             raise CourtyardError(
@@ -251,14 +271,30 @@ def issue_adhoc(
 def show_certs(
     spec: Spec, names: ClusterNames, layout: Layout
 ) -> list[tuple[str, Path, dict[str, object]]]:
-    """Each certificate on disk with its subject, SANs, EKU, expiry and fingerprint."""
+    """Each certificate on disk with its subject, SANs, EKU, expiry and fingerprint: the
+    spec's, then every other one Courtyard wrote (`invoke cert`, and the certificates of
+    identities the spec no longer has), since each of those signed by the CA may log in."""
     found = []
     entries = [("CA", layout.ca_cert)]
     entries += [(plan.label, plan.cert_path) for plan in leaf_plans(spec, names, layout)]
+    entries += other_certs(spec, names, layout)
     for label, path in entries:
         if path.exists():
             found.append((label, path, describe_file(path)))
     return found
+
+
+def other_certs(spec: Spec, names: ClusterNames, layout: Layout) -> list[tuple[str, Path]]:
+    """The certificates in certs/ that the spec does not plan: ad-hoc ones, and those of
+    identities since removed from the spec."""
+    planned = {layout.ca_cert, layout.ca_bundle}
+    planned |= {plan.cert_path for plan in leaf_plans(spec, names, layout)}
+    found = [(f"ad-hoc {p.stem}", p) for p in sorted(layout.certs.glob("*.crt"))]
+    found += [
+        (f"client {p.stem} (not in the spec)", p)
+        for p in sorted((layout.certs / "clients").glob("*.crt"))
+    ]
+    return [(label, path) for label, path in found if path not in planned]
 
 
 def describe_file(path: Path) -> dict[str, object]:

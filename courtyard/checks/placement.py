@@ -16,12 +16,20 @@ from courtyard.project.loaded import Project
 from courtyard.servers.natsclient import connect, run_quietly
 
 PROBE_PREFIX = "COURTYARD_READY_"
+# The servers answer and route, but refuse Courtyard's own certificate at login: the users
+# in the configs match no certificate subject, so no identity can log in.
+LOGIN_REFUSED = (
+    "the servers refuse Courtyard's own certificate at login (Authorization Violation), so "
+    "no identity can log in"
+)
 
 
 async def _probe(project: Project) -> str | None:
     try:
         nc = await connect(project, role="readiness")
     except Exception as exc:  # any connection failure means: not ready yet
+        if "authorization violation" in str(exc).lower():
+            return LOGIN_REFUSED
         return f"no client connection yet ({type(exc).__name__})"
     name = f"{PROBE_PREFIX}{secrets.token_hex(4).upper()}"
     js = nc.jetstream(timeout=2)

@@ -29,7 +29,7 @@ from typing import Any
 
 import docker
 
-from courtyard.checks.placement import placement_problem
+from courtyard.checks.placement import LOGIN_REFUSED, placement_problem
 from courtyard.checks.resources import (
     cluster_account_limit_warnings,
     is_store_full,
@@ -326,17 +326,32 @@ def wait_ready(
     lines += [f"--- {problem}" for problem in state.cluster_problems]
     limits = account_limits(project.spec)
     lines += [f"--- {w}" for w in cluster_account_limit_warnings(limits, targets)]
-    not_ready = ", ".join(p.name for p in state.probes if not p.ready) or "the cluster"
+    raise NotReadyError(not_ready_sentence(state, timeout), "\n".join(lines))
+
+
+def not_ready_sentence(state: Readiness, timeout: float) -> str:
+    """Why `up` gave up, in one sentence: a full store and a refused login are no slow
+    machine, so only the rest suggests a longer --timeout."""
+    failing = [p.name for p in state.probes if not p.ready]
+    who = (
+        f"{', '.join(failing)} {'is' if len(failing) == 1 else 'are'}"
+        if failing
+        else ("the cluster is")
+    )
     full = [p.name for p in state.probes if any(is_store_full(q) for q in p.problems)]
     if full:
-        raise NotReadyError(
-            f"{not_ready} not ready after {timeout:.0f}s because the JetStream store of "
+        return (
+            f"{who} not ready after {timeout:.0f}s because the JetStream store of "
             f"{', '.join(full)} is full (not a slow machine); purge or delete data, or raise "
-            "the store size in the spec; the diagnosis is above",
-            "\n".join(lines),
+            "the store size in the spec; the diagnosis is above"
         )
-    raise NotReadyError(
-        f"{not_ready} not ready after {timeout:.0f}s; the diagnosis is above "
-        "(raise --timeout if the machine is just slow)",
-        "\n".join(lines),
+    if state.final_problem == LOGIN_REFUSED:
+        return (
+            f"{who} not ready after {timeout:.0f}s because {LOGIN_REFUSED} (not a slow "
+            "machine): the users the configs name match no certificate subject; check "
+            "tls.subject in the spec and run `invoke up` again"
+        )
+    return (
+        f"{who} not ready after {timeout:.0f}s; the diagnosis is above "
+        "(raise --timeout if the machine is just slow)"
     )

@@ -70,6 +70,8 @@ def show_certs(project: Project, *, as_json: bool) -> None:
     for label, _, info in shown:
         if label in identities:
             info["rights"] = authorization.rights(identities[label])
+        elif label.startswith(("ad-hoc ", "client ")) and "clientAuth" in info.get("eku", []):
+            info["rights"] = login_of(project, str(info.get("subject")))
     if as_json:
         print(
             json.dumps(
@@ -86,6 +88,18 @@ def show_certs(project: Project, *, as_json: bool) -> None:
             value = info[key]
             value = ", ".join(value) if isinstance(value, list) else value
             print(f"  {key:<10} {value or '-'}")
+
+
+def login_of(project: Project, subject: str) -> str:
+    """Who a client certificate outside the spec's plan logs in as: the identity whose
+    subject it carries (a second login for it), else nobody."""
+    for identity in authorization.identities(project.spec):
+        if certs_mod.client_name(project.spec, identity.name).to_x509().rfc4514_string() == subject:
+            return (
+                f"logs in as {identity.name}, a second login for it: delete this file, and "
+                "run `invoke rotate-ca` if a copy may exist elsewhere"
+            )
+    return "none: no identity of the spec has this subject, so the servers refuse its login"
 
 
 def cert(

@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import time
 
+from docker.errors import DockerException
+
 from courtyard.commands.output import PRINTER, Recorder
 from courtyard.commands.steps import load_locked
-from courtyard.core.errors import CourtyardError
+from courtyard.core.errors import CourtyardError, Interrupted
 from courtyard.harness.faults import (
+    Fault,
     FaultInjector,
     MetaLeader,
     SlowLink,
@@ -30,6 +33,33 @@ def target_of(node: str | None, leader: str | None, meta_leader: bool) -> Target
     if node is not None:
         return node
     return StreamLeader(leader) if leader is not None else MetaLeader()
+
+
+def heal(injector: FaultInjector, applied: Fault, timeout: float) -> None:
+    """Heal `applied` and wait for the cluster; when that cannot finish, one sentence says
+    what is still in place and what heals it."""
+    what = f"{applied.pod}'s {applied.kind}"
+    started = time.monotonic()
+    try:
+        injector.undo(applied)  # finishes even when interrupted, then raises
+    except KeyboardInterrupt:
+        raise Interrupted(
+            f"interrupted; {what} is undone, but the cluster was not waited for: "
+            "`invoke status` shows it"
+        ) from None
+    except (CourtyardError, DockerException) as exc:
+        reason = " ".join(str(exc).split())[:200]
+        raise CourtyardError(
+            f"{what} may still be in place: the heal stopped ({reason}); `invoke up` heals it"
+        ) from None
+    try:
+        injector.wait_ready(timeout)
+    except KeyboardInterrupt:
+        raise Interrupted(
+            f"interrupted; {what} is undone, but the wait for the cluster to be ready was "
+            "cut short: `invoke status` shows it"
+        ) from None
+    applied.healed_in = time.monotonic() - started
 
 
 def fault(
@@ -57,12 +87,19 @@ def fault(
         held = None
         if hold is not None:
             started = time.monotonic()
+            interrupted = False
             try:
                 time.sleep(hold)  # the user asked for the fault to hold this long
-            finally:
-                held = time.monotonic() - started
-                with reporter.step(f"Held {held:.1f}s, healed, cluster ready"):
-                    injector.heal(applied, timeout)
+            except KeyboardInterrupt:  # Ctrl-C or SIGTERM: heal now, then stop as asked
+                interrupted = True
+            held = time.monotonic() - started
+            with reporter.step(f"Held {held:.1f}s, healed, cluster ready"):
+                heal(injector, applied, timeout)
+            if interrupted:
+                raise Interrupted(
+                    f"interrupted after {held:.1f}s; {applied.pod} is healed and the cluster "
+                    "is ready"
+                )
     if as_json:
         print(
             json.dumps(

@@ -7,3 +7,9 @@ class CourtyardError(Exception):
 
 class SpecError(CourtyardError):
     """The cluster spec is invalid; the message names the field and the bad value."""
+
+
+class Interrupted(CourtyardError):
+    """The user stopped a task (Ctrl-C, SIGTERM); the message says what state it left."""
+
+    exit_code = 130

@@ -33,6 +33,7 @@ from docker.models.containers import Container
 
 from courtyard.checks.readiness import wait_ready
 from courtyard.core.errors import CourtyardError
+from courtyard.core.interrupts import deferred_interrupt
 from courtyard.core.polling import WaitTimeout, poll
 from courtyard.project.loaded import Project
 from courtyard.runtime import docker_objects, link_faults
@@ -215,7 +216,12 @@ class FaultInjector:
         container = self.container(index)
         if container.status != "running":
             raise CourtyardError(f"{pod} is {container.status}, not running; run `invoke up` first")
-        detail = self._break(kind, index, container, slow)
+        try:
+            detail = self._break(kind, index, container, slow)
+        except BaseException:
+            # Nothing half-done, also when interrupted: what took hold is taken off again.
+            self._unbreak(kind, index, container)
+            raise
         fault = Fault(kind, index, pod, detail, took=time.monotonic() - started)
         self.active.append(fault)
         return fault
@@ -224,11 +230,7 @@ class FaultInjector:
         network = self.project.names.network
         if kind == "partition":
             detail = link_faults.partition(container, network)
-            try:
-                self._wait_cut_off(index)
-            except CourtyardError:
-                link_faults.heal(container)  # nothing half-done: the cut is undone
-                raise
+            self._wait_cut_off(index)
             return detail
         if kind == "isolate-clients":
             return link_faults.isolate_clients(container, self.project.spec.ports.client)
@@ -242,13 +244,7 @@ class FaultInjector:
                     )
                 )
             if slow.delay_ms:
-                try:
-                    done.append(
-                        link_faults.delay(container, network, slow.delay_ms, slow.jitter_ms)
-                    )
-                except CourtyardError:
-                    link_faults.heal(container)  # nothing half-done: the loss goes too
-                    raise
+                done.append(link_faults.delay(container, network, slow.delay_ms, slow.jitter_ms))
             return "; ".join(done)
         if kind == "pause":
             container.pause()
@@ -295,23 +291,31 @@ class FaultInjector:
     def heal(self, fault: Fault, timeout: float = HEAL_TIMEOUT) -> float:
         """Undo `fault` and wait until the cluster is ready again; the seconds that took."""
         started = time.monotonic()
-        container = self.container(fault.node)
-        if fault.kind in ("partition", "isolate-clients", "slow"):
-            link_faults.heal(container)
-        elif fault.kind == "pause":
-            container.reload()
-            if container.status == "paused":
-                container.unpause()
-        else:
-            container.reload()
-            if container.status != "running":
-                container.start()
-            self.down.discard(fault.node)
-        if fault in self.active:
-            self.active.remove(fault)
+        self.undo(fault)
         self.wait_ready(timeout)
         fault.healed_in = time.monotonic() - started
         return fault.healed_in
+
+    def undo(self, fault: Fault) -> None:
+        """Take `fault` off its node, all of it: a Ctrl-C or SIGTERM meanwhile waits until
+        it is off (then raises), so no interrupt leaves half a fault behind."""
+        self._unbreak(fault.kind, fault.node, self.container(fault.node))
+        if fault in self.active:
+            self.active.remove(fault)
+
+    def _unbreak(self, kind: str, index: int, container: Container) -> None:
+        with deferred_interrupt():
+            if kind in ("partition", "isolate-clients", "slow"):
+                link_faults.heal(container)
+                return
+            container.reload()
+            if kind == "pause":
+                if container.status == "paused":
+                    container.unpause()
+                return
+            if container.status != "running":
+                container.start()
+            self.down.discard(index)
 
     def heal_all(self, timeout: float = HEAL_TIMEOUT) -> list[str]:
         """Heal every fault the nodes show (this injector's and leftovers of an earlier run):

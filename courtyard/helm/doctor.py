@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import copy
 import difflib
+import math
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -20,10 +22,15 @@ from courtyard.core import yamlsafe
 from courtyard.core.errors import CourtyardError
 from courtyard.helm import chart as helm_chart
 from courtyard.helm.values_file import ValuesFile, leaves, lookup
+from courtyard.project import naming
 
 # Past this many leaves the removal test (one render each) is skipped; keys the chart's
 # defaults lack are still listed.
 MAX_REMOVAL_RENDERS = 400
+# Both charts render one route per node, looping over the replica count; a count past this
+# is refused before anything renders (a NATS cluster has 3, 5 or 7 nodes; a count like 1e30
+# rendered until the kernel killed the process).
+MAX_RENDERED_REPLICAS = 100
 
 
 @dataclass
@@ -332,9 +339,46 @@ def _file_notes(values_file: ValuesFile, deployed: Deployment) -> list[str]:
     return notes
 
 
+def _as_chart_int(value: object) -> float | None:
+    """What the charts' `int` makes of `value`, near enough to bound it: numbers as they
+    are, strings Go's ParseInt reads (`"1_000"`, `"0x10"`, `"5.0"`); None for the rest, which
+    the chart reads as 0."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return value
+    if isinstance(value, str):
+        text = re.sub(r"\.0*$", "", value.strip())
+        try:
+            return int(text, 0)
+        except ValueError:
+            return None
+    return None
+
+
+def check_renderable(values_file: ValuesFile, release: str, namespace: str) -> None:
+    """Refuse, before rendering, a release or namespace Kubernetes would refuse and a replica
+    count the chart would loop over without end."""
+    for option, value in (("release (--release)", release), ("namespace (--namespace)", namespace)):
+        if not naming.is_dns_label(value):
+            raise CourtyardError(
+                f"the {option} {yamlsafe.shown(value)} is not {naming.DNS1123_RULE}; pass it "
+                "as `helm install` was given it"
+            )
+    for path, value in leaves(values_file.values):
+        count = _as_chart_int(value) if path[-1] == "replicas" else None
+        if count is not None and not (math.isfinite(count) and 0 <= count <= MAX_RENDERED_REPLICAS):
+            raise CourtyardError(
+                f"{values_file.path.name} sets {'.'.join(path)} to {yamlsafe.shown(value)}, "
+                f"and the chart renders a route for every node: the doctor renders at most "
+                f"{MAX_RENDERED_REPLICAS}, so set the node count (such as 3)"
+            )
+
+
 def diagnose(
     values_file: ValuesFile, chart: helm_chart.Chart, release: str, namespace: str
 ) -> Diagnosis:
+    check_renderable(values_file, release, namespace)
     values = values_file.values
     objects = helm_chart.render(chart, values, release, namespace)
     deployed = deployment(objects, values_file)

@@ -26,7 +26,7 @@ from courtyard.project.model import (
     TeamLimits,
     Tls,
 )
-from courtyard.project.naming import RESERVED_IDENTITY
+from courtyard.project.naming import DNS1123_RULE, RESERVED_IDENTITY, is_dns_label
 from courtyard.project.sans import San, is_dns_name, parse_san
 from courtyard.project.sizes import parse_size
 from courtyard.project.subjects import (
@@ -78,12 +78,15 @@ IDENTITY_KEYS = {
     "system": None,
     "limits": None,
 }
+# What a certificate subject field may hold besides letters and digits: none of these is
+# escaped in an RFC 4514 name nor splits one (',', '+', '\\', '"', ';', '<', '>' and '#' are
+# escaped, '=' splits an attribute, and a user name holding them matches no certificate).
+SUBJECT_PUNCTUATION = " .-_'()&/:@"
 # A team's `limits:` (courtyard.project.limits gives the defaults): sizes, then counts.
 LIMIT_SIZES = ("memory", "file")
 LIMIT_COUNTS = ("streams", "consumers", "connections")
 # More streams, consumers or connections than any one machine serves is a typo.
 MAX_LIMIT_COUNT = 1_000_000
-_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
 def spec_path(explicit: str | os.PathLike[str] | None = None) -> Path:
@@ -336,6 +339,24 @@ class _Reader:
             self.fail(name, value, f"is longer than {max_chars} characters")
         return value.strip()
 
+    def subject_field(
+        self, section: dict[str, Any], name: str, default: str, max_chars: int
+    ) -> str:
+        """A field of every certificate's subject, and so of each identity's login: only
+        what reads back the same from the certificate, from nats-server's verify_and_map and
+        from the configs' user names."""
+        value = self.string(section, name, default, max_chars)
+        odd = sorted({c for c in value if not (c.isalnum() or c in SUBJECT_PUNCTUATION)})
+        if odd:
+            self.fail(
+                name,
+                value,
+                f"has {' '.join(repr(c) for c in odd)}, which the servers' login matching "
+                "does not read back from a certificate subject, so no identity could log in; "
+                f"use letters, digits, spaces and {' '.join(SUBJECT_PUNCTUATION.strip())}",
+            )
+        return value
+
     def optional_string(self, section: dict[str, Any], name: str) -> str | None:
         if section.get(self._leaf(name)) in (None, ""):
             return None
@@ -343,13 +364,8 @@ class _Reader:
 
     def dns_label(self, section: dict[str, Any], name: str, default: str) -> str:
         value = self.string(section, name, default)
-        if not _DNS1123_LABEL.match(value):
-            self.fail(
-                name,
-                value,
-                "is not a DNS-1123 name (lowercase letters, digits and -, "
-                "starting and ending with a letter or digit, at most 63)",
-            )
+        if not is_dns_label(value):
+            self.fail(name, value, f"is not {DNS1123_RULE}")
         return value
 
     def optional_dns_label(self, section: dict[str, Any], name: str) -> str | None:
@@ -416,7 +432,7 @@ class _Reader:
         defaults = Subject()
         subject = Subject(
             **{
-                key: self.string(
+                key: self.subject_field(
                     subj,
                     f"tls.subject.{key}",
                     default,
@@ -543,7 +559,7 @@ class _Reader:
         return TeamLimits(**given)
 
     def identity_name(self, value: Any) -> str:
-        if not isinstance(value, str) or not _DNS1123_LABEL.match(value):
+        if not is_dns_label(value):
             self.fail(
                 "tls.clients",
                 value,

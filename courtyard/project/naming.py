@@ -33,6 +33,20 @@ from courtyard.project.server import server_version
 
 T = TypeVar("T")
 
+# Kubernetes' rule for a namespace, and the spec's for a release (Helm's own allows dots,
+# which no Courtyard name may carry): a DNS-1123 label.
+_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+DNS1123_RULE = (
+    "a DNS-1123 name (lowercase letters, digits and -, starting and ending with a letter or "
+    "digit, at most 63)"
+)
+
+
+def is_dns_label(value: object) -> bool:
+    """Whether `value` is a DNS-1123 label: a release, namespace or identity name."""
+    return isinstance(value, str) and _DNS1123_LABEL.match(value) is not None
+
+
 CHART_NAME = "nats"
 # Everything Courtyard makes in Docker (networks, Compose projects, CLI contexts) starts so.
 PREFIX = "courtyard"

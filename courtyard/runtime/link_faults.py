@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from docker.models.containers import Container
 
 from courtyard.core.errors import CourtyardError
+from courtyard.core.interrupts import deferred_interrupt
 
 CHAIN_PREFIX = "COURTYARD-"
 PARTITION = "partition"
@@ -115,19 +116,20 @@ def _install(container: Container, kind: str, rules: list[list[str]]) -> None:
     """The chain of `kind` with `rules`, hooked first into INPUT and OUTPUT: one fault of a
     kind at a time (a second one of the same kind replaces the first)."""
     _require_host()
-    heal(container, [kind])
-    chain = _chain(kind)
-    _run(container, "iptables", "-w", "-N", chain)
-    try:
-        # A reset always passes (the node's own when a connection is closed, or REJECT's):
-        # it is what tells the other end, a peer or a client, that its connection is gone.
-        for rule in [["-p", "tcp", "--tcp-flags", "RST", "RST", "-j", "RETURN"], *rules]:
-            _run(container, "iptables", "-w", "-A", chain, *rule)
-        for hook in ("INPUT", "OUTPUT"):
-            _run(container, "iptables", "-w", "-I", hook, "1", "-j", chain)
-    except BaseException:
-        heal(container, [kind])  # nothing half-done: a chain is all there or not at all
-        raise
+    with deferred_interrupt():  # a Ctrl-C waits: a chain is all there or not at all
+        heal(container, [kind])
+        chain = _chain(kind)
+        _run(container, "iptables", "-w", "-N", chain)
+        try:
+            # A reset always passes (the node's own when a connection is closed, or
+            # REJECT's): it tells the other end, a peer or a client, its connection is gone.
+            for rule in [["-p", "tcp", "--tcp-flags", "RST", "RST", "-j", "RETURN"], *rules]:
+                _run(container, "iptables", "-w", "-A", chain, *rule)
+            for hook in ("INPUT", "OUTPUT"):
+                _run(container, "iptables", "-w", "-I", hook, "1", "-j", chain)
+        except BaseException:
+            heal(container, [kind])  # nothing half-done
+            raise
 
 
 def _peers_only(where: Endpoint, *actions: list[str]) -> list[list[str]]:
@@ -223,7 +225,13 @@ def applied(container: Container) -> list[str]:
 
 
 def heal(container: Container, kinds: list[str] | None = None) -> list[str]:
-    """Remove the link faults of `kinds` (all when None); those that were there."""
+    """Remove the link faults of `kinds` (all when None); those that were there. A Ctrl-C
+    or SIGTERM meanwhile waits until every one is gone."""
+    with deferred_interrupt():
+        return _remove(container, kinds)
+
+
+def _remove(container: Container, kinds: list[str] | None) -> list[str]:
     present = applied(container)
     healed = [k for k in present if kinds is None or k in kinds]
     for kind in healed:

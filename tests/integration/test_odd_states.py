@@ -8,11 +8,16 @@ from pathlib import Path
 
 import pytest
 
+from courtyard.artefacts.certs import issue_adhoc
+from courtyard.artefacts.pki import Usage
 from courtyard.checks import readiness, smoke
 from courtyard.checks.outcome import CheckFailed
+from courtyard.checks.placement import LOGIN_REFUSED, placement_problem
 from courtyard.checks.status import cluster_status
 from courtyard.core.polling import poll
+from courtyard.project.load import SUBJECT_PUNCTUATION
 from courtyard.project.loaded import Project
+from courtyard.project.naming import RESERVED_IDENTITY
 from courtyard.runtime import docker_objects
 from courtyard.runtime.extra_node import extra_node
 from courtyard.servers import monitor
@@ -92,14 +97,20 @@ def test_a_node_running_a_hand_edited_config_is_flagged_and_rolled(docker_client
     assert "nothing to change" in quiet_up(odd_cluster)
 
 
+# Every character a subject field may hold besides letters and digits (the loader refuses
+# the rest): they must round-trip through the certificate and verify_and_map.
+ALLOWED_UNIT = "Ops (EU) & a/b: c.d@e_f-g's"
+
+
 def test_a_non_ascii_organization_under_a_non_ascii_path_runs_and_maps_identities(
     tmp_path, docker_client
 ):
     """The organization is part of every certificate's subject and so of each identity's
-    login (verify_and_map): written as UTF-8, not as escapes nats-server cannot read."""
-    project = test_project(
-        tmp_path / "prøjekt 日本", {"tls": {"subject": {"organization": "Skünkwolf Größe"}}}
-    )
+    login (verify_and_map): written as UTF-8, not as escapes nats-server cannot read; the
+    unit holds every punctuation mark the spec allows."""
+    subject = {"organization": "Skünkwolf Größe", "organizational_unit": ALLOWED_UNIT}
+    project = test_project(tmp_path / "prøjekt 日本", {"tls": {"subject": subject}})
+    assert set(SUBJECT_PUNCTUATION) <= set(ALLOWED_UNIT)
     try:
         quiet_up(project)
 
@@ -226,3 +237,25 @@ def test_junk_in_a_nodes_digest_records_is_no_traceback(docker_client, odd_clust
     up = invoke("up", "--spec", spec, timeout=120)
     assert up.returncode == 0 and "Traceback" not in up.stderr, up.stderr
     assert_healthy(docker_client, odd_cluster)
+
+
+def test_a_login_the_servers_refuse_is_named_as_such_by_readiness(odd_cluster):
+    """Courtyard's own certificate swapped for one no user maps to: the servers answer and
+    route, so only the login tells; readiness says that, not "no connection yet"."""
+    layout = odd_cluster.layout
+    own = (layout.client_cert(RESERVED_IDENTITY), layout.client_key(RESERVED_IDENTITY))
+    saved = [path.read_bytes() for path in own]
+    issue_adhoc(
+        odd_cluster.spec, layout, common_name="nobody", base="nobody", organizational_unit=None,
+        sans=[], usage=Usage.CLIENT,
+    )  # fmt: skip
+    try:
+        own[0].write_bytes(layout.cert("nobody").read_bytes())
+        own[1].write_bytes(layout.key("nobody").read_bytes())
+        assert placement_problem(odd_cluster) == LOGIN_REFUSED
+    finally:
+        for path, content in zip(own, saved, strict=True):
+            path.write_bytes(content)
+        layout.cert("nobody").unlink()
+        layout.key("nobody").unlink()
+    assert placement_problem(odd_cluster) is None

@@ -10,6 +10,10 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 from nats.errors import Error as NatsError
@@ -22,7 +26,7 @@ from courtyard.runtime import docker_objects, link_faults
 from courtyard.servers import jsz, monitor
 from courtyard.servers.natsclient import run_quietly
 from courtyard.testing.hub import Hub
-from tests.helpers import invoke
+from tests.helpers import REPO, invoke
 from tests.integration.conftest import quiet_up, running_cluster
 
 LINKS = link_faults.unavailable_reason()
@@ -304,3 +308,55 @@ def test_invoke_fault_breaks_by_hand_and_says_how_to_heal(hub):
     assert wrong.stderr.strip() == "courtyard: there is no node 7; cluster " + (
         f"{hub.name} has nodes 0 to 2"
     )
+
+
+def held_partition(hub: Hub) -> subprocess.Popen:
+    """`invoke fault partition --node 1 --for 30`, returned once node 1 is cut off."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "invoke", "-r", str(REPO), "fault", "partition", "--node", "1",
+         "--for", "30", "--spec", str(hub.spec_file)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    node = docker_objects.node_containers(hub.client, hub.project)[1]
+    for line in proc.stdout:  # the step line comes once the partition shows
+        if "Fault partition" in line:
+            break
+    assert proc.poll() is None, proc.stderr.read()
+    assert link_faults.applied(node) == ["partition"]
+    return proc
+
+
+@needs_links
+def test_two_quick_ctrl_cs_during_a_held_fault_still_heal_all_of_it(hub):
+    """The second Ctrl-C lands in the heal (about 50 ms after the first): the heal finishes,
+    then the task stops and says so."""
+    node = docker_objects.node_containers(hub.client, hub.project)[1]
+    for _ in range(3):
+        proc = held_partition(hub)
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=120)
+        assert link_faults.applied(node) == [], stderr
+        assert proc.returncode == 130, stderr
+        assert "Traceback" not in stderr
+        assert stderr.strip().startswith("courtyard: interrupted"), stderr
+        assert f"{hub.project.names.pod(1)}'s partition is undone" in stderr or (
+            "is healed and the cluster is ready" in stderr
+        ), stderr
+    hub.faults.wait_ready()
+
+
+@needs_links
+def test_sigterm_during_a_held_fault_heals_it_as_ctrl_c_does(hub):
+    node = docker_objects.node_containers(hub.client, hub.project)[1]
+    proc = held_partition(hub)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=120)
+    assert link_faults.applied(node) == [], stderr
+    assert proc.returncode == 130
+    assert stderr.strip() == (
+        f"courtyard: interrupted after {stderr.split('after ')[1].split('s;')[0]}s; "
+        f"{hub.project.names.pod(1)} is healed and the cluster is ready"
+    )
+    assert readiness.check(hub.project.names.monitor_targets).ready

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import ssl
 import stat
 
@@ -10,6 +11,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID as EKU
 
 from courtyard.artefacts import pki
 from courtyard.artefacts.certs import (
+    client_name,
     earliest_expiry,
     ensure_certs,
     expiring,
@@ -18,6 +20,7 @@ from courtyard.artefacts.certs import (
 )
 from courtyard.artefacts.pki import Name, Usage
 from courtyard.artefacts.tlscheck import serves
+from courtyard.commands import certs as certs_cmd
 from courtyard.core.errors import CourtyardError
 from courtyard.project.sans import San, dns, parse_san_list, sans_of
 
@@ -238,6 +241,14 @@ def test_a_truncated_certificate_is_reported_not_raised(project):
         ({"base": "../escape"}, ["is not allowed"]),
         ({"base": "route"}, ["other than ca, ca-bundle, route, server"]),
         ({"base": "ca-bundle"}, ["'ca-bundle' is not allowed"]),
+        # A subject an identity logs in with: a second, unlisted login for it.
+        ({"common_name": "ops", "usage": Usage.CLIENT}, ["login of identity ops", "second login"]),
+        ({"common_name": " Courtyard ", "usage": Usage.CLIENT}, ["login of identity courtyard"]),
+        (
+            {"common_name": "ORDERS", "usage": Usage.ROUTE},
+            ["login of identity orders", "tls.clients"],
+        ),
+        ({"common_name": "dev"}, ["login of identity dev", "run `invoke certs` instead"]),
     ],
 )
 def test_adhoc_options_out_of_bounds_are_one_sentence(project, options, words):
@@ -271,3 +282,25 @@ def test_expiry_in_sight_names_each_certificate_and_what_renews_it(project):
     before = layout.ca_cert.read_bytes()
     results = {r.label: r for r in ensure_certs(spec, names, layout, now=late)}
     assert results["CA"].action == "kept" and layout.ca_cert.read_bytes() == before
+
+
+def test_certs_show_lists_every_client_certificate_the_ca_signed_and_who_it_logs_in_as(
+    project, capsys
+):
+    layout, spec = project.layout, project.spec
+    issue_adhoc(
+        spec, layout, common_name="reporting", base="reporting", organizational_unit=None,
+        sans=[], usage=Usage.CLIENT,
+    )  # fmt: skip
+    ca_cert, ca_key = pki.load_cert(layout.ca_cert), pki.load_key(layout.ca_key)
+    # A clone of ops made before `invoke cert` refused one, and a removed identity's leaf.
+    for name, path in (("ops", layout.cert("opsclone")), ("gone", layout.client_cert("gone"))):
+        cert, key = pki.issue_leaf(ca_cert, ca_key, client_name(spec, name), [], Usage.CLIENT, 30)
+        pki.write_pair(cert, key, path, path.with_suffix(".key"))
+    certs_cmd.show_certs(project, as_json=True)
+    shown = {entry["name"]: entry for entry in json.loads(capsys.readouterr().out)}
+    assert shown["ad-hoc opsclone"]["rights"].startswith("logs in as ops, a second login")
+    assert shown["ad-hoc reporting"]["rights"].startswith("none: no identity of the spec")
+    assert shown["client gone (not in the spec)"]["rights"].startswith("none")
+    assert "rights" not in shown["route"]
+    assert {f"client {name}" for name in (*spec.tls.client_names, "courtyard")} <= set(shown)

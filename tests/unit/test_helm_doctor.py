@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import base64
 import json
+import resource
 import shutil
+import subprocess
+import sys
 
 import pytest
 import yaml
@@ -116,6 +119,57 @@ def test_values_file_errors_are_one_sentence(tmp_path):
         with pytest.raises(CourtyardError, match=expected) as err:
             values_file.read(path)
         assert "\n" not in str(err.value)
+
+
+# Replica counts the charts loop over (a route per node) that would render without end.
+HUGE_COUNTS = [
+    ("config:\n  cluster:\n    enabled: true\n    replicas: 1000000000000000000000000000000\n"),
+    "cluster:\n  enabled: true\n  replicas: 1.0e+30\n",
+    "config:\n  cluster:\n    replicas: '0x7fffffffffffffff'\n",
+    "config:\n  cluster:\n    replicas: -1000000000000\n",
+    "config:\n  cluster:\n    replicas: .nan\n",
+]
+
+
+@pytest.mark.parametrize("text", HUGE_COUNTS)
+def test_a_replica_count_the_chart_would_loop_over_forever_is_refused_before_rendering(
+    tmp_path, text
+):
+    path = tmp_path / "values.yaml"
+    path.write_text(text)
+    with pytest.raises(CourtyardError, match="the doctor renders at most 100") as err:
+        helm_doctor.check_renderable(values_file.read(path), "nats", "default")
+    assert "\n" not in str(err.value)
+
+
+def test_the_doctor_refuses_a_huge_replica_count_with_bounded_memory(tmp_path):
+    """The whole task, as a user runs it, under a 6 GiB address-space limit: without the
+    bound the render grows until it is refused memory (or the timeout ends it)."""
+    path = tmp_path / "values.yaml"
+    path.write_text(HUGE_COUNTS[0])
+
+    def limited():
+        resource.setrlimit(resource.RLIMIT_AS, (6 << 30, 6 << 30))
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "invoke", "-r", str(REPO), "helm-doctor", str(path), "--chart",
+         str(real_chart(CURRENT_CHART))],
+        capture_output=True, text=True, timeout=120, preexec_fn=limited, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    assert "sets config.cluster.replicas to 1000000000000000000000000000000" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("release", "namespace", "named"),
+    [("../x", "default", "release"), ("nats", "A B", "namespace"), ("", "default", "release")],
+)
+def test_the_doctor_refuses_a_release_or_namespace_kubernetes_would_refuse(
+    skunkwolf_file, release, namespace, named
+):
+    with pytest.raises(CourtyardError, match=f"the {named} .* is not a DNS-1123 name"):
+        helm_doctor.check_renderable(values_file.read(skunkwolf_file), release, namespace)
 
 
 def test_the_cli_prints_json_and_fails_on_an_evident_mismatch(skunkwolf_file, tmp_path):

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from courtyard.checks.readiness import NodeProbe, Readiness, check, judge_node, wait_until_ready
+from courtyard.checks.placement import LOGIN_REFUSED
+from courtyard.checks.readiness import (
+    NodeProbe,
+    Readiness,
+    check,
+    judge_node,
+    not_ready_sentence,
+    wait_until_ready,
+)
 from courtyard.runtime.ports import free_port_base
 from courtyard.servers.monitor import Reply, pool_size
 
@@ -205,3 +213,22 @@ def test_a_round_stops_at_the_first_node_not_ready_and_the_deadline_asks_every_n
     assert [p.name for p in state.probes] == ["n-0", "n-1", "n-2"]
     assert all("health endpoint says nothing" in p.problems[0] for p in state.probes)
     assert alive_calls == []  # the engine is asked about exited containers once a second
+
+
+def test_why_up_gave_up_is_one_sentence_with_a_grammatical_subject():
+    ready = NodeProbe("n-0", 1, meta_leader="n-0")
+    late = NodeProbe("n-1", 2, problems=["no meta leader yet"])
+    later = NodeProbe("n-2", 3, problems=["no meta leader yet"])
+    assert not_ready_sentence(Readiness([ready, late]), 60).startswith(
+        "n-1 is not ready after 60s; the diagnosis is above (raise --timeout"
+    )
+    assert not_ready_sentence(Readiness([late, later]), 60).startswith("n-1, n-2 are not ready")
+    whole = Readiness([ready], final_problem="JetStream does not place a replicated stream yet")
+    assert not_ready_sentence(whole, 60).startswith("the cluster is not ready after 60s; the")
+
+
+def test_when_no_identity_can_log_in_up_says_so_and_not_raise_the_timeout():
+    refused = Readiness([NodeProbe("n-0", 1, meta_leader="n-0")], final_problem=LOGIN_REFUSED)
+    sentence = not_ready_sentence(refused, 60)
+    assert "no identity can log in" in sentence and "not a slow machine" in sentence
+    assert "--timeout" not in sentence

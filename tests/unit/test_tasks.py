@@ -211,7 +211,7 @@ HOSTILE_OPTION_VALUES = [
     (("up", "--timeout", "nan"), "--timeout takes seconds"),
     (("up", "--timeout", "-1"), "--timeout takes seconds"),
     (("rotate-ca", "--timeout", "inf"), "--timeout takes seconds"),
-    (("rotate-ca", "--stop-after", "x"), "--stop-after takes a phase"),
+    (("rotate-ca", "--stop-after", "x"), "--stop-after takes a phase number"),
     (("report", "--watch", "--interval", "abc"), "--interval takes seconds"),
     (("report", "--interval", "0"), "--interval takes seconds"),
     (("smoke", "--messages", "abc"), "--messages takes a whole number"),
@@ -233,3 +233,14 @@ def test_a_mistyped_option_value_is_one_sentence_naming_the_option(tmp_path):
         assert repr(args[-1]) in proc.stderr, args
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config"]
     assert sorted(p.name for p in spec.parent.iterdir()) == ["courtyard.yaml"]
+
+
+def test_cert_refuses_a_second_login_for_an_identity_and_writes_nothing(tmp_path):
+    spec = write_spec(tmp_path, {})
+    for name in ("ops", "courtyard"):
+        proc = invoke("cert", "-c", name, "-u", "Platform", "--client", "-o", "clone",
+                      "--spec", str(spec))  # fmt: skip
+        assert proc.returncode == 1, proc.stderr
+        assert f"is the login of identity {name} " in proc.stderr
+        assert proc.stderr.strip().count("\n") == 0
+        assert not (tmp_path / "certs" / "clone.crt").exists()
