@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -136,6 +136,8 @@ class FaultInjector:
     project: Project
     down: set[int] = field(default_factory=set)
     active: list[Fault] = field(default_factory=list)
+    # Called before each fault is applied (the test hub marks the cluster as its own).
+    before_break: Callable[[], None] = field(default=lambda: None, repr=False)
 
     # Which node -------------------------------------------------------------------------
     def resolve(self, target: Target) -> int:
@@ -216,6 +218,7 @@ class FaultInjector:
         container = self.container(index)
         if container.status != "running":
             raise CourtyardError(f"{pod} is {container.status}, not running; run `invoke up` first")
+        self.before_break()
         try:
             detail = self._break(kind, index, container, slow)
         except BaseException:

@@ -46,9 +46,15 @@ def start_time(pid: int) -> str | None:
 
 def record_this_process(root: Path) -> None:
     """This process holds `root` from now on."""
+    write_process_record(Layout(root).owner_file)
+
+
+def write_process_record(path: Path) -> None:
+    """Write this process's record (pid, start time, host) to `path`."""
     pid = os.getpid()
     record = {"pid": pid, "started": start_time(pid), "host": socket.gethostname()}
-    Layout(root).owner_file.write_text(json.dumps(record))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record))
 
 
 def mark_kept(root: Path) -> None:
@@ -57,8 +63,12 @@ def mark_kept(root: Path) -> None:
 
 
 def _record(root: Path) -> dict | None:
+    return _read(Layout(root).owner_file)
+
+
+def _read(path: Path) -> dict | None:
     try:
-        record = json.loads(Layout(root).owner_file.read_text())
+        record = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
     return record if isinstance(record, dict) else None
@@ -66,7 +76,12 @@ def _record(root: Path) -> dict | None:
 
 def owner_process(root: Path) -> OwnerProcess | None:
     """The process recorded as holding `root`; None when kept, or when none is recorded."""
-    record = _record(root)
+    return process_in(Layout(root).owner_file)
+
+
+def process_in(path: Path) -> OwnerProcess | None:
+    """The process a record file names; None when it names none."""
+    record = _read(path)
     if record is None:
         return None
     try:

@@ -78,6 +78,15 @@ class Layout:
         """The host folders fed to the nodes' certificate mounts, one per Secret."""
         return self.run / "secrets"
 
+    @property
+    def session_marks(self) -> Path:
+        """One file per test session that may be breaking the cluster (faults, stopped
+        nodes): its process, so the next session knows a dead one's leftovers."""
+        return self.run / "sessions"
+
+    def session_mark(self, pid: int) -> Path:
+        return self.session_marks / f"{pid}.json"
+
     def lock_file(self, cluster: str) -> Path:
         """Held by every task that changes the cluster's Docker objects or files."""
         return self.run / "locks" / f"{cluster}.lock"

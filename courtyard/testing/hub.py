@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import ssl
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from nats.aio.client import Client
 
 from courtyard.artefacts.client_access import client_identity, env_vars
 from courtyard.core.errors import CourtyardError
+from courtyard.harness import holders
 from courtyard.harness.faults import (
     Fault,
     FaultInjector,
@@ -83,7 +85,17 @@ class Hub:
 
     def __post_init__(self) -> None:
         # One set of nodes down on purpose: stop_node's and the faults' kill and stop.
-        self.faults = FaultInjector(self.client, self.project, self.stopped)
+        self.faults = FaultInjector(
+            self.client, self.project, self.stopped, before_break=self._breaking
+        )
+
+    def _breaking(self) -> None:
+        """Before the first fault or stop on the spec's own cluster: mark it as this
+        process's, so that should the session die with it broken, the next one knows whose
+        leftovers they are and heals them (`session.heal_ended_sessions`)."""
+        mark = self.project.layout.session_mark(os.getpid())
+        if not self.ephemeral and not mark.exists():
+            holders.write_process_record(mark)
 
     @property
     def name(self) -> str:
@@ -160,6 +172,7 @@ class Hub:
         """Stop node `index` (its container, as a crashed pod); returns once it is down."""
         _refuse_on_event_loop("stop_node")
         container = self._container(index)
+        self._breaking()
         container.stop(timeout=docker_objects.STOP_TIMEOUT)
         self.stopped.add(index)
 
@@ -267,7 +280,9 @@ class Hub:
     def restore(self) -> list[str]:
         """Heal every fault the nodes show and start every node this session stopped and
         left stopped; one line per node it changed."""
-        return self.faults.heal_all(START_TIMEOUT)
+        healed = self.faults.heal_all(START_TIMEOUT)
+        self.project.layout.session_mark(os.getpid()).unlink(missing_ok=True)
+        return healed
 
     def _url(self, index: int) -> str:
         self._check_index(index)

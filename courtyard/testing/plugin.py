@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from courtyard.core.errors import CourtyardError
+from courtyard.core.interrupts import terminate_as_interrupt
 
 if TYPE_CHECKING:
     from courtyard.testing.hub import Hub
@@ -104,7 +105,11 @@ def courtyard_cluster(request: pytest.FixtureRequest) -> Iterator[Hub]:
         pytest.fail(failure, pytrace=False)
     config.stash[SESSION] = session
     try:
-        yield session.hub
+        # SIGTERM (`timeout`, a CI runner) interrupts the session as Ctrl-C does: the
+        # `with` blocks heal their faults and the session's end runs, instead of the process
+        # just ending with the cluster broken.
+        with terminate_as_interrupt():
+            yield session.hub
     finally:
         config.stash[SUMMARY] = session.close()
 

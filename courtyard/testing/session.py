@@ -22,11 +22,12 @@ from courtyard.commands import up as up_command
 from courtyard.commands.output import Recorder
 from courtyard.core.errors import CourtyardError
 from courtyard.harness import holders, reaper
+from courtyard.harness.faults import FaultInjector
 from courtyard.harness.projects import remove_throwaway, sweep_leftovers, throwaway_project
 from courtyard.project import naming
 from courtyard.project.load import DEFAULT_SPEC, SPEC_ENV
 from courtyard.project.loaded import Project, load_project
-from courtyard.runtime import docker_objects, engine, ports
+from courtyard.runtime import docker_objects, engine, link_faults, ports
 from courtyard.servers.natsclient import connect as nats_connect
 from courtyard.testing.housekeeping import Housekeeper
 from courtyard.testing.hub import CONNECT_DEFAULTS, Hub
@@ -54,6 +55,48 @@ def find_spec(options: SessionOptions) -> Path | None:
         return Path(options.environ[SPEC_ENV])
     default = options.root / DEFAULT_SPEC
     return default if default.is_file() else None
+
+
+def ended_session_marks(project: Project) -> list[Path]:
+    """The marks of sessions that broke the spec's cluster and ended without healing it
+    (killed mid-fault: nothing ran their end)."""
+    ended = []
+    for mark in sorted(project.layout.session_marks.glob("*.json")):
+        owner = holders.process_in(mark)
+        if owner is None or not owner.alive():
+            ended.append(mark)
+    return ended
+
+
+def heal_ended_sessions(client: docker.DockerClient, project: Project, timeout: float) -> list[str]:
+    """Heal what ended sessions left on the spec's cluster: link faults, paused nodes, nodes
+    they stopped; then wait until it is ready. What it healed, one entry per node."""
+    marks = ended_session_marks(project)
+    if not marks:
+        return []
+    containers = docker_objects.node_containers(client, project)
+    stopped = {
+        i for i, c in enumerate(containers) if c is not None and c.status in ("exited", "created")
+    }
+    healed = FaultInjector(client, project, stopped).heal_all(timeout)
+    for mark in marks:
+        mark.unlink(missing_ok=True)
+    return healed
+
+
+def faults_shown(client: docker.DockerClient, project: Project) -> list[str]:
+    """The faults the spec's nodes show now ("<pod>: partition"), whoever made them."""
+    shown = []
+    for pod, container in zip(
+        project.names.pods, docker_objects.node_containers(client, project), strict=True
+    ):
+        if container is None:
+            continue
+        kinds = link_faults.applied(container)
+        kinds += ["paused"] if container.status == "paused" else []
+        if kinds:
+            shown.append(f"{pod}: {', '.join(kinds)}")
+    return shown
 
 
 def not_ready_reason(client: docker.DockerClient, project: Project) -> str | None:
@@ -84,6 +127,7 @@ class TestSession:
     setup_seconds: float
     keep: bool = False
     swept: list[str] = field(default_factory=list)  # leftovers of ended sessions, removed
+    healed_first: list[str] = field(default_factory=list)  # ended sessions' faults, healed
     cleanup_seconds: list[float] = field(default_factory=list)
     _housekeeper: Housekeeper | None = None
 
@@ -113,6 +157,11 @@ class TestSession:
     def close(self) -> list[str]:
         """Restore or remove the cluster; the lines the summary prints."""
         lines: list[str] = []
+        if self.healed_first:
+            lines.append(
+                f"healed first what ended test sessions left broken on {self.hub.name}: "
+                f"{'; '.join(self.healed_first)}"
+            )
         if self.swept:
             lines.append(
                 f"removed {len(self.swept)} throw-away cluster(s) that ended sessions left "
@@ -210,10 +259,26 @@ def open_session(options: SessionOptions) -> TestSession:
     else:
         project = load_project(spec_file)
         reason = not_ready_reason(client, project)
+        healed: list[str] = []
+        if reason is not None and ended_session_marks(project):
+            # A session killed mid-fault left the spec's cluster broken: heal it first.
+            try:
+                healed = heal_ended_sessions(client, project, options.timeout)
+            except CourtyardError as exc:
+                reason = f"{reason}; healing what an ended test session left failed: {exc}"
+            else:
+                reason = not_ready_reason(client, project)
         if reason is None:
             hub = Hub(project, client, ephemeral=False)
-            return TestSession(hub, "running", time.perf_counter() - started, swept=swept)
+            elapsed = time.perf_counter() - started
+            return TestSession(hub, "running", elapsed, swept=swept, healed_first=healed)
         why = f"{project.names.fullname} is not up: {reason}"
+        shown = faults_shown(client, project)
+        if shown:
+            why += (
+                f"; it has faults that `invoke fault` or a running session made "
+                f"({'; '.join(shown)}): `invoke up` heals them"
+            )
     project = start_throwaway(client, spec_file, options.timeout)
     hub = Hub(project, client, ephemeral=True)
     return TestSession(hub, why, time.perf_counter() - started, keep=options.keep, swept=swept)

@@ -20,6 +20,8 @@ import tempfile
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from courtyard.checks import readiness
 from courtyard.core.polling import poll
 from courtyard.harness.projects import remove_throwaway, throwaway_project
@@ -528,3 +530,92 @@ def test_async_tests_under_pytest_asyncio_use_the_same_fixtures(cluster, tmp_pat
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 passed" in result.stdout
     assert "1 test namespace(s) cleaned" in result.stdout
+
+
+needs_links = pytest.mark.skipif(
+    link_faults.unavailable_reason() is not None, reason=link_faults.unavailable_reason() or ""
+)
+
+
+@needs_links
+def test_a_session_killed_inside_a_fault_is_healed_by_the_next_session(
+    cluster, docker_client, tmp_path
+):
+    """SIGKILL inside `with partition(1)`: nothing of the session's end runs. The next session
+    given the spec heals what the dead one left, then uses the spec's cluster."""
+    spec = str(cluster.spec_file)
+    killed = write_tests(
+        tmp_path / "killed",
+        """
+        import os, signal
+
+        def test_dies_inside_a_partition(courtyard_cluster):
+            with courtyard_cluster.partition(1):
+                os.kill(os.getpid(), signal.SIGKILL)
+        """,
+    )
+    assert run_pytest(killed, "--courtyard-spec", spec).returncode == -signal.SIGKILL
+    node = docker_objects.node_containers(docker_client, cluster)[1]
+    assert link_faults.applied(node) == ["partition"]
+
+    after = write_tests(
+        tmp_path / "after",
+        "def test_on_the_spec_cluster(courtyard_cluster):\n"
+        "    assert not courtyard_cluster.ephemeral\n",
+    )
+    result = run_pytest(after, "--courtyard-spec", spec)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (
+        f"healed first what ended test sessions left broken on {cluster.names.fullname}: "
+        f"{cluster.names.pod(1)}: partition"
+    ) in result.stdout
+    assert f"tests used the running cluster {cluster.names.fullname}" in result.stdout
+    assert link_faults.applied(node) == []
+    assert not list(cluster.layout.session_marks.glob("*.json"))
+    assert readiness.check(cluster.names.monitor_targets).ready
+
+
+@needs_links
+def test_a_session_stopped_by_sigterm_inside_a_fault_heals_it_itself(
+    cluster, docker_client, tmp_path
+):
+    folder = write_tests(
+        tmp_path / "terminated",
+        """
+        import os, signal, time
+
+        def test_terminated_inside_a_partition(courtyard_cluster):
+            with courtyard_cluster.partition(1):
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(60)
+        """,
+    )
+    result = run_pytest(folder, "--courtyard-spec", str(cluster.spec_file))
+    assert result.returncode == 2, result.stdout + result.stderr  # pytest: interrupted
+    assert "KeyboardInterrupt" in result.stdout
+    node = docker_objects.node_containers(docker_client, cluster)[1]
+    assert link_faults.applied(node) == []
+    assert not list(cluster.layout.session_marks.glob("*.json"))
+    assert readiness.check(cluster.names.monitor_targets).ready
+
+
+@needs_links
+def test_a_fault_made_by_hand_is_left_to_the_user_and_the_summary_says_so(
+    cluster, docker_client, tmp_path
+):
+    spec = str(cluster.spec_file)
+    made = invoke("fault", "partition", "--node", "1", "--spec", spec)
+    assert made.returncode == 0, made.stderr
+    try:
+        folder = write_tests(tmp_path / "suite", "def test_nothing(courtyard_cluster):\n    pass\n")
+        result = run_pytest(folder, "--courtyard-spec", spec)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert (
+            f"it has faults that `invoke fault` or a running session made "
+            f"({cluster.names.pod(1)}: partition): `invoke up` heals them"
+        ) in result.stdout
+        node = docker_objects.node_containers(docker_client, cluster)[1]
+        assert link_faults.applied(node) == ["partition"]
+    finally:
+        assert invoke("up", "--spec", spec).returncode == 0
+    assert readiness.check(cluster.names.monitor_targets).ready
