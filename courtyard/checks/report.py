@@ -16,6 +16,7 @@ import itertools
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from courtyard.checks.meta_group import departed, departed_warning
 from courtyard.checks.resources import account_limit_warnings
 from courtyard.project.limits import account_limits
 from courtyard.project.loaded import Project
@@ -89,6 +90,7 @@ class Report:
     streams: list[StreamRow] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # nodes that did not answer
     limits: list[str] = field(default_factory=list)  # accounts at one of their limits
+    meta_group: list[str] = field(default_factory=list)  # departed peers it still counts
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -237,7 +239,14 @@ def build(
     report.meta_leader = max(set(leaders), key=leaders.count) if leaders else ""
     leader = next((a for a in jsz if a.server == report.meta_leader), None)
     if leader is not None:
-        report.followers = followers((leader.data.get("meta_cluster") or {}).get("replicas"))
+        meta = leader.data.get("meta_cluster") or {}
+        report.followers = followers(meta.get("replicas"))
+        pods = project.names.pods
+        replicas = Jsz.parse(leader.data).meta_replicas
+        size = meta.get("cluster_size")
+        size = size if isinstance(size, int) else len(replicas) + 1
+        warning = departed_warning(size, departed(replicas, pods), len(pods))
+        report.meta_group = [warning] if warning else []
     report.streams = stream_rows(jsz)
     answers = [Jsz.parse(answer.data) for answer in jsz]
     report.limits = account_limit_warnings(account_limits(project.spec), answers)

@@ -9,6 +9,7 @@ import docker
 from courtyard.artefacts import certs
 from courtyard.checks import readiness
 from courtyard.checks.drift import drift_reasons
+from courtyard.checks.meta_group import departed_peers_warning
 from courtyard.checks.resources import cluster_account_limit_warnings, store_problems
 from courtyard.checks.stale_certs import stale_reasons
 from courtyard.project.limits import account_limits
@@ -173,6 +174,8 @@ def cluster_status(client: docker.DockerClient, project: Project) -> ClusterStat
         for item in certs.expiring(spec, names, layout)
     ]
     warnings += cluster_account_limit_warnings(account_limits(spec), targets)
+    departed = departed_peers_warning(targets, names.pods) if targets else None
+    warnings += [departed] if departed else []
     return ClusterStatus(
         names.fullname,
         str(spec.path),

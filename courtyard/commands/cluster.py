@@ -89,7 +89,8 @@ def status(spec: str | None, *, as_json: bool) -> None:
         for message in report.warnings:
             warn(message)
         if report.healthy:
-            print('Healthy. Next: `invoke smoke`, or connect with `eval "$(invoke env)"`.')
+            heed = " (heed the warnings above)" if report.warnings else ""
+            print(f'Healthy{heed}. Next: `invoke smoke`, or connect with `eval "$(invoke env)"`.')
         else:
             for problem in report.problems:
                 print(f" {CROSS} {problem}")

@@ -100,7 +100,7 @@ def render(found: report_check.Report) -> str:
     lines += [_servers(found), "", "JetStream", _jetstream(found), _meta_group(found)]
     if found.streams:
         lines += ["", "Streams", _streams(found)]
-    lines += [f" ! {warning}" for warning in found.limits]
+    lines += [f" ! {warning}" for warning in [*found.meta_group, *found.limits]]
     for pod in found.missing:
         lines.append(f" {CROSS} {pod} did not answer: it is down or cut off (`invoke status`)")
     return "\n".join(lines)

@@ -18,7 +18,7 @@ from docker.models.containers import Container
 
 from courtyard.artefacts import authorization
 from courtyard.artefacts.node_containers import NodeDefinition, node_definitions
-from courtyard.checks import drift, first_round, quorum
+from courtyard.checks import drift, first_round, meta_group, quorum
 from courtyard.checks.readiness import wait_ready
 from courtyard.checks.resources import cluster_account_limit_warnings
 from courtyard.checks.stale_certs import stale_reasons
@@ -385,6 +385,27 @@ def scale_down(ctx: UpContext) -> None:
         info["detail"] = f"removed {', '.join(ctx.plan.remove)} (volumes kept)"
 
 
+def forget_departed_peers(ctx: UpContext) -> None:
+    """Nodes scaled away stay peers of the JetStream meta group, offline, and count against
+    its quorum; the meta leader is asked to forget them (as the spec's system identity), so
+    the nodes left can lose as many as a fresh cluster of their size. Their volumes are
+    kept: a node that comes back (scaled up again) rejoins the group."""
+    names = ctx.project.names
+    group = meta_group.meta_group(names.monitor_targets)
+    gone = group.departed(names.pods) if group is not None else []
+    if group is None or not gone:
+        return
+    if not ctx.project.spec.tls.system_identities or not group.all_online(names.pods):
+        ctx.reporter.warn(meta_group.departed_warning(group.size, gone, names.replicas))
+        return
+    with ctx.step("Departed peers removed from the meta group") as info:
+        now = meta_group.remove_departed(ctx.project, gone, ctx.timeout)
+        info["detail"] = (
+            f"{', '.join(p.label for p in gone)} (offline, no node of the spec); it counts "
+            f"{now.size} peers"
+        )
+
+
 UP_STEPS: tuple[Callable[[UpContext], None], ...] = (
     connect,
     check_scale_down,
@@ -401,6 +422,7 @@ UP_STEPS: tuple[Callable[[UpContext], None], ...] = (
     wait,
     reload_certificates,
     roll,
+    forget_departed_peers,
 )
 
 

@@ -27,6 +27,7 @@ class Replica:
     name: str
     current: bool
     offline: bool
+    peer: str = ""  # the peer's id in its Raft group
 
     @property
     def usable(self) -> bool:
@@ -35,7 +36,12 @@ class Replica:
 
 def _replicas(group: dict[str, Any]) -> list[Replica]:
     return [
-        Replica(r.get("name") or "", bool(r.get("current")), bool(r.get("offline")))
+        Replica(
+            r.get("name") or "",
+            bool(r.get("current")),
+            bool(r.get("offline")),
+            str(r.get("peer") or ""),
+        )
         for r in group.get("replicas") or []
         if isinstance(r, dict)
     ]
@@ -85,6 +91,11 @@ class Jsz:
     @property
     def meta_replicas(self) -> list[Replica]:
         return _replicas(self.body.get("meta_cluster") or {})
+
+    @property
+    def meta_size(self) -> int:
+        """How many peers the meta group counts (0 when the node does not say)."""
+        return _whole((self.body.get("meta_cluster") or {}).get("cluster_size"), 0)
 
     def total(self, key: str) -> int:
         """A top-level count: streams, consumers, messages, bytes, memory, storage."""

@@ -113,6 +113,28 @@ async def ping(
     return sorted(answers.values(), key=lambda answer: answer.server)
 
 
+# Removes a server from the JetStream meta group (`nats server raft peer-remove NAME`).
+SERVER_REMOVE = "$JS.API.SERVER.REMOVE"
+
+
+async def remove_peer(nc: Client, *, peer_id: str) -> str | None:
+    """Ask the meta leader to forget the peer `peer_id` (a departed server, whose name a
+    leader elected later may not know); None when it did, else its error in words."""
+    request = json.dumps({"peer": "", "peer_id": peer_id}).encode()
+    try:
+        message = await nc.request(SERVER_REMOVE, request, timeout=ANSWER_TIMEOUT * 2)
+    except (TimeoutError, NatsTimeoutError, NoRespondersError) as exc:
+        return f"no answer ({type(exc).__name__})"
+    try:
+        answer = json.loads(message.data)
+    except ValueError:
+        return "an answer that is not JSON"
+    if isinstance(answer, dict) and answer.get("success") is True:
+        return None
+    error = (answer.get("error") or {}) if isinstance(answer, dict) else {}
+    return str(error.get("description") or "refused without a reason")
+
+
 # What the smoke and `export-helm --verify` ask: the server list, and JetStream.
 PROOF_SUBJECTS = (SERVER_PING, JSZ_PING)
 

@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import re
 
 import pytest
 import yaml
+from nats.errors import TimeoutError as NatsTimeoutError
 
 from courtyard.artefacts.node_containers import node_definitions
+from courtyard.checks import report as report_check
 from courtyard.checks import smoke
 from courtyard.checks.status import cluster_status
+from courtyard.checks.workload import until_reachable
 from courtyard.core.errors import CourtyardError
 from courtyard.project.loaded import load_project
 from courtyard.runtime import docker_objects, start_gate
 from courtyard.servers import jsz
 from courtyard.servers.natsclient import connect as nats_connect
 from courtyard.servers.natsclient import run_quietly
-from tests.helpers import deep_update, write_spec
-from tests.integration.conftest import quiet_up
+from tests.helpers import deep_update, invoke, write_spec
+from tests.integration.conftest import REPO_SPEC, quiet_up
 
 STARTED = re.compile(r"(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d\.\d+) \[INF\] Starting nats-server")
 
@@ -128,3 +132,73 @@ def test_a_scale_down_below_the_quorum_is_refused_and_one_within_it_keeps_the_da
     three = rescaled(own_cluster, 3)
     quiet_up(three)
     assert stream_messages(three) == 5
+
+
+def stream_created_without(project, down: int) -> bool:
+    """Whether JetStream still creates a stream (and so has a meta leader) while node
+    `down` is killed: within 20 s, as a client would wait."""
+
+    async def create() -> bool:
+        others = [i for i in range(project.spec.replicas) if i != down]
+        nc = await nats_connect(project, others)
+        try:
+            js = nc.jetstream(timeout=2)
+            await until_reachable(
+                lambda: js.add_stream(name="AFTER", subjects=["after.>"]),
+                timeout=20,
+                also=(NatsTimeoutError, asyncio.TimeoutError),
+                what="a stream to be created",
+            )
+            return True
+        except CourtyardError:
+            return False
+        finally:
+            await nc.close()
+
+    return run_quietly(create())
+
+
+def test_departed_peers_are_named_by_status_and_removed_by_up_so_one_more_loss_is_survived(
+    docker_client, make_project
+):
+    """5 -> 3: the meta group still counts 5 peers (quorum 3), so the three nodes left could
+    lose none. Without a system identity `up` and `status` say so; with one, `up` removes
+    the departed peers and the cluster survives one more lost node; 3 -> 5 re-adds them."""
+    base = yaml.safe_load(REPO_SPEC.read_text())
+    identities = base["tls"]["clients"]
+    no_system = [c for c in identities if not (isinstance(c, dict) and c.get("system"))]
+    five = make_project({"tls": {"clients": no_system}}, replicas=5)
+    quiet_up(five)
+    three = rescaled(five, 3)
+    output = quiet_up(three)
+    # The roll elects a leader that may never have heard the departed nodes' names.
+    expected = "the JetStream meta group still counts 5 peers, 2 of them departed node(s) ("
+    cost = "that are offline: its quorum is 3, so the 3 node(s) left can lose none before"
+    assert expected in output and cost in output
+    status = cluster_status(docker_client, three)
+    assert status.healthy and any(cost in w for w in status.warnings), status.warnings
+    shown = invoke("status", "--spec", str(three.spec.path))
+    assert "Healthy (heed the warnings above)" in shown.stdout
+
+    with_ops = yaml.safe_load(three.spec.path.read_text())
+    with_ops["tls"]["clients"] = identities
+    write_spec(three.spec.root, with_ops)
+    three = load_project(three.spec.path)
+    output = quiet_up(three)
+    assert "Departed peers removed from the meta group: " in output
+    assert "(offline, no node of the spec); it counts 3 peers" in output
+    status = cluster_status(docker_client, three)
+    assert status.healthy and status.warnings == [], status.warnings
+    assert "departed" not in "".join(report_check.report(three).meta_group)
+
+    victim = docker_objects.get_container(docker_client, three.names.pod(0))
+    victim.kill()
+    try:
+        assert stream_created_without(three, down=0)
+    finally:
+        victim.start()
+    quiet_up(three)
+    five_again = rescaled(three, 5)
+    quiet_up(five_again)
+    status = cluster_status(docker_client, five_again)
+    assert status.healthy and [row.peers for row in status.nodes] == ["4/4"] * 5

@@ -8,8 +8,10 @@ import datetime as dt
 import pytest
 
 from courtyard.checks import report
+from courtyard.checks.meta_group import MetaGroup, departed, departed_warning
 from courtyard.commands.report import render
 from courtyard.core.errors import CourtyardError
+from courtyard.servers.jsz import Replica
 from courtyard.servers.system import Answer, system_identity
 
 NOW = dt.datetime(2026, 12, 3, 12, 0, 0, tzinfo=dt.UTC)
@@ -146,3 +148,34 @@ def test_a_system_identity_is_never_the_default_one(project_factory):
     project = project_factory({"tls": {"clients": [{"name": "ops", "system": True}, "dev"]}})
     assert project.names.default_identity == "dev"
     assert project.names.system_identities == ("ops",)
+
+
+def test_departed_peers_the_meta_group_still_counts_are_reported_with_their_cost(project):
+    """After 5 -> 3 the leader counts five peers; two are no node of the spec, one known by
+    name, one only by its peer id (a leader elected after it left never heard its name)."""
+    meta = [
+        {"name": "n-0", "current": True, "peer": "p0"},
+        {"name": "n-2", "current": True, "peer": "p2"},
+        {"name": "n-3", "current": False, "offline": True, "peer": "p3"},
+        {"name": "Server name unknown at this time (peerID: p4)", "offline": True, "peer": "p4"},
+    ]
+    answers = [jsz("n-0", "n-1"), jsz("n-1", "n-1", meta=meta), jsz("n-2", "n-1")]
+    answers[1].body["data"]["meta_cluster"]["cluster_size"] = 5
+    found = report.build(project, "ops", [statsz(f"n-{i}") for i in range(3)], answers, NOW)
+    (warning,) = found.meta_group
+    assert warning.startswith(
+        "the JetStream meta group still counts 5 peers, 2 of them departed node(s) (a server "
+        "of peer id p4, n-3) that are offline: its quorum is 3, so the 3 node(s) left can "
+        "lose none before JetStream stops; `invoke up` removes departed peers"
+    )
+    assert f" ! {warning}" in render(found)
+
+
+def test_a_spec_node_that_is_down_is_no_departed_peer():
+    replicas = [Replica("n-1", False, True, "p1"), Replica("n-3", False, True, "p3")]
+    gone = departed(replicas, ["n-0", "n-1", "n-2"])
+    assert [(d.label, d.peer) for d in gone] == [("n-3", "p3")]
+    group = MetaGroup("n-0", 4, replicas)
+    assert not group.all_online(["n-0", "n-1", "n-2"])  # then up removes nothing
+    assert departed_warning(3, [], 3) is None
+    assert "can lose only 1 before" in departed_warning(4, gone, 4)
