@@ -152,12 +152,19 @@ def configs(c, spec=None):
         "spec": SPEC_HELP,
         "timeout": "seconds to wait for the cluster to be ready (default 60)",
         "force_certs": "reissue every leaf certificate first (nodes then reload them)",
+        "forget_departed": "remove nodes scaled away from JetStream's meta group, for good "
+        "(they cannot come back; needs a system identity)",
     }
 )
 @user_errors
-def up(c, spec=None, timeout=None, force_certs=False):
+def up(c, spec=None, timeout=None, force_certs=False, forget_departed=False):
     """Bring the cluster up (certs, configs, image, network, nodes) and wait until ready."""
-    cluster.up(spec, timeout=options.seconds("--timeout", timeout, 60.0), force_certs=force_certs)
+    cluster.up(
+        spec,
+        timeout=options.seconds("--timeout", timeout, 60.0),
+        force_certs=force_certs,
+        forget_departed=forget_departed,
+    )
 
 
 @task(

@@ -3,10 +3,16 @@
 Removing nodes does not remove their peers from the meta group: nats-server keeps counting
 them, offline, in its quorum. After 5 -> 3 the group is 5 peers with a quorum of 3, so the
 three nodes left can lose none: one more lost node stops JetStream, where a fresh three-node
-cluster could lose one. A leader elected after they left may not even know their names
-("Server name unknown at this time (peerID: ...)"), only their peer ids. `invoke up` asks the
-meta leader to forget them (`$JS.API.SERVER.REMOVE`, a system identity's request, by peer
-id), and `status` and `report` warn while they are counted.
+cluster could lose one. A leader elected after they left may not know their names ("Server
+name unknown at this time (peerID: ...)"); a peer id is a hash of the server name
+(`naming.peer_id`), so the nodes scaled away are recognised by it.
+
+`status`, `report` and `up` warn while departed peers are counted. Removing them
+(`$JS.API.SERVER.REMOVE`, a system identity's request) is the user's choice,
+`invoke up --forget-departed`, because it is for good: a removed server that comes back
+catches up its own removal and disables JetStream ("JetStream being DISABLED, our server was
+removed from the cluster"), also on a fresh volume (measured with nats-server 2.14.2), so
+those nodes cannot be scaled back. `up` remembers them and refuses such a scale-up.
 """
 
 from __future__ import annotations
@@ -15,13 +21,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from courtyard.checks.quorum import quorum
-from courtyard.core.errors import CourtyardError
-from courtyard.core.polling import WaitTimeout, poll
-from courtyard.project.loaded import Project
+from courtyard.project import naming
+from courtyard.project.layout import Layout
+from courtyard.project.load import MAX_REPLICAS
+from courtyard.project.naming import ClusterNames
 from courtyard.servers import jsz as jsz_reader
-from courtyard.servers import system
+from courtyard.servers import meta_peers
 from courtyard.servers.jsz import Replica
-from courtyard.servers.natsclient import run_quietly
 
 UNKNOWN_NAME = "Server name unknown"  # how nats-server names a peer it never heard from
 
@@ -34,17 +40,26 @@ class Departed:
     peer: str  # its peer id
 
 
-def departed(replicas: Sequence[Replica], pods: Sequence[str]) -> list[Departed]:
+def departed(
+    replicas: Sequence[Replica], pods: Sequence[str], former: Sequence[str] = ()
+) -> list[Departed]:
     """The offline peers of `replicas` (a leader's list of the other peers) that are no node
-    of the spec."""
+    of the spec; named by their peer id among `former` (the pods a larger spec would have)
+    when the leader does not know their names."""
+    by_id = {naming.peer_id(name): name for name in former}
     found = []
     for replica in replicas:
         if not replica.offline or replica.name in pods:
             continue
         known = replica.name and not replica.name.startswith(UNKNOWN_NAME)
-        label = replica.name if known else f"a server of peer id {replica.peer}"
-        found.append(Departed(label, replica.peer))
+        name = replica.name if known else by_id.get(replica.peer)
+        found.append(Departed(name or f"a server of peer id {replica.peer}", replica.peer))
     return sorted(found, key=lambda d: d.label)
+
+
+def former_pods(names: ClusterNames) -> list[str]:
+    """The pods a larger spec of this cluster would have: what a departed peer was."""
+    return [names.pod(i) for i in range(names.replicas, MAX_REPLICAS)]
 
 
 @dataclass(frozen=True)
@@ -55,8 +70,8 @@ class MetaGroup:
     size: int  # how many peers it counts, the leader included
     replicas: list[Replica]  # the other peers
 
-    def departed(self, pods: Sequence[str]) -> list[Departed]:
-        return departed(self.replicas, pods)
+    def departed(self, names: ClusterNames) -> list[Departed]:
+        return departed(self.replicas, names.pods, former_pods(names))
 
     def all_online(self, pods: Sequence[str]) -> bool:
         """Whether every node of the spec is an online peer: only then is every offline
@@ -86,53 +101,27 @@ def departed_warning(size: int, gone: Sequence[Departed], nodes: int) -> str | N
         f"the JetStream meta group still counts {size} peers, {len(gone)} of them departed "
         f"node(s) ({', '.join(d.label for d in gone)}) that are offline: its quorum is "
         f"{needed}, so the {nodes} node(s) left can lose {can_lose} before JetStream stops; "
-        "`invoke up` removes departed peers (as the spec's system identity; without one, add "
-        "it to the spec, or run `nats server raft peer-remove` with a system user)"
+        "scale back up to bring them back, or remove them for good with `invoke up "
+        "--forget-departed` (as the spec's system identity; those nodes cannot come back)"
     )
 
 
-def departed_peers_warning(targets: Sequence[tuple[str, int]], pods: Sequence[str]) -> str | None:
-    """`departed_warning` for the running cluster of `targets` (the spec's `pods`)."""
+def departed_peers_warning(targets: Sequence[tuple[str, int]], names: ClusterNames) -> str | None:
+    """`departed_warning` for the running cluster of `targets`."""
     group = meta_group(targets)
     if group is None:
         return None
-    return departed_warning(group.size, group.departed(pods), len(pods))
+    return departed_warning(group.size, group.departed(names), names.replicas)
 
 
-async def _remove(project: Project, gone: Sequence[Departed]) -> list[str]:
-    nc = await system.connect_system(project)
-    try:
-        problems = []
-        for peer in gone:
-            error = await system.remove_peer(nc, peer_id=peer.peer)
-            if error:
-                problems.append(f"{peer.label}: {error}")
-        return problems
-    finally:
-        await nc.close()
-
-
-def remove_departed(project: Project, gone: Sequence[Departed], timeout: float) -> MetaGroup:
-    """Ask the meta leader, as the spec's system identity, to forget each of `gone`; returns
-    the group once it no longer counts them. One sentence when it refuses."""
-    problems = run_quietly(_remove(project, gone))
-    if problems:
-        raise CourtyardError(
-            f"the meta leader did not remove the departed peer(s): {'; '.join(problems)}; "
-            "run `invoke up` again, or `nats server raft peer-remove` as a system user"
-        )
-    targets = project.names.monitor_targets
-    ids = {peer.peer for peer in gone}
-    try:
-        return poll(
-            lambda: meta_group(targets),
-            what="the meta group to forget the departed peers",
-            timeout=timeout,
-            interval=0.2,
-            done=lambda group: group is not None and not ids & {r.peer for r in group.replicas},
-        )
-    except WaitTimeout as exc:
-        raise CourtyardError(
-            f"the meta leader accepted removing {', '.join(p.label for p in gone)} but still "
-            f"counts them ({exc}); run `invoke status` and `invoke up` again"
-        ) from None
+def comeback_problem(layout: Layout, pods: Sequence[str]) -> str | None:
+    """One sentence when the spec brings back a node removed from the meta group."""
+    back = [pod for pod in pods if pod in meta_peers.forgotten(layout)]
+    if not back:
+        return None
+    return (
+        f"{', '.join(back)} {'was' if len(back) == 1 else 'were'} removed from JetStream's "
+        "meta group by `invoke up --forget-departed`, and nats-server disables JetStream on a "
+        "removed server that returns; keep replicas below that node, or start afresh "
+        "without the data (`invoke down --volumes`, then `invoke up`)"
+    )

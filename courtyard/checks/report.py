@@ -16,7 +16,7 @@ import itertools
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from courtyard.checks.meta_group import departed, departed_warning
+from courtyard.checks.meta_group import departed, departed_warning, former_pods
 from courtyard.checks.resources import account_limit_warnings
 from courtyard.project.limits import account_limits
 from courtyard.project.loaded import Project
@@ -245,7 +245,8 @@ def build(
         replicas = Jsz.parse(leader.data).meta_replicas
         size = meta.get("cluster_size")
         size = size if isinstance(size, int) else len(replicas) + 1
-        warning = departed_warning(size, departed(replicas, pods), len(pods))
+        gone = departed(replicas, pods, former_pods(project.names))
+        warning = departed_warning(size, gone, len(pods))
         report.meta_group = [warning] if warning else []
     report.streams = stream_rows(jsz)
     answers = [Jsz.parse(answer.data) for answer in jsz]

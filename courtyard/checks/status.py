@@ -174,7 +174,7 @@ def cluster_status(client: docker.DockerClient, project: Project) -> ClusterStat
         for item in certs.expiring(spec, names, layout)
     ]
     warnings += cluster_account_limit_warnings(account_limits(spec), targets)
-    departed = departed_peers_warning(targets, names.pods) if targets else None
+    departed = departed_peers_warning(targets, names) if targets else None
     warnings += [departed] if departed else []
     return ClusterStatus(
         names.fullname,

@@ -19,14 +19,18 @@ from courtyard.project import naming
 from courtyard.runtime import docker_objects, engine, teardown
 
 
-def up(spec: str | None, *, timeout: float, force_certs: bool) -> None:
+def up(
+    spec: str | None, *, timeout: float, force_certs: bool, forget_departed: bool = False
+) -> None:
     with load_locked(spec, "up") as project:
         started = time.monotonic()
         print(
             f"Courtyard up: {project.names.fullname}, {project.spec.replicas} node(s), "
             f"from {project.spec.path}"
         )
-        up_steps.up(project, timeout=timeout, force_certs=force_certs)
+        up_steps.up(
+            project, timeout=timeout, force_certs=force_certs, forget_departed=forget_departed
+        )
         urls = ",".join(project.names.client_urls)
         identity = client_access.client_identity(project)
         print(

@@ -31,8 +31,9 @@ from courtyard.project.load import MAX_REPLICAS
 from courtyard.project.loaded import Project
 from courtyard.runtime import docker_objects, fresh_start, link_faults, ports, start_gate, teardown
 from courtyard.runtime.plan import Plan, plan_nodes
-from courtyard.servers import jsz, raftz, reload
+from courtyard.servers import jsz, meta_peers, raftz, reload
 from courtyard.servers.records import record_digest, record_loaded
+from courtyard.servers.system import system_identity
 
 DEFAULT_TIMEOUT = 60.0
 # A fresh bootstrap whose first election is lost starts again (once) when removing and
@@ -49,6 +50,7 @@ class UpContext:
     project: Project
     timeout: float = DEFAULT_TIMEOUT
     force_certs: bool = False
+    forget_departed: bool = False  # remove departed peers from the meta group, for good
     client: docker.DockerClient | None = None
     nodes: list[NodeDefinition] = field(default_factory=list)
     existing: dict[str, Container | None] = field(default_factory=dict)
@@ -385,30 +387,46 @@ def scale_down(ctx: UpContext) -> None:
         info["detail"] = f"removed {', '.join(ctx.plan.remove)} (volumes kept)"
 
 
-def forget_departed_peers(ctx: UpContext) -> None:
+def check_comeback(ctx: UpContext) -> None:
+    """Refuse, before anything changes, a scale-up that brings back a node `--forget-departed`
+    removed from the meta group: its server would run without JetStream."""
+    problem = meta_group.comeback_problem(ctx.project.layout, ctx.project.names.pods)
+    if problem:
+        raise CourtyardError(problem)
+
+
+def departed_peers(ctx: UpContext) -> None:
     """Nodes scaled away stay peers of the JetStream meta group, offline, and count against
-    its quorum; the meta leader is asked to forget them (as the spec's system identity), so
-    the nodes left can lose as many as a fresh cluster of their size. Their volumes are
-    kept: a node that comes back (scaled up again) rejoins the group."""
+    its quorum (checks/meta_group.py): `up` says so, and with `--forget-departed` asks the
+    meta leader to remove them, for good, as the spec's system identity."""
     names = ctx.project.names
     group = meta_group.meta_group(names.monitor_targets)
-    gone = group.departed(names.pods) if group is not None else []
+    gone = group.departed(names) if group is not None else []
     if group is None or not gone:
+        if ctx.forget_departed:
+            ctx.reporter.warn("--forget-departed: the meta group counts no departed peers")
         return
-    if not ctx.project.spec.tls.system_identities or not group.all_online(names.pods):
+    if not ctx.forget_departed:
         ctx.reporter.warn(meta_group.departed_warning(group.size, gone, names.replicas))
         return
+    if not group.all_online(names.pods):
+        raise CourtyardError(
+            "--forget-departed removes peers only while every node of the spec is an online "
+            "peer of the meta group; run `invoke status`, bring the nodes back, then again"
+        )
+    system_identity(ctx.project)  # one sentence when the spec has none
     with ctx.step("Departed peers removed from the meta group") as info:
-        now = meta_group.remove_departed(ctx.project, gone, ctx.timeout)
+        meta_peers.remove(ctx.project, {p.peer: p.label for p in gone}, ctx.timeout)
         info["detail"] = (
             f"{', '.join(p.label for p in gone)} (offline, no node of the spec); it counts "
-            f"{now.size} peers"
+            f"{group.size - len(gone)} peers; they cannot come back"
         )
 
 
 UP_STEPS: tuple[Callable[[UpContext], None], ...] = (
     connect,
     check_scale_down,
+    check_comeback,
     check_stranded_streams,
     prepare,
     image,
@@ -422,7 +440,7 @@ UP_STEPS: tuple[Callable[[UpContext], None], ...] = (
     wait,
     reload_certificates,
     roll,
-    forget_departed_peers,
+    departed_peers,
 )
 
 
@@ -441,11 +459,14 @@ def up(
     *,
     timeout: float = DEFAULT_TIMEOUT,
     force_certs: bool = False,
+    forget_departed: bool = False,
     reporter: Reporter | None = None,
 ) -> UpContext:
     """Bring the cluster to the spec and wait until it is ready; returns what the steps saw.
     Each step reports to `reporter` (default: printed)."""
-    ctx = UpContext(project, timeout=timeout, force_certs=force_certs)
+    ctx = UpContext(
+        project, timeout=timeout, force_certs=force_certs, forget_departed=forget_departed
+    )
     if reporter is not None:
         ctx.reporter = reporter
     return run(ctx)

@@ -79,6 +79,12 @@ class Layout:
         return self.run / "secrets"
 
     @property
+    def forgotten_peers(self) -> Path:
+        """The nodes `up --forget-departed` removed from the JetStream meta group: they cannot
+        rejoin it (nats-server disables JetStream on a removed server that returns)."""
+        return self.run / "forgotten-peers.json"
+
+    @property
     def session_marks(self) -> Path:
         """One file per test session that may be breaking the cluster (faults, stopped
         nodes): its process, so the next session knows a dead one's leftovers."""

@@ -175,6 +175,17 @@ def local_image(version: str | None = None) -> str:
     return f"{PREFIX}/nats-server:{version or server_version()}"
 
 
+# nats-server names a server's Raft peer by a hash of its server name (`getHash` in
+# server/events.go: sha256, the first 8 bytes each as a base-62 digit).
+_PEER_ID_DIGITS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def peer_id(server_name: str) -> str:
+    """The Raft peer id nats-server gives the server named `server_name` (its "Node:")."""
+    digest = hashlib.sha256(server_name.encode()).digest()
+    return "".join(_PEER_ID_DIGITS[byte % len(_PEER_ID_DIGITS)] for byte in digest[:8])
+
+
 def localhost_url(port: int) -> str:
     """A node's client port published on the host: TLS, named localhost (the server
     certificate covers it, so host-name verification stays on)."""

@@ -52,4 +52,6 @@ def down(client: docker.DockerClient, project: Project, *, volumes: bool = False
             if carries_cluster_labels(volume.attrs.get("Labels"), names.fullname):
                 volume.remove(force=True)
                 removed_volumes.append(volume.name)
+        # With the JetStream state gone, no node is a removed peer of a meta group any more.
+        project.layout.forgotten_peers.unlink(missing_ok=True)
     return DownReport([c.name for c in containers], removed_network, removed_volumes, left_alone)

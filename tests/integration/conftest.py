@@ -69,10 +69,10 @@ def quietly(action: Callable[[], object]) -> str:
     return output.getvalue()
 
 
-def quiet_up(project: Project, timeout: float = 90) -> str:
+def quiet_up(project: Project, timeout: float = 90, **options) -> str:
     """`invoke up` for a test: the lines its steps reported, returned instead of shown."""
     recorder = Recorder()
-    up(project, timeout=timeout, reporter=recorder)
+    up(project, timeout=timeout, reporter=recorder, **options)
     return recorder.text
 
 

@@ -11,10 +11,12 @@ from courtyard.checks import report
 from courtyard.checks.meta_group import MetaGroup, departed, departed_warning
 from courtyard.commands.report import render
 from courtyard.core.errors import CourtyardError
+from courtyard.project import naming
 from courtyard.servers.jsz import Replica
 from courtyard.servers.system import Answer, system_identity
 
 NOW = dt.datetime(2026, 12, 3, 12, 0, 0, tzinfo=dt.UTC)
+N4 = naming.peer_id("n-4")
 
 
 def statsz(name: str, *, started: str = "2026-12-03T10:58:30Z", routes=("a", "b")) -> Answer:
@@ -157,18 +159,25 @@ def test_departed_peers_the_meta_group_still_counts_are_reported_with_their_cost
         {"name": "n-0", "current": True, "peer": "p0"},
         {"name": "n-2", "current": True, "peer": "p2"},
         {"name": "n-3", "current": False, "offline": True, "peer": "p3"},
-        {"name": "Server name unknown at this time (peerID: p4)", "offline": True, "peer": "p4"},
+        {"name": f"Server name unknown at this time (peerID: {N4})", "offline": True, "peer": N4},
     ]
     answers = [jsz("n-0", "n-1"), jsz("n-1", "n-1", meta=meta), jsz("n-2", "n-1")]
     answers[1].body["data"]["meta_cluster"]["cluster_size"] = 5
     found = report.build(project, "ops", [statsz(f"n-{i}") for i in range(3)], answers, NOW)
     (warning,) = found.meta_group
-    assert warning.startswith(
-        "the JetStream meta group still counts 5 peers, 2 of them departed node(s) (a server "
-        "of peer id p4, n-3) that are offline: its quorum is 3, so the 3 node(s) left can "
-        "lose none before JetStream stops; `invoke up` removes departed peers"
+    assert warning == (
+        "the JetStream meta group still counts 5 peers, 2 of them departed node(s) (n-3, n-4) "
+        "that are offline: its quorum is 3, so the 3 node(s) left can lose none before "
+        "JetStream stops; scale back up to bring them back, or remove them for good with "
+        "`invoke up --forget-departed` (as the spec's system identity; those nodes cannot "
+        "come back)"
     )
     assert f" ! {warning}" in render(found)
+
+
+def test_a_peer_id_is_the_hash_nats_server_gives_a_server_name():
+    # As nats-server 2.14.2 printed it at start ("Node: uC8NZfGe").
+    assert naming.peer_id("bench-3105fd-nats-3") == "uC8NZfGe"
 
 
 def test_a_spec_node_that_is_down_is_no_departed_peer():
