@@ -94,9 +94,11 @@ class BareCluster:
             config.write_text(bare_config(project, node, store))
             self.configs.append(config)
 
-    def start(self) -> None:
+    def start(self, logs: Path | None = None) -> None:
+        """Start every node; with `logs`, each server's log goes to `<logs>/<node>.log`."""
         script = 'mount --bind "$0" /etc/hosts && exec "$@"'
-        for config in self.configs:
+        for node, config in zip(self.nodes, self.configs, strict=True):
+            log = ["--log", str(logs / f"{node.name}.log")] if logs else []
             self.processes.append(
                 subprocess.Popen(
                     [
@@ -111,6 +113,7 @@ class BareCluster:
                         str(server_binary()),
                         "--config",
                         str(config),
+                        *log,
                     ],
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
