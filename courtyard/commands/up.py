@@ -417,9 +417,11 @@ def departed_peers(ctx: UpContext) -> None:
     system_identity(ctx.project)  # one sentence when the spec has none
     with ctx.step("Departed peers removed from the meta group") as info:
         meta_peers.remove(ctx.project, {p.peer: p.label for p in gone}, ctx.timeout)
+        now = meta_group.meta_group(names.monitor_targets)
+        counted = f"it counts {now.size} peers" if now is not None else "no meta leader yet"
         info["detail"] = (
-            f"{', '.join(p.label for p in gone)} (offline, no node of the spec); it counts "
-            f"{group.size - len(gone)} peers; they cannot come back"
+            f"{', '.join(p.label for p in gone)} (offline, no node of the spec); {counted}; "
+            "they cannot come back"
         )
 
 
