@@ -1,5 +1,7 @@
-"""Checks: questions asked of a running cluster — readiness, status, smoke, security, failover.
+"""Checks: questions asked of a running cluster, and only questions (no signal, no file
+written): readiness, the first election, status, the operator's report, drift and stale
+certificates, JetStream resources and the meta group, the smoke with its traffic, security,
+permission and escape probes.
 
-Owns the servers' monitoring endpoints and nats-py clients. May import core, spec, artefacts
-and runtime; never commands.
+May import: core, project, artefacts, runtime, servers.
 """

@@ -44,7 +44,8 @@ def up(
 def down(spec: str | None, *, volumes: bool) -> None:
     with load_locked(spec, "down") as project:
         started = time.monotonic()
-        report = teardown.down(engine.connect(), project, volumes=volumes)
+        client = engine.connect()
+        report = teardown.down(client, project, volumes=volumes)
         print(
             f" {TICK} Removed {len(report.containers)} container(s)"
             + (f" ({', '.join(report.containers)})" if report.containers else "")
@@ -54,7 +55,7 @@ def down(spec: str | None, *, volumes: bool) -> None:
         )
         for thing in report.left_alone:
             warn(f"left {thing} alone: Courtyard did not create it")
-        swept = sweep_leftovers(engine.connect(), (naming.PYTEST_RELEASE_PREFIX,))
+        swept = sweep_leftovers(client, (naming.PYTEST_RELEASE_PREFIX,))
         if swept:
             print(
                 f" {TICK} Removed {len(swept)} throw-away test cluster(s) that ended pytest "

@@ -1,4 +1,6 @@
-"""Core: the errors a user can act on, and the one way to wait for something with a deadline.
+"""Core: what every layer needs and nothing Courtyard-specific: the errors a user can act on,
+the one way to wait with a deadline (`polling.py`), interrupts held for work that must not
+be cut in half (`interrupts.py`), the per-cluster task lock and YAML read as untrusted input.
 
-May import nothing else from courtyard; every other layer may import it.
+May import: nothing from courtyard.
 """

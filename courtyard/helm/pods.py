@@ -75,11 +75,6 @@ def _port(container: dict[str, Any], names: tuple[str, ...], default: int) -> in
     return default
 
 
-def _pre_stop(container: dict[str, Any]) -> list[str] | None:
-    hook = ((container.get("lifecycle") or {}).get("preStop") or {}).get("exec") or {}
-    return hook.get("command")
-
-
 def _write_files(folder: Path, files: dict[str, bytes]) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for name, data in files.items():

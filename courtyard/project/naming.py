@@ -148,7 +148,6 @@ def host_port_block(base: int, replicas: int) -> dict[str, int]:
 # account's users) come in that way.
 ACCOUNTS_CONFIG = "accounts-config"
 ACCOUNTS_CONFIG_FILE = f"{ACCOUNTS_CONFIG}.conf"
-ACCOUNTS_INCLUDE = f"./{ACCOUNTS_CONFIG}/{ACCOUNTS_CONFIG_FILE}"
 
 HEADLESS_SUFFIX = "-headless"
 SECRET_SUFFIXES = ("-route-tls", "-server-tls", "-tls", "-ca")
@@ -184,6 +183,11 @@ def peer_id(server_name: str) -> str:
     """The Raft peer id nats-server gives the server named `server_name` (its "Node:")."""
     digest = hashlib.sha256(server_name.encode()).digest()
     return "".join(_PEER_ID_DIGITS[byte % len(_PEER_ID_DIGITS)] for byte in digest[:8])
+
+
+def monitor_url(port: int, path: str = "") -> str:
+    """A node's monitoring port published on the host (plain HTTP, 127.0.0.1 only)."""
+    return f"http://127.0.0.1:{port}{path}"
 
 
 def localhost_url(port: int) -> str:

@@ -8,6 +8,8 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
+from courtyard.project import naming
+
 TIMEOUT = 2.0
 
 
@@ -18,7 +20,7 @@ class Reply:
 
 
 def get(port: int, path: str, timeout: float = TIMEOUT) -> Reply:
-    url = f"http://127.0.0.1:{port}{path}"
+    url = naming.monitor_url(port, path)
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
             status, raw = response.status, response.read()

@@ -113,7 +113,7 @@ class Hub:
 
     @property
     def monitor_urls(self) -> list[str]:
-        return [f"http://127.0.0.1:{port}" for _, port in self.project.names.monitor_targets]
+        return [naming.monitor_url(port) for _, port in self.project.names.monitor_targets]
 
     @property
     def ca_file(self) -> Path:

@@ -2,6 +2,7 @@
 
 Layers, in the order data flows: core → project → artefacts → runtime → servers → checks →
 helm → harness → commands, and last the pytest plugin (testing) that service suites use.
+Each package's docstring states exactly the layers it may import, and the tests hold it.
 Every import counts, also one inside a function (a lazy import does not dodge the rule).
 """
 
@@ -68,10 +69,33 @@ def test_every_module_lives_in_a_layer():
     assert GRAPH["courtyard"] == set(), "the top package imports nothing"
 
 
+MAY_IMPORT = re.compile(r"^May import: (.*)\.$", re.MULTILINE)
+
+
+def stated_imports(doc: str) -> list[str] | None:
+    """The layers a package docstring's "May import: a, b, c." line names; None without one."""
+    found = MAY_IMPORT.search(doc)
+    if found is None:
+        return None
+    listed = found.group(1)
+    return [] if listed == "nothing from courtyard" else [p.strip() for p in listed.split(",")]
+
+
 @pytest.mark.parametrize("layer", LAYERS)
-def test_each_layer_says_what_it_owns_and_may_import(layer):
+def test_each_layer_says_what_it_owns_and_exactly_what_it_may_import(layer):
     doc = ast.get_docstring(ast.parse((PACKAGE / layer / "__init__.py").read_text())) or ""
-    assert len(doc.splitlines()) >= 2 and "import" in doc, doc
+    assert len(doc.splitlines()) >= 3, doc
+    assert stated_imports(doc) == LAYERS[: LAYERS.index(layer)], doc
+
+
+def test_the_top_docstring_lists_the_layers_in_order():
+    doc = ast.get_docstring(ast.parse((PACKAGE / "__init__.py").read_text())) or ""
+    assert " → ".join(LAYERS) in " ".join(doc.split()), doc
+
+
+def test_the_may_import_check_can_fail():
+    assert stated_imports("Runtime.\n\nMay import: core, spec, artefacts.") != LAYERS[:3]
+    assert stated_imports("Runtime: imports what it needs.") is None
 
 
 def upward_edges(graph: dict[str, set[str]]) -> list[str]:
@@ -128,6 +152,7 @@ NAME_PATTERNS = {
     "a name built on the courtyard prefix": r"""f["']courtyard[-/][^"'\n]*\{""",
     "host port arithmetic": r"host_ports\.\w+\s*[+]|[+]\s*[\w.]*host_ports\.\w+",
     "a localhost client URL": r"tls://localhost",
+    "a host monitoring URL": r"http://127\.0\.0\.1",
     "a container mount path": r"""["']/(etc/nats|probe|data)\b""",
     "a Kubernetes service name": r"-headless|\.svc\.",
     "the default client identity": r"tls\.clients\[0\]",
@@ -173,6 +198,7 @@ def test_only_the_naming_module_spells_names(module):
         ('net = f"courtyard-{fullname}"\n', "a name built on the courtyard prefix"),
         ("port = spec.host_ports.client + index\n", "host port arithmetic"),
         ('url = f"tls://localhost:{port}"\n', "a localhost client URL"),
+        ('url = f"http://127.0.0.1:{port}/jsz"\n', "a host monitoring URL"),
         ('path = "/etc/nats-config/nats.conf"\n', "a container mount path"),
         ('host = f"{fullname}-headless"\n', "a Kubernetes service name"),
         ("who = spec.tls.clients[0]\n", "the default client identity"),

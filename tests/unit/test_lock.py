@@ -39,18 +39,21 @@ def test_a_second_holder_is_told_who_holds_the_lock(tmp_path):
 def test_a_waiting_task_gets_the_lock_when_the_holder_finishes(tmp_path):
     lock_file = tmp_path / "c.lock"
     inside = threading.Event()
+    order: list[str] = []
 
     def brief() -> None:
         with hold(lock_file, "certs", "c"):
             inside.set()
             threading.Event().wait(0.3)
+            order.append("holder done")
 
     thread = threading.Thread(target=brief)
     thread.start()
-    inside.wait(10)
+    assert inside.wait(10)
     with hold(lock_file, "up", "c", wait=10):
-        pass
+        order.append("waiter inside")  # only once the holder has let go
     thread.join()
+    assert order == ["holder done", "waiter inside"]
 
 
 def test_a_killed_holder_leaves_no_lock_behind(tmp_path):
