@@ -20,7 +20,7 @@ from benchmarks.common import bench_project, median, quiet_up
 from courtyard.artefacts import rotation
 from courtyard.artefacts.certs import ensure_certs
 from courtyard.commands import rotate
-from courtyard.commands.output import Recorder
+from courtyard.core.reporter import Recorder
 from courtyard.harness.drills import run_under_load
 from courtyard.servers.natsclient import run_quietly
 

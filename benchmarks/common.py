@@ -8,9 +8,9 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from courtyard.commands.output import Recorder
-from courtyard.commands.up import up
+from courtyard.core.reporter import Recorder
 from courtyard.harness.projects import remove_throwaway, throwaway_project
+from courtyard.lifecycle.up import up
 from courtyard.project.loaded import Project
 from courtyard.runtime.engine import connect
 

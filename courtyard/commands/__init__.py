@@ -3,5 +3,5 @@
 Owns the step lines, tables and next-step hints, option values read from what the user
 typed, and `up` as a list of steps; tasks.py only parses options and calls in here.
 
-May import: core, project, artefacts, runtime, servers, checks, helm, harness.
+May import: core, project, artefacts, runtime, servers, checks, lifecycle, helm, harness.
 """

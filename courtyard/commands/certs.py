@@ -9,8 +9,9 @@ from courtyard.artefacts import authorization
 from courtyard.artefacts import certs as certs_mod
 from courtyard.artefacts.pki import Usage
 from courtyard.commands.output import table
-from courtyard.commands.steps import load, load_locked, rel, warn_expiring
+from courtyard.commands.steps import load, load_locked
 from courtyard.core.errors import CourtyardError
+from courtyard.lifecycle.prepare import rel, warn_expiring
 from courtyard.project.loaded import Project
 from courtyard.project.sans import parse_san_list
 

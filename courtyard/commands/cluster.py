@@ -10,11 +10,13 @@ from docker.models.containers import Container
 
 from courtyard.artefacts import client_access
 from courtyard.checks.status import cluster_status
-from courtyard.commands import up as up_steps
-from courtyard.commands.output import CROSS, TICK, table, warn
-from courtyard.commands.steps import load, load_locked, rel
+from courtyard.commands.output import table, warn
+from courtyard.commands.steps import load, load_locked
 from courtyard.core.errors import CourtyardError
+from courtyard.core.reporter import CROSS, TICK
 from courtyard.harness.projects import sweep_leftovers
+from courtyard.lifecycle import up as up_steps
+from courtyard.lifecycle.prepare import rel
 from courtyard.project import naming
 from courtyard.runtime import docker_objects, engine, teardown
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from courtyard.commands.steps import load_locked, prepare, rel
+from courtyard.commands.steps import load_locked
+from courtyard.lifecycle.prepare import prepare, rel
 
 
 def configs(spec: str | None) -> None:

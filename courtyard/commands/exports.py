@@ -6,13 +6,15 @@ from pathlib import Path
 
 from courtyard.artefacts.compose import write_compose
 from courtyard.artefacts.node_containers import node_definitions
-from courtyard.commands.output import CROSS, TICK, step, table, warn
-from courtyard.commands.steps import choose_image, connect_engine, load_locked, prepare, rel
+from courtyard.commands.output import step, table, warn
+from courtyard.commands.steps import load_locked
 from courtyard.core.errors import CourtyardError
+from courtyard.core.reporter import CROSS, TICK
 from courtyard.harness import chart_run
 from courtyard.helm import export as helm_export
 from courtyard.helm import upgrade as helm_upgrade
 from courtyard.helm import verify as helm_verify
+from courtyard.lifecycle.prepare import choose_image, connect_engine, prepare, rel
 
 
 def export_helm(

@@ -7,9 +7,9 @@ import time
 
 from docker.errors import DockerException
 
-from courtyard.commands.output import PRINTER, Recorder
 from courtyard.commands.steps import load_locked
 from courtyard.core.errors import CourtyardError, Interrupted
+from courtyard.core.reporter import PRINTER, Recorder
 from courtyard.harness.faults import (
     Fault,
     FaultInjector,

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from courtyard.commands.output import CROSS, TICK, step, table, warn
+from courtyard.commands.output import step, table, warn
 from courtyard.core.errors import CourtyardError
+from courtyard.core.reporter import CROSS, TICK
 from courtyard.helm import chart as helm_chart
 from courtyard.helm import doctor, values_file
 from courtyard.helm import importer as helm_import

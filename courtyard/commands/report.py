@@ -7,9 +7,10 @@ import sys
 import time
 
 from courtyard.checks import report as report_check
-from courtyard.commands.output import CROSS, table
+from courtyard.commands.output import table
 from courtyard.commands.steps import load
 from courtyard.core.errors import CourtyardError
+from courtyard.core.reporter import CROSS
 
 CLEAR = "\x1b[H\x1b[2J"  # cursor home, clear the screen
 

@@ -9,8 +9,10 @@ from collections.abc import Callable
 from courtyard.artefacts import rotation
 from courtyard.checks.readiness import wait_ready
 from courtyard.commands import steps
-from courtyard.commands.output import DOT, PRINTER, TICK, Reporter, table
+from courtyard.commands.output import table
 from courtyard.core.errors import CourtyardError
+from courtyard.core.reporter import DOT, PRINTER, TICK, Reporter
+from courtyard.lifecycle import prepare
 from courtyard.project.loaded import Project
 from courtyard.runtime import docker_objects
 from courtyard.servers import reload
@@ -85,7 +87,7 @@ def run(
     started = time.monotonic()
     state = rotation.load_state(layout)
     resumed = state is not None
-    client = steps.connect_engine(reporter)
+    client = prepare.connect_engine(reporter)
     ready_before(client, project, timeout, reporter)
     if state is None:
         state = rotation.begin(layout)

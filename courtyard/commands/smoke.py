@@ -7,9 +7,9 @@ import time
 
 from courtyard.checks import smoke as smoke_check
 from courtyard.checks.outcome import CheckResult
-from courtyard.commands.output import CROSS, TICK
 from courtyard.commands.steps import load_locked
 from courtyard.core.errors import CourtyardError
+from courtyard.core.reporter import CROSS, TICK
 from courtyard.harness import failover as failover_check
 
 

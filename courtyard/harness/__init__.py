@@ -6,5 +6,5 @@ faults on demand (`faults.py`), fault drills, the smoke's failover, the 0.x upgr
 rehearsal and the chart's rendered pods run and asked (`chart_run.py`). Nothing `invoke up`
 needs lives here.
 
-May import: core, project, artefacts, runtime, servers, checks, helm.
+May import: core, project, artefacts, runtime, servers, checks, lifecycle, helm.
 """

@@ -5,5 +5,5 @@ Secrets Courtyard exports (`values.py`, `export.py`, `upgrade.py` for a 0.x rele
 parity check (`verify.py`), a user's values file (`values_file.py`) with `doctor.py` and
 `importer.py`, and a rendered StatefulSet's pods run as containers (`pods.py`).
 
-May import: core, project, artefacts, runtime, servers, checks.
+May import: core, project, artefacts, runtime, servers, checks, lifecycle.
 """

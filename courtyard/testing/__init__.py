@@ -3,5 +3,5 @@
 Owns the hub a session tests against (reused or throw-away), test namespaces and their
 cleanup, and acting as a team. Nothing in the package imports it.
 
-May import: core, project, artefacts, runtime, servers, checks, helm, harness, commands.
+May import: core, project, artefacts, runtime, servers, checks, lifecycle, helm, harness, commands.
 """

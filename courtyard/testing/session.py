@@ -18,12 +18,12 @@ from pathlib import Path
 import docker
 
 from courtyard.checks import readiness
-from courtyard.commands import up as up_command
-from courtyard.commands.output import Recorder
 from courtyard.core.errors import CourtyardError
+from courtyard.core.reporter import Recorder
 from courtyard.harness import holders, reaper
 from courtyard.harness.faults import FaultInjector
 from courtyard.harness.projects import remove_throwaway, sweep_leftovers, throwaway_project
+from courtyard.lifecycle import up as up_command
 from courtyard.project import naming
 from courtyard.project.load import DEFAULT_SPEC, SPEC_ENV
 from courtyard.project.loaded import Project, load_project
@@ -228,10 +228,10 @@ def start_throwaway(client: docker.DockerClient, template: Path | None, timeout:
             # nodes have published theirs, and the readiness wait runs outside it.
             port_lock.enter_context(ports.reservation())
             project = throwaway_project(root, prefix=THROWAWAY_RELEASE, template=template)
-            ctx = up_command.UpContext(
+            options = up_command.UpOptions(
                 project, timeout=timeout, reporter=recorder, on_ports_bound=port_lock.close
             )
-            up_command.run(ctx)
+            up_command.run(up_command.UpContext(options))
     except BaseException as exc:
         if project is not None:
             remove_throwaway(client, project)

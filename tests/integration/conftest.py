@@ -18,10 +18,10 @@ from pathlib import Path
 import docker
 import pytest
 
-from courtyard.commands.output import Recorder
-from courtyard.commands.up import up
 from courtyard.core.errors import CourtyardError
+from courtyard.core.reporter import Recorder
 from courtyard.harness.projects import sweep_leftovers, throwaway_project
+from courtyard.lifecycle.up import up
 from courtyard.project import naming
 from courtyard.project.loaded import Project
 from courtyard.runtime import docker_objects

@@ -10,8 +10,8 @@ import pytest
 from courtyard.artefacts.compose import write_compose
 from courtyard.artefacts.node_containers import node_definitions
 from courtyard.checks import readiness, smoke
-from courtyard.commands.steps import prepare
 from courtyard.core.errors import CourtyardError
+from courtyard.lifecycle.prepare import prepare
 from courtyard.runtime.image import ensure_image
 from tests.integration.conftest import quiet_up
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import time
 
 from courtyard.checks import first_round
-from courtyard.commands import up as up_steps
-from courtyard.commands.output import Recorder
 from courtyard.core.polling import poll
+from courtyard.core.reporter import Recorder
+from courtyard.lifecycle import up as up_steps
 from courtyard.runtime import docker_objects, start_gate
 from courtyard.runtime.teardown import down
 from courtyard.servers.raftz import meta_vote
@@ -40,9 +40,10 @@ def lose_the_first_round(ctx: up_steps.UpContext) -> None:
 def test_a_lost_first_election_starts_the_fresh_nodes_again(docker_client, make_project):
     project = make_project()
     recorder = Recorder()
-    ctx = up_steps.UpContext(project, reporter=recorder)
+    ctx = up_steps.UpContext(up_steps.UpOptions(project, reporter=recorder))
     for step in (
         up_steps.connect,
+        up_steps.survey,
         up_steps.prepare,
         up_steps.image,
         up_steps.preflight,

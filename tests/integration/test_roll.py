@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import yaml
 
-from courtyard.commands.output import Recorder
-from courtyard.commands.up import up
+from courtyard.core.reporter import Recorder
 from courtyard.harness.drills import run_under_load
+from courtyard.lifecycle.up import up
 from courtyard.project.loaded import load_project
 from courtyard.runtime import docker_objects
 from courtyard.servers.natsclient import run_quietly

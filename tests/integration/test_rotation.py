@@ -13,7 +13,7 @@ from courtyard.artefacts import pki, rotation
 from courtyard.artefacts.certs import ensure_certs
 from courtyard.checks.status import cluster_status
 from courtyard.commands import rotate
-from courtyard.commands.output import Recorder
+from courtyard.core.reporter import Recorder
 from courtyard.harness.drills import run_under_load
 from courtyard.project.loaded import Project
 from courtyard.runtime import docker_objects

@@ -1,7 +1,7 @@
 """The architecture holds: layers import downwards only, no cycles, one module spells names.
 
 Layers, in the order data flows: core → project → artefacts → runtime → servers → checks →
-helm → harness → commands, and last the pytest plugin (testing) that service suites use.
+lifecycle → helm → harness → commands, and last the pytest plugin (testing) that service suites use.
 Each package's docstring states exactly the layers it may import, and the tests hold it.
 Every import counts, also one inside a function (a lazy import does not dodge the rule).
 """
@@ -26,6 +26,7 @@ LAYERS = [
     "runtime",
     "servers",
     "checks",
+    "lifecycle",
     "helm",
     "harness",
     "commands",

@@ -1,10 +1,23 @@
 """`invoke up`: one context and an ordered list of small steps, each printing its own line.
 
-Like kind's cluster creation: connect to the engine, write certificates and node configs,
-choose the image, preflight (names, ports, the plan), network and volumes, start nodes,
-wait until ready, roll changed nodes one at a time, remove nodes beyond the replicas. Every
-step is idempotent; a step with nothing to do prints nothing. The certificates and configs
-are written only after the engine answered, so an unreachable engine changes nothing on disk.
+Like kind's cluster creation: fixed options, then a literal list of actions over a context
+that holds what they observe, then one loop. The steps, in the order of `UP_STEPS`:
+
+1. connect: reach the Docker engine (before anything is written, so an unreachable engine
+   changes nothing on disk);
+2. survey: list this cluster's containers, once;
+3. check_scale_down, check_comeback, check_stranded_streams: refuse, before anything
+   changes, a spec the running cluster cannot follow;
+4. prepare: write certificates and node configs (checked by `nats-server -t`);
+5. image: choose or build the node image;
+6. preflight: names and ports, and the plan (start, roll, repair, reload, remove);
+7. network_and_volumes, release_left_armed, repair, start (behind the start gate),
+   first_election (a lost first round started again);
+8. scale_down: remove nodes beyond the replicas (volumes kept);
+9. wait: until ready; reload_certificates and roll: changed nodes one at a time;
+10. departed_peers: name the peers the meta group still counts (remove them on request).
+
+Every step is idempotent; a step with nothing to do prints nothing.
 """
 
 from __future__ import annotations
@@ -22,9 +35,9 @@ from courtyard.checks import drift, first_round, meta_group, quorum
 from courtyard.checks.readiness import wait_ready
 from courtyard.checks.resources import cluster_account_limit_warnings
 from courtyard.checks.stale_certs import stale_reasons
-from courtyard.commands import steps
-from courtyard.commands.output import Reporter
 from courtyard.core.errors import CourtyardError
+from courtyard.core.reporter import Reporter
+from courtyard.lifecycle import prepare as steps
 from courtyard.project import naming
 from courtyard.project.limits import account_limits
 from courtyard.project.load import MAX_REPLICAS
@@ -43,30 +56,50 @@ RESTART_FACTOR = 2.0
 RESTART_MARGIN = 0.8
 
 
-@dataclass
-class UpContext:
-    """What the steps share: filled in step by step, in order."""
+@dataclass(frozen=True)
+class UpOptions:
+    """What `up` was asked to do; no step changes it."""
 
     project: Project
     timeout: float = DEFAULT_TIMEOUT
     force_certs: bool = False
     forget_departed: bool = False  # remove departed peers from the meta group, for good
-    client: docker.DockerClient | None = None
-    nodes: list[NodeDefinition] = field(default_factory=list)
-    existing: dict[str, Container | None] = field(default_factory=dict)
-    ours: dict[str, Container] = field(default_factory=dict)
-    network_existed: bool = False
-    # Volumes this run created: a full cold start on these alone is a fresh bootstrap.
-    created_volumes: set[str] = field(default_factory=set)
-    fresh_bootstrap: bool = False
-    start_seconds: float = 0.0  # how long the engine took to start the nodes
-    released_at: float = 0.0  # when their servers were let go (time.monotonic)
-    plan: Plan = field(default_factory=Plan)
     # Where the steps report; the plugin, tests and benchmarks pass a Recorder.
     reporter: Reporter = field(default_factory=Reporter)
     # Called once, as soon as the nodes to start have published their host ports (or when
     # `up` ends without starting any): the plugin holds its host-wide port lock until then.
     on_ports_bound: Callable[[], None] | None = None
+
+
+@dataclass
+class UpContext:
+    """The options, and what the steps observe, each written by one step for later ones."""
+
+    options: UpOptions
+    client: docker.DockerClient | None = None  # connect
+    ours: dict[str, Container] = field(default_factory=dict)  # survey: our containers, once
+    nodes: list[NodeDefinition] = field(default_factory=list)  # image
+    existing: dict[str, Container | None] = field(default_factory=dict)  # preflight
+    network_existed: bool = False  # preflight
+    plan: Plan = field(default_factory=Plan)  # preflight
+    # Volumes this run created: a full cold start on these alone is a fresh bootstrap.
+    created_volumes: set[str] = field(default_factory=set)  # network_and_volumes
+    fresh_bootstrap: bool = False  # start
+    start_seconds: float = 0.0  # start: how long the engine took to start the nodes
+    released_at: float = 0.0  # start: when their servers were let go (time.monotonic)
+    _ports_told: bool = False
+
+    @property
+    def project(self) -> Project:
+        return self.options.project
+
+    @property
+    def timeout(self) -> float:
+        return self.options.timeout
+
+    @property
+    def reporter(self) -> Reporter:
+        return self.options.reporter
 
     @property
     def already_running(self) -> bool:
@@ -76,9 +109,9 @@ class UpContext:
         return self.reporter.step(title)
 
     def ports_bound(self) -> None:
-        hook, self.on_ports_bound = self.on_ports_bound, None
-        if hook is not None:
-            hook()
+        if not self._ports_told and self.options.on_ports_bound is not None:
+            self._ports_told = True
+            self.options.on_ports_bound()
 
     def wait_ready(self) -> str:
         return wait_ready(
@@ -90,12 +123,18 @@ def connect(ctx: UpContext) -> None:
     ctx.client = steps.connect_engine(ctx.reporter)
 
 
+def survey(ctx: UpContext) -> None:
+    """List this cluster's containers once, for the checks and the plan that follow (nothing
+    changes them before the nodes start)."""
+    ctx.ours = {c.name: c for c in docker_objects.our_containers(ctx.client, ctx.project)}
+
+
 def check_scale_down(ctx: UpContext) -> None:
     """Refuse, before anything changes, a scale-down whose nodes left could not hold the
     JetStream meta group's quorum (checks/quorum.py); the data is kept either way."""
     names = ctx.project.names
     beyond = {names.pod(i): i for i in range(names.replicas, MAX_REPLICAS)}
-    ours = {c.name: c for c in docker_objects.our_containers(ctx.client, ctx.project)}
+    ours = ctx.ours
     removed = [name for name in beyond if name in ours]
     if not removed:
         return
@@ -115,7 +154,7 @@ def check_stranded_streams(ctx: UpContext) -> None:
     cannot look up its account fails to start), APP's when the teams go (its users move to
     the global account)."""
     names = ctx.project.names
-    ours = {c.name: c for c in docker_objects.our_containers(ctx.client, ctx.project)}
+    ours = ctx.ours
     held: dict[str, set[str]] = {}
     for i in range(MAX_REPLICAS):
         container = ours.get(names.pod(i))
@@ -155,7 +194,7 @@ def stranded_streams_sentence(account: str, streams: list[str]) -> str:
 
 
 def prepare(ctx: UpContext) -> None:
-    steps.prepare(ctx.project, force_certs=ctx.force_certs, reporter=ctx.reporter)
+    steps.prepare(ctx.project, force_certs=ctx.options.force_certs, reporter=ctx.reporter)
 
 
 def image(ctx: UpContext) -> None:
@@ -167,7 +206,6 @@ def preflight(ctx: UpContext) -> None:
     with ctx.step("Preflight: names and ports") as info:
         ctx.existing, network = docker_objects.check_names(ctx.client, ctx.project, ctx.nodes)
         ctx.network_existed = network is not None
-        ctx.ours = {c.name: c for c in docker_objects.our_containers(ctx.client, ctx.project)}
         held = {
             port
             for c in ctx.ours.values()
@@ -403,10 +441,10 @@ def departed_peers(ctx: UpContext) -> None:
     group = meta_group.meta_group(names.monitor_targets)
     gone = group.departed(names) if group is not None else []
     if group is None or not gone:
-        if ctx.forget_departed:
+        if ctx.options.forget_departed:
             ctx.reporter.warn("--forget-departed: the meta group counts no departed peers")
         return
-    if not ctx.forget_departed:
+    if not ctx.options.forget_departed:
         ctx.reporter.warn(meta_group.departed_warning(group.size, gone, names.replicas))
         return
     if not group.all_online(names.pods):
@@ -427,6 +465,7 @@ def departed_peers(ctx: UpContext) -> None:
 
 UP_STEPS: tuple[Callable[[UpContext], None], ...] = (
     connect,
+    survey,
     check_scale_down,
     check_comeback,
     check_stranded_streams,
@@ -466,9 +505,11 @@ def up(
 ) -> UpContext:
     """Bring the cluster to the spec and wait until it is ready; returns what the steps saw.
     Each step reports to `reporter` (default: printed)."""
-    ctx = UpContext(
-        project, timeout=timeout, force_certs=force_certs, forget_departed=forget_departed
+    options = UpOptions(
+        project,
+        timeout=timeout,
+        force_certs=force_certs,
+        forget_departed=forget_departed,
+        reporter=reporter if reporter is not None else Reporter(),
     )
-    if reporter is not None:
-        ctx.reporter = reporter
-    return run(ctx)
+    return run(UpContext(options))
