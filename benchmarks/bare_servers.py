@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 from courtyard.artefacts.node_containers import NodeDefinition, node_definitions
-from courtyard.checks.readiness import wait_for_cluster
+from courtyard.checks.readiness import poll_cluster
 from courtyard.project import naming
 from courtyard.project.loaded import Project
 
@@ -125,7 +125,7 @@ class BareCluster:
         self.wait_ready()
 
     def wait_ready(self, timeout: float = 60.0) -> None:
-        state = wait_for_cluster(self.project, self.project.names.monitor_targets, timeout)
+        state = poll_cluster(self.project, self.project.names.monitor_targets, timeout)
         if not state.ready:
             raise RuntimeError(f"bare servers not ready: {state.problems}")
 

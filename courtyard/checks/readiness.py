@@ -15,9 +15,16 @@ and, last, JetStream places a replicated stream (courtyard/checks/placement.py),
 endpoints can all look ready while placement is still refused.
 
 The verdicts (`judge_node`, `Readiness`) are pure functions of the endpoints' answers, so
-each rule is unit-tested on canned answers; `probe_node` fetches them, `wait_ready` polls
-through `courtyard.core.polling` and, when it gives up, names the node, what its health
-endpoint says and its last log lines.
+each rule is unit-tested on canned answers; `probe_node` fetches them. Three waits, each
+through `courtyard.core.polling`, from the outside in:
+
+- `wait_ready`: the one to use for Courtyard's containers; it fails fast when a container
+  exits and, when it gives up, raises `NotReadyError` naming each node that is not ready,
+  what its health endpoint says and its last log lines;
+- `poll_cluster`: the same verdict for servers that are no containers (the bare-process
+  benchmark), returning the last `Readiness` instead of raising;
+- `poll_endpoints`: the loop both use, with the final check (foreign peers, placement)
+  given by the caller.
 """
 
 from __future__ import annotations
@@ -205,7 +212,7 @@ def check(targets: Sequence[tuple[str, int]], *, until_first_problem: bool = Fal
     return Readiness(probes)
 
 
-def wait_until_ready(
+def poll_endpoints(
     targets: Sequence[tuple[str, int]],
     timeout: float,
     *,
@@ -250,7 +257,7 @@ def wait_until_ready(
         return judged(check(targets))
 
 
-def wait_for_cluster(
+def poll_cluster(
     project: Project,
     targets: Sequence[tuple[str, int]],
     timeout: float,
@@ -258,7 +265,7 @@ def wait_for_cluster(
     still_alive: Callable[[], None] = lambda: None,
 ) -> Readiness:
     """The full readiness of `invoke up`: the servers' endpoints, then JetStream placement."""
-    return wait_until_ready(
+    return poll_endpoints(
         targets,
         timeout,
         still_alive=still_alive,
@@ -311,7 +318,7 @@ def wait_ready(
     """Wait until the cluster of `targets` is ready; its summary, else NotReadyError that
     names each node that is not ready, what its health endpoint says and its last logs."""
     pods = [name for name, _ in targets]
-    state = wait_for_cluster(project, targets, timeout, still_alive=_fail_if_exited(client, pods))
+    state = poll_cluster(project, targets, timeout, still_alive=_fail_if_exited(client, pods))
     if state.ready:
         return state.summary()
     lines = []

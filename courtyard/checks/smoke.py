@@ -91,9 +91,8 @@ def running_nodes(project: Project) -> tuple[docker.DockerClient, list[Container
             f"no running Courtyard cluster for spec {project.spec.path}; run `invoke up`"
         )
     down = [
-        f"{pod} ({c.status if c else 'absent'})"
-        for pod, c in zip(project.names.pods, containers, strict=True)
-        if c is None or c.status != "running"
+        f"{pod} ({state})"
+        for pod, state in docker_objects.not_running(project.names.pods, containers).items()
     ]
     if down:
         raise CourtyardError(

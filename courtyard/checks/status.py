@@ -152,13 +152,14 @@ def cluster_status(client: docker.DockerClient, project: Project) -> ClusterStat
     expiry = certs.earliest_expiry([layout.cert("server"), layout.cert("route")])
     rows, problems, targets, full_stores = [], [], [], []
     containers = docker_objects.node_containers(client, project)
+    down = docker_objects.not_running(names.pods, containers)
     for index, (pod, container) in enumerate(zip(names.pods, containers, strict=True)):
         state = container.status if container is not None else "absent"
         if container is not None and owner_of(container.labels, names.fullname) is Owner.COMPOSE:
             state += " (compose)"
         row = NodeStatus(pod, state, cert_expires=expiry)
         rows.append(row)
-        if container is None or container.status != "running":
+        if pod in down:
             problems.append(f"{pod}: container {row.container}{_REMEDY.get(state, '')}")
             continue
         problems += _container_problems(project, index, container, row)

@@ -111,17 +111,7 @@ def status(spec: str | None, *, as_json: bool) -> None:
 def logs(spec: str | None, *, node: str | None, follow: bool, tail: int) -> None:
     project = load(spec)
     names = project.names
-    if node is None:
-        indexes = list(range(names.replicas))
-    elif node.isdigit() and int(node) < names.replicas:
-        indexes = [int(node)]
-    elif node in names.pods:
-        indexes = [names.pods.index(node)]
-    else:
-        raise CourtyardError(
-            f"no node {node!r}; use an index 0-{names.replicas - 1} or one of "
-            f"{', '.join(names.pods)}"
-        )
+    indexes = list(range(names.replicas)) if node is None else [names.index_of(node)]
     found = docker_objects.node_containers(engine.connect(), project)
     containers = []
     for index in indexes:

@@ -44,12 +44,8 @@ def ready_before(client, project: Project, timeout: float, reporter: Reporter = 
     phase's reload."""
     names = project.names
     with reporter.step("Cluster ready before the rotation") as info:
-        running = docker_objects.node_containers(client, project)
-        down = [
-            pod
-            for pod, c in zip(names.pods, running, strict=True)
-            if c is None or c.status != "running"
-        ]
+        containers = docker_objects.node_containers(client, project)
+        down = list(docker_objects.not_running(names.pods, containers))
         if down:
             raise CourtyardError(
                 f"{', '.join(down)} of cluster {names.fullname} not running; run `invoke up` "

@@ -141,7 +141,7 @@ class Failover:
 
     async def wait_until_the_cluster_is_ready(self) -> None:
         state = await asyncio.to_thread(
-            readiness.wait_for_cluster,
+            readiness.poll_cluster,
             self.project,
             self.project.names.monitor_targets,
             PHASE_TIMEOUT,

@@ -143,19 +143,8 @@ class FaultInjector:
     def resolve(self, target: Target) -> int:
         """The index of the node `target` names now; a mistake is one sentence."""
         names = self.project.names
-        if isinstance(target, bool):  # a bool is an int to Python, never a node to a user
-            raise CourtyardError(f"a node is an index, a server name or a role, not {target!r}")
-        if isinstance(target, int):
-            if not 0 <= target < names.replicas:
-                raise CourtyardError(
-                    f"there is no node {target}; cluster {names.fullname} has nodes 0 to "
-                    f"{names.replicas - 1}"
-                )
-            return target
-        if isinstance(target, str):
-            if target.isdigit():
-                return self.resolve(int(target))
-            return self._index_of(target, f"no node is named {target!r}")
+        if isinstance(target, (int, str)):  # bool included: index_of refuses it
+            return names.index_of(target)
         up = [t for i, t in enumerate(names.monitor_targets) if i not in self.down]
         if isinstance(target, MetaLeader):
             leader = jsz.meta_leader(up)

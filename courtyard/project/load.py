@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -89,9 +90,17 @@ LIMIT_COUNTS = ("streams", "consumers", "connections")
 MAX_LIMIT_COUNT = 1_000_000
 
 
-def spec_path(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """The spec to use: an explicit path, else $COURTYARD_SPEC, else config/courtyard.yaml."""
-    chosen = explicit or os.environ.get(SPEC_ENV) or DEFAULT_SPEC
+def spec_path(
+    explicit: str | os.PathLike[str] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    root: Path | None = None,
+) -> Path:
+    """The spec to use, the one rule for every task and the pytest plugin: an explicit path,
+    else $COURTYARD_SPEC (of `environ`, default this process's), else config/courtyard.yaml
+    under `root` (default the working folder)."""
+    environ = os.environ if environ is None else environ
+    chosen = explicit or environ.get(SPEC_ENV) or (root or Path()) / DEFAULT_SPEC
     try:
         return Path(chosen).expanduser().resolve()
     except (RuntimeError, OSError) as exc:  # Python 3.11 reports a symlink loop so

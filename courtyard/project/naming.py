@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TypeVar
 
-from courtyard.core.errors import SpecError
+from courtyard.core.errors import CourtyardError, SpecError
 from courtyard.project.model import Spec
 from courtyard.project.sans import San, dns
 from courtyard.project.server import server_version
@@ -324,6 +324,26 @@ class ClusterNames:
 
     def pod(self, index: int) -> str:
         return f"{self.statefulset}-{index}"
+
+    def index_of(self, node: int | str) -> int:
+        """The index of the node a user named: an index (as a number or digits) or its pod
+        (server) name; one sentence when there is no such node."""
+        if isinstance(node, bool):  # a bool is an int to Python, never a node to a user
+            raise CourtyardError(f"a node is an index, a server name or a role, not {node!r}")
+        if isinstance(node, str) and node.isdigit():
+            node = int(node)
+        if isinstance(node, int):
+            if not 0 <= node < self.replicas:
+                raise CourtyardError(
+                    f"there is no node {node}; cluster {self.fullname} has nodes 0 to "
+                    f"{self.replicas - 1}"
+                )
+            return node
+        if node not in self.pods:
+            raise CourtyardError(
+                f"no node is named {node!r}; cluster {self.fullname} has {', '.join(self.pods)}"
+            )
+        return self.pods.index(node)
 
     def pod_host(self, index: int) -> str:
         """`<pod>.<headless>`: what the chart's route URLs name without useFQDN."""

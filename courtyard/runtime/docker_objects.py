@@ -56,6 +56,16 @@ def node_containers(client: docker.DockerClient, project: Project) -> list[Conta
     return found
 
 
+def not_running(pods: list[str], containers: list[Container | None]) -> dict[str, str]:
+    """Each pod whose container is absent or not running, with its state ("absent",
+    "exited", "paused", ...): the one answer to "are all nodes running?"."""
+    return {
+        pod: container.status if container is not None else "absent"
+        for pod, container in zip(pods, containers, strict=True)
+        if container is None or container.status != "running"
+    }
+
+
 def get_networks(client: docker.DockerClient, name: str) -> list[Network]:
     """Every network named exactly `name` (older engines allowed several)."""
     return [n for n in client.networks.list(names=[name]) if n.name == name]

@@ -292,10 +292,4 @@ class Hub:
         self.faults.resolve(index)
 
     def _container(self, index: int):
-        self._check_index(index)
-        container = docker_objects.node_containers(self.client, self.project)[index]
-        if container is None:
-            raise CourtyardError(
-                f"node {index} of {self.name} has no container; run `invoke up` to recreate it"
-            )
-        return container
+        return self.faults.container(self.faults.resolve(index))

@@ -25,7 +25,7 @@ from courtyard.harness.faults import FaultInjector
 from courtyard.harness.projects import remove_throwaway, sweep_leftovers, throwaway_project
 from courtyard.lifecycle import up as up_command
 from courtyard.project import naming
-from courtyard.project.load import DEFAULT_SPEC, SPEC_ENV
+from courtyard.project.load import DEFAULT_SPEC, SPEC_ENV, spec_path
 from courtyard.project.loaded import Project, load_project
 from courtyard.runtime import docker_objects, engine, link_faults, ports
 from courtyard.servers.natsclient import connect as nats_connect
@@ -48,13 +48,11 @@ class SessionOptions:
 
 
 def find_spec(options: SessionOptions) -> Path | None:
-    """--courtyard-spec, else $COURTYARD_SPEC, else <root>/config/courtyard.yaml if present."""
-    if options.spec_file is not None:
-        return options.spec_file
-    if options.environ.get(SPEC_ENV):
-        return Path(options.environ[SPEC_ENV])
-    default = options.root / DEFAULT_SPEC
-    return default if default.is_file() else None
+    """--courtyard-spec, else $COURTYARD_SPEC, else <root>/config/courtyard.yaml if present
+    (`load.spec_path`'s rule); None when there is no spec to go by."""
+    path = spec_path(options.spec_file, environ=options.environ, root=options.root)
+    given = options.spec_file is not None or bool(options.environ.get(SPEC_ENV))
+    return path if given or path.is_file() else None
 
 
 def ended_session_marks(project: Project) -> list[Path]:
@@ -102,11 +100,7 @@ def faults_shown(client: docker.DockerClient, project: Project) -> list[str]:
 def not_ready_reason(client: docker.DockerClient, project: Project) -> str | None:
     """Why the project's cluster cannot serve the tests as it is; None when it can."""
     containers = docker_objects.node_containers(client, project)
-    down = [
-        pod
-        for pod, container in zip(project.names.pods, containers, strict=True)
-        if container is None or container.status != "running"
-    ]
+    down = list(docker_objects.not_running(project.names.pods, containers))
     if down:
         return f"{', '.join(down)} not running"
     own = project.layout.client_cert(naming.RESERVED_IDENTITY)

@@ -39,7 +39,7 @@ def test_compose_cluster_is_ready_passes_smoke_and_up_refuses_it(docker_client, 
         subprocess.run(
             [*compose, "up", "-d"], check=True, capture_output=True, timeout=300, cwd="/"
         )
-        state = readiness.wait_for_cluster(project, project.names.monitor_targets, 90)
+        state = readiness.poll_cluster(project, project.names.monitor_targets, 90)
         assert state.ready, state.problems
         report = smoke.run(project, messages=200)
         assert report.ok, [(c.name, c.detail) for c in report.checks if not c.ok]

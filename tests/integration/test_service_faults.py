@@ -141,7 +141,7 @@ def test_killing_the_meta_leader_elects_another_and_the_node_comes_back(hub):
     with hub.kill(hub.meta_leader) as fault:
         during = statuses(hub)[fault.node]
         others = [t for i, t in enumerate(hub.project.names.monitor_targets) if i != fault.node]
-        new_leader = readiness.wait_for_cluster(hub.project, others, 30).leaders
+        new_leader = readiness.poll_cluster(hub.project, others, 30).leaders
     assert fault.pod == before
     assert during == "exited"
     assert new_leader and before not in new_leader

@@ -11,7 +11,7 @@ from courtyard.checks.readiness import (
     check,
     judge_node,
     not_ready_sentence,
-    wait_until_ready,
+    poll_endpoints,
 )
 from courtyard.runtime.ports import free_port_base
 from courtyard.servers.monitor import Reply, pool_size
@@ -209,7 +209,7 @@ def test_a_round_stops_at_the_first_node_not_ready_and_the_deadline_asks_every_n
     targets = [(f"n-{i}", base + i) for i in range(3)]
     assert [p.name for p in check(targets, until_first_problem=True).probes] == ["n-0"]
     alive_calls = []
-    state = wait_until_ready(targets, 0.3, still_alive=lambda: alive_calls.append(1))
+    state = poll_endpoints(targets, 0.3, still_alive=lambda: alive_calls.append(1))
     assert [p.name for p in state.probes] == ["n-0", "n-1", "n-2"]
     assert all("health endpoint says nothing" in p.problems[0] for p in state.probes)
     assert alive_calls == []  # the engine is asked about exited containers once a second
