@@ -77,6 +77,10 @@ async def _ignore(error: Exception) -> None:
     """The refusal is the expected outcome; nats-py need not log it."""
 
 
+# The probe with a valid certificate of the cluster's CA for an identity no user maps to.
+STRANGER = "identity not in the spec"
+
+
 def client_probes(
     ca_file: Path,
     ca_key_file: Path,
@@ -123,7 +127,7 @@ def client_probes(
     if stranger is not None:
         cert, key = pki.issue_leaf(ca_cert, ca_key, stranger, [], Usage.CLIENT, 1)
         pki.write_pair(cert, key, folder / "stranger.crt", folder / "stranger.key")
-        probes["identity not in the spec"] = lambda port: tls_refused(
+        probes[STRANGER] = lambda port: tls_refused(
             port, tls_context(ca_file, folder / "stranger.crt", folder / "stranger.key")
         )
     for label, pair in (cluster_pairs or {}).items():
@@ -154,5 +158,5 @@ async def stranger_refused(
     is refused at login: (refused, detail)."""
     with tempfile.TemporaryDirectory(prefix="courtyard-probe-") as tmp:
         probes = client_probes(ca_file, ca_key_file, Path(tmp), stranger=stranger)
-        refused, detail = await probes["identity not in the spec"](port)
+        refused, detail = await probes[STRANGER](port)
     return refused, detail.replace("refused (", "refused at login (", 1)

@@ -27,6 +27,7 @@ from courtyard.artefacts.pki import Name, Usage
 from courtyard.checks import escapes, permissions, security
 from courtyard.checks.outcome import CheckFailed, CheckResult, Created, run_check
 from courtyard.checks.resources import cluster_store_problems
+from courtyard.checks.security import STRANGER
 from courtyard.checks.traffic import check_traffic
 from courtyard.checks.workload import (
     create_bucket,
@@ -44,7 +45,7 @@ from courtyard.runtime import docker_objects
 from courtyard.runtime.engine import connect as docker_connect
 from courtyard.runtime.extra_node import extra_node
 from courtyard.servers import monitor
-from courtyard.servers.natsclient import connect, run_quietly
+from courtyard.servers.natsclient import connect, run_quietly, server_info
 from courtyard.servers.system import (
     PROOF_SUBJECTS,
     SERVER_PING,
@@ -56,9 +57,21 @@ from courtyard.servers.system import (
 
 ROUTE_REFUSAL_WAIT = 10.0
 
+
+@dataclass(frozen=True)
+class ExtraFindings:
+    """What a check added by a higher layer found: its one-line summary, and figures the
+    report keeps under `key` (the failover's: "failover")."""
+
+    key: str
+    summary: str
+    figures: dict[str, Any]
+
+
 # A check that a higher layer adds to the smoke (the harness's failover): its name, and its
-# body, which gets the running Smoke (its project, engine client, tag and `Created`).
-ExtraCheck = tuple[str, Callable[["Smoke"], Awaitable[str]]]
+# body, which gets the running Smoke (its project, engine client, tag and `Created`) and
+# returns what it found; the smoke puts that in its report.
+ExtraCheck = tuple[str, Callable[["Smoke"], Awaitable[ExtraFindings]]]
 
 
 @dataclass
@@ -66,11 +79,15 @@ class SmokeReport:
     cluster: str
     spec: str
     checks: list[CheckResult] = field(default_factory=list)
-    failover: dict[str, Any] | None = None
+    extras: dict[str, dict[str, Any]] = field(default_factory=dict)  # key -> figures
 
     @property
     def ok(self) -> bool:
         return all(check.ok for check in self.checks)
+
+    @property
+    def failover(self) -> dict[str, Any] | None:
+        return self.extras.get("failover")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -119,6 +136,7 @@ class Smoke:
         self.conns: list[Client] = []
         self.created = Created()
         self.client: docker.DockerClient | None = None
+        self.stranger: tuple[bool, str] | None = None  # (refused, detail), once probed
 
     @property
     def nodes(self) -> range:
@@ -219,10 +237,15 @@ class Smoke:
                     self.system_rights,
                 )
             for name, body in extra if self.conns else ():
-                await self.check(name, lambda body=body: body(self))
+                await self.check(name, lambda body=body: self._extra(body))
         finally:
             await self.check("cleanup: the smoke's streams and buckets are deleted", self.cleanup)
         return self.report
+
+    async def _extra(self, body: Callable[[Smoke], Awaitable[ExtraFindings]]) -> str:
+        found = await body(self)
+        self.report.extras[found.key] = found.figures
+        return found.summary
 
     # a. ------------------------------------------------------------------------------------
     async def connect_all(self) -> str:
@@ -232,8 +255,8 @@ class Smoke:
 
     async def identities(self) -> str:
         names = self.project.names
-        for i, nc in zip(self.nodes, self.conns, strict=True):
-            info = nc._server_info  # nats-py keeps the server's INFO here
+        for i in self.nodes:
+            info = await asyncio.to_thread(server_info, names.client_host_port(i))
             if info.get("server_name") != names.pod(i):
                 raise CheckFailed(
                     f"node {i} says server_name {info.get('server_name')!r}, "
@@ -414,6 +437,10 @@ class Smoke:
         accepted = [name for name, refused, _ in results if not refused]
         if accepted:
             raise CheckFailed(f"the server ACCEPTED: {', '.join(accepted)}")
+        # The stranger's refusal also answers the system-rights check: probed once.
+        self.stranger = next(
+            ((refused, detail) for name, refused, detail in results if name == STRANGER), None
+        )
         return "; ".join(f"{name}: {detail}" for name, _, detail in results)
 
     async def foreign_stream(self) -> str:
@@ -463,7 +490,7 @@ class Smoke:
         ]
         for identity in (c for c in outsiders if c is not None):
             lines.append(await self._outsider_gets_nothing(identity))
-        refused, detail = await security.stranger_refused(
+        refused, detail = self.stranger or await security.stranger_refused(
             self.project.layout.ca_cert,
             self.project.layout.ca_key,
             self.project.names.client_host_port(0),

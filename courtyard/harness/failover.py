@@ -21,7 +21,7 @@ from docker.models.containers import Container
 
 from courtyard.checks import readiness
 from courtyard.checks.outcome import CheckFailed, Created
-from courtyard.checks.smoke import ExtraCheck, Smoke
+from courtyard.checks.smoke import ExtraCheck, ExtraFindings, Smoke
 from courtyard.checks.workload import RETRYABLE
 from courtyard.core.polling import WaitTimeout, poll_async
 from courtyard.harness.publisher import AckedPublisher
@@ -180,11 +180,9 @@ class Failover:
         }
 
 
-async def _smoke_failover(smoke: Smoke) -> str:
-    smoke.report.failover = await Failover(
-        smoke.project, smoke.client, smoke.created, smoke.tag
-    ).run()
-    return smoke.report.failover["summary"]
+async def _smoke_failover(smoke: Smoke) -> ExtraFindings:
+    figures = await Failover(smoke.project, smoke.client, smoke.created, smoke.tag).run()
+    return ExtraFindings("failover", figures["summary"], figures)
 
 
 # What `invoke smoke --failover` adds to the smoke's checks.

@@ -10,7 +10,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
 
@@ -303,7 +303,7 @@ class _Reader:
     def __init__(self, source: str) -> None:
         self.path = source  # how errors name the spec
 
-    def fail(self, name: str, value: object, why: str) -> None:
+    def fail(self, name: str, value: object, why: str) -> NoReturn:
         raise SpecError(f"{self.path}: {name} = {yamlsafe.shown(value)} {why}")
 
     def mapping(self, value: Any, name: str) -> dict[str, Any]:

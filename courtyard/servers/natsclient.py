@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import socket
 import ssl
 from collections.abc import Coroutine
 from pathlib import Path
@@ -82,3 +84,18 @@ def run_quietly(coroutine: Coroutine[Any, Any, T]) -> T:
         return asyncio.run(coroutine)
     finally:
         asyncio_log.setLevel(level)
+
+
+def server_info(port: int, timeout: float = 3.0) -> dict[str, Any]:
+    """The INFO a node sends on its client port (127.0.0.1) before anything else, TLS or
+    not: its server name, cluster and version, read from the protocol itself rather than
+    from a client library's private state. {} when it sends none."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as conn:
+        line = conn.makefile("rb").readline(64 * 1024).decode(errors="replace")
+    if not line.startswith("INFO "):
+        return {}
+    try:
+        info = json.loads(line[5:])
+    except ValueError:
+        return {}
+    return info if isinstance(info, dict) else {}
