@@ -159,4 +159,10 @@ async def stranger_refused(
     with tempfile.TemporaryDirectory(prefix="courtyard-probe-") as tmp:
         probes = client_probes(ca_file, ca_key_file, Path(tmp), stranger=stranger)
         refused, detail = await probes[STRANGER](port)
-    return refused, detail.replace("refused (", "refused at login (", 1)
+    return refused, at_login(detail)
+
+
+def at_login(detail: str) -> str:
+    """The stranger probe's detail, saying where it was refused: a valid certificate of the
+    cluster's CA gets through the handshake and is refused at login."""
+    return detail.replace("refused (", "refused at login (", 1)

@@ -439,7 +439,12 @@ class Smoke:
             raise CheckFailed(f"the server ACCEPTED: {', '.join(accepted)}")
         # The stranger's refusal also answers the system-rights check: probed once.
         self.stranger = next(
-            ((refused, detail) for name, refused, detail in results if name == STRANGER), None
+            (
+                (refused, security.at_login(detail))
+                for name, refused, detail in results
+                if name == STRANGER
+            ),
+            None,
         )
         return "; ".join(f"{name}: {detail}" for name, _, detail in results)
 
