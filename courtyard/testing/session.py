@@ -57,13 +57,16 @@ def find_spec(options: SessionOptions) -> Path | None:
 
 def ended_session_marks(project: Project) -> list[Path]:
     """The marks of sessions that broke the spec's cluster and ended without healing it
-    (killed mid-fault: nothing ran their end)."""
-    ended = []
+    (killed mid-fault: nothing ran their end); none while a session that marked it still
+    runs, since its faults are its own and the nodes do not say whose is whose."""
+    ended, running = [], False
     for mark in sorted(project.layout.session_marks.glob("*.json")):
         owner = holders.process_in(mark)
         if owner is None or not owner.alive():
             ended.append(mark)
-    return ended
+        else:
+            running = True
+    return [] if running else ended
 
 
 def heal_ended_sessions(client: docker.DockerClient, project: Project, timeout: float) -> list[str]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -138,3 +141,22 @@ def test_without_a_docker_engine_a_test_fails_with_one_sentence_naming_it(tmp_pa
     )
     assert "Traceback" not in result.stdout
     assert "nats.errors" not in result.stdout
+
+
+def test_only_a_dead_sessions_marks_are_its_leftovers_and_none_while_one_runs(project_factory):
+    from courtyard.harness.holders import write_process_record
+    from courtyard.testing.session import ended_session_marks
+
+    project = project_factory()
+    layout = project.layout
+    dead = layout.session_mark(999_999_999)
+    dead.parent.mkdir(parents=True, exist_ok=True)
+    record = {"pid": 999_999_999, "started": "1", "host": socket.gethostname()}
+    dead.write_text(json.dumps(record))
+    (layout.session_marks / "garbled.json").write_text("not json")
+    assert sorted(m.name for m in ended_session_marks(project)) == [
+        "999999999.json",
+        "garbled.json",
+    ]
+    write_process_record(layout.session_mark(os.getpid()))  # a session that still runs
+    assert ended_session_marks(project) == []
