@@ -82,12 +82,12 @@ class MetaGroup:
 
 def meta_group(targets: Sequence[tuple[str, int]]) -> MetaGroup | None:
     """The group as the node of `targets` that leads it reports it; None without a leader."""
-    for name, port in targets:
-        answer = jsz_reader.fetch(port, "/jsz")
-        if answer.meta_leader == name:
-            replicas = answer.meta_replicas
-            return MetaGroup(name, answer.meta_size or len(replicas) + 1, replicas)
-    return None
+    view = jsz_reader.leader_view(targets)
+    if view is None:
+        return None
+    leader, answer = view
+    replicas = answer.meta_replicas
+    return MetaGroup(leader, answer.meta_size or len(replicas) + 1, replicas)
 
 
 def departed_warning(size: int, gone: Sequence[Departed], nodes: int) -> str | None:

@@ -146,6 +146,16 @@ def fetch(port: int, query: str = STREAMS_QUERY) -> Jsz:
     return Jsz.parse(monitor.get(port, query).body)
 
 
+def leader_view(targets: Iterable[tuple[str, int]]) -> tuple[str, Jsz] | None:
+    """The `/jsz` of the node among `targets` that leads the meta group (its view of the
+    group: size and the other peers), with that node's name; None while none leads."""
+    for name, port in targets:
+        answer = fetch(port, "/jsz")
+        if answer.meta_leader == name:
+            return name, answer
+    return None
+
+
 def meta_leader(targets: Iterable[tuple[str, int]]) -> str:
     """The meta leader as the first node of `targets` that knows one names it; "" if none."""
     for _, port in targets:

@@ -48,11 +48,8 @@ async def _remove(project: Project, peers: dict[str, str]) -> list[str]:
 
 def counted_peers(targets: Sequence[tuple[str, int]]) -> set[str] | None:
     """The peer ids the meta leader among `targets` counts besides itself; None without one."""
-    for name, port in targets:
-        answer = jsz.fetch(port, "/jsz")
-        if answer.meta_leader == name:
-            return {replica.peer for replica in answer.meta_replicas}
-    return None
+    view = jsz.leader_view(targets)
+    return None if view is None else {replica.peer for replica in view[1].meta_replicas}
 
 
 def remove(project: Project, peers: dict[str, str], timeout: float) -> None:
